@@ -1,0 +1,42 @@
+# connsched_add_scheduler(<target> SOURCES <files...> [OUTPUT_NAME <name>]
+#                         [LIBRARIES <libs...>] [OUTPUT_DIRECTORY <dir>] [INSTALL])
+#
+# Builds one scheduler backend as a MODULE library (a .so meant for dlopen) named
+# <name>.so, with hidden visibility and a linker version script, so that the only
+# exported symbol is connsched_scheduler_entry. The backend sees only the C ABI
+# header (connsched::abi); it never links against core.
+#
+# Works in connsched's own tree and, after find_package(connsched), out of tree.
+set(_CONNSCHED_SCHEDULER_MAP "${CMAKE_CURRENT_LIST_DIR}/scheduler-exports.map")
+
+function(connsched_add_scheduler target)
+  cmake_parse_arguments(ARG "INSTALL" "OUTPUT_NAME;OUTPUT_DIRECTORY" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "connsched_add_scheduler(${target}): SOURCES is required")
+  endif()
+  if(NOT ARG_OUTPUT_NAME)
+    set(ARG_OUTPUT_NAME "${target}")
+  endif()
+  add_library(${target} MODULE ${ARG_SOURCES})
+  set_target_properties(${target} PROPERTIES
+    PREFIX ""
+    OUTPUT_NAME "${ARG_OUTPUT_NAME}"
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LINK_DEPENDS "${_CONNSCHED_SCHEDULER_MAP}")
+  if(ARG_OUTPUT_DIRECTORY)
+    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${ARG_OUTPUT_DIRECTORY}")
+  endif()
+  target_link_options(${target} PRIVATE "LINKER:--version-script=${_CONNSCHED_SCHEDULER_MAP}")
+  if(TARGET connsched::abi)
+    target_link_libraries(${target} PRIVATE connsched::abi)
+  else()
+    target_link_libraries(${target} PRIVATE connsched_abi)
+  endif()
+  find_package(Threads REQUIRED)
+  target_link_libraries(${target} PRIVATE Threads::Threads ${ARG_LIBRARIES})
+  if(ARG_INSTALL)
+    install(TARGETS ${target} LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}/connsched")
+  endif()
+endfunction()

@@ -1,0 +1,89 @@
+// File: connsched/protocol.h
+//
+// What an example server implements: how bytes on a connection become requests and
+// replies. Core owns sockets, buffers and threads; a Protocol only parses and executes.
+//
+// Example:
+//
+//   class EchoSession : public connsched::Session {
+//    public:
+//     size_t handle(std::string_view in, connsched::Reply& out,
+//                   connsched::RequestContext&) override {
+//       auto nl = in.find('\n');
+//       if (nl == std::string_view::npos) return 0;  // incomplete: wait for more
+//       out.append(in.substr(0, nl + 1));
+//       return nl + 1;
+//     }
+//   };
+#ifndef CONNSCHED_PROTOCOL_H_
+#define CONNSCHED_PROTOCOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace connsched {
+
+/// The output buffer of one connection. Replies are appended; core writes them.
+class Reply {
+ public:
+  explicit Reply(std::string& buffer) : buffer_(buffer) {}
+  void append(std::string_view bytes) { buffer_.append(bytes); }
+  void append(char c) { buffer_.push_back(c); }
+  std::size_t size() const { return buffer_.size(); }
+  std::string& buffer() { return buffer_; }
+
+ private:
+  std::string& buffer_;
+};
+
+/// What a request may learn about and ask of its connection.
+class RequestContext {
+ public:
+  virtual ~RequestContext() = default;
+  /// The connection's id (as shown in stats and used by kill).
+  virtual std::uint64_t connection_id() const = 0;
+  /// Marks the connection as inside a transaction; pool-of-threads serves it first.
+  virtual void set_in_transaction(bool in_transaction) = 0;
+  virtual bool in_transaction() const = 0;
+  /// Closes the connection once the replies written so far are sent (QUIT).
+  virtual void close_after_reply() = 0;
+  /// True once the connection was killed or the server began shutting down.
+  virtual bool killed() const = 0;
+};
+
+/// One connection's protocol state. Sessions are pooled: `reset` readies one for reuse.
+class Session {
+ public:
+  virtual ~Session() = default;
+  /// Called when a connection starts; may append a greeting.
+  virtual void on_connect(Reply& /*out*/, RequestContext& /*ctx*/) {}
+  /// Parses at most one complete request at the front of `input` and executes it,
+  /// appending its reply to `out`. Returns the number of bytes consumed, 0 when the
+  /// request is not complete yet. To refuse malformed input, append an error reply
+  /// and call `ctx.close_after_reply()` (then return the bytes to drop, >= 1).
+  /// May block, inside a ScopedWait. May throw: the connection then gets
+  /// Protocol::internal_error_reply() and is closed; the server carries on.
+  virtual std::size_t handle(std::string_view input, Reply& out, RequestContext& ctx) = 0;
+  /// Clears per-connection state before the session serves another connection.
+  virtual void reset() {}
+};
+
+/// A server's protocol: makes sessions and the replies core sends on its own.
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  virtual std::unique_ptr<Session> new_session() = 0;
+  /// Sent, then the connection closed, when max_connections is reached.
+  virtual std::string too_many_connections_reply() const = 0;
+  /// Sent, then the connection closed, when a request exceeds max_request_size.
+  virtual std::string request_too_large_reply(std::size_t limit) const = 0;
+  /// Sent, then the connection closed, when a handler throws.
+  virtual std::string internal_error_reply(std::string_view what) const = 0;
+};
+
+}  // namespace connsched
+
+#endif  // CONNSCHED_PROTOCOL_H_

@@ -1,0 +1,300 @@
+/*
+ * File: connsched/scheduler_abi.h
+ *
+ * The C ABI between connsched's core and a scheduler backend: how a server maps
+ * connections onto threads. It is MySQL's `scheduler_functions` table made loadable:
+ * a backend is a shared object that exports ONE function, `connsched_scheduler_entry`,
+ * returning a pointer to a constant `connsched_scheduler` descriptor. Core validates the
+ * descriptor (magic, ABI version, size, name, required members), copies it, and calls
+ * the backend only through that copy. Core passes the backend a services table
+ * (`connsched_services`) so the backend never links against core (the way SQLite hands
+ * extensions `sqlite3_api_routines`).
+ *
+ * This header is plain C99 so a backend may be written in C or built by another
+ * compiler. Versioning follows `sqlite3_vfs`: members are only ever appended; each
+ * minor version marks where its members end; a backend built against an older minor
+ * loads (its missing members read as NULL); another major is refused.
+ *
+ * Example (a complete, if useless, backend):
+ *
+ *   static int my_init(const connsched_services* svc, void** backend, char* err, size_t n);
+ *   static int my_add(void* backend, connsched_conn* conn);
+ *   static void my_end(void* backend);
+ *   static const connsched_scheduler kMine = {
+ *       CONNSCHED_SCHEDULER_HEADER_INIT, "mine", "one line that says what it does",
+ *       .init = my_init, .add_connection = my_add, .end = my_end};
+ *   CONNSCHED_DEFINE_SCHEDULER(kMine)
+ *
+ * Threads and locks, in one place (each member repeats what applies to it):
+ *   - core calls `init`, `end` and `stats` with no core lock held;
+ *   - `add_connection` runs on the acceptor thread, no lock held;
+ *   - `wait_begin`/`wait_end` run on the thread serving the connection, from inside
+ *     `do_command`, no core lock held;
+ *   - `post_kill_notification` runs on the killing thread (admin, signal, a backend's
+ *     timer) WITH core's connection-registry lock held: it must not block and must not
+ *     call `end_connection` or `kill_connection`;
+ *   - a connection is served by at most one thread at a time: the backend guarantees it.
+ */
+#ifndef CONNSCHED_SCHEDULER_ABI_H_
+#define CONNSCHED_SCHEDULER_ABI_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "CSCH" read as a little-endian FourCC. */
+#define CONNSCHED_ABI_MAGIC 0x48435343u
+#define CONNSCHED_ABI_MAJOR 1
+#define CONNSCHED_ABI_MINOR 0
+
+/* The one symbol a backend exports. */
+#define CONNSCHED_ENTRY_SYMBOL "connsched_scheduler_entry"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CONNSCHED_EXPORT __attribute__((visibility("default")))
+#else
+#define CONNSCHED_EXPORT
+#endif
+
+/* A connection, owned by core. Opaque to backends: use the services to read it. */
+typedef struct connsched_conn connsched_conn;
+
+/* Wait types, numbered as MariaDB's `thd_wait_type` (plus UNKNOWN = 0). */
+typedef enum connsched_wait_type {
+  CONNSCHED_WAIT_UNKNOWN = 0,
+  CONNSCHED_WAIT_SLEEP = 1,
+  CONNSCHED_WAIT_DISKIO = 2,
+  CONNSCHED_WAIT_ROW_LOCK = 3,
+  CONNSCHED_WAIT_GLOBAL_LOCK = 4,
+  CONNSCHED_WAIT_META_DATA_LOCK = 5,
+  CONNSCHED_WAIT_TABLE_LOCK = 6,
+  CONNSCHED_WAIT_USER_LOCK = 7,
+  CONNSCHED_WAIT_BINLOG = 8,
+  CONNSCHED_WAIT_GROUP_COMMIT = 9,
+  CONNSCHED_WAIT_SYNC = 10,
+  CONNSCHED_WAIT_NET = 11,
+  CONNSCHED_WAIT_TYPE_COUNT = 12
+} connsched_wait_type;
+
+/* What `do_command` and `wait_for_input` tell the backend to do next. */
+typedef enum connsched_next {
+  CONNSCHED_NEXT_WAIT_INPUT = 0, /* idle: wait until the socket is readable again */
+  CONNSCHED_NEXT_READY = 1,      /* (wait_for_input only) input is there: call do_command */
+  CONNSCHED_NEXT_CLOSE = 2       /* done: call end_connection */
+} connsched_next;
+
+/* Why a connection was killed (`conn_killed`, `kill_connection`). */
+typedef enum connsched_kill_reason {
+  CONNSCHED_KILL_NONE = 0,
+  CONNSCHED_KILL_CONNECTION = 1, /* an operator's kill: close now */
+  CONNSCHED_KILL_TIMEOUT = 2,    /* wait_timeout passed while idle: close now */
+  CONNSCHED_KILL_SHUTDOWN = 3    /* graceful shutdown: answer what was received, then close */
+} connsched_kill_reason;
+
+typedef enum connsched_log_level {
+  CONNSCHED_LOG_DEBUG = 0,
+  CONNSCHED_LOG_INFO = 1,
+  CONNSCHED_LOG_WARNING = 2,
+  CONNSCHED_LOG_ERROR = 3
+} connsched_log_level;
+
+/* Option types a backend may declare; core validates values before the backend sees them. */
+typedef enum connsched_option_type {
+  CONNSCHED_OPTION_INT = 0,    /* decimal integer within [min, max] */
+  CONNSCHED_OPTION_BOOL = 1,   /* on|off|true|false|1|0|yes|no */
+  CONNSCHED_OPTION_ENUM = 2,   /* one of `choices`, a '|'-separated list */
+  CONNSCHED_OPTION_STRING = 3  /* anything */
+} connsched_option_type;
+
+/* One option a backend takes, as `--name=value` on the command line (dashes or
+ * underscores) and as `set_option(name, value)` at run time when `dynamic` is 1.
+ * A backend's `options` array ends with an entry whose name is NULL. */
+typedef struct connsched_option_desc {
+  const char* name; /* lowercase with underscores: "thread_pool_size" */
+  const char* help;
+  int type;                  /* connsched_option_type */
+  const char* default_value; /* as text; may be NULL for "no default" (then unset) */
+  int64_t min_value;         /* INT only */
+  int64_t max_value;         /* INT only */
+  const char* choices;       /* ENUM only */
+  int dynamic;               /* 1: may change at run time through set_option */
+} connsched_option_desc;
+
+/* One cell of a stats table. */
+typedef enum connsched_stat_kind {
+  CONNSCHED_STAT_INT = 0,
+  CONNSCHED_STAT_STRING = 1,
+  CONNSCHED_STAT_NULL = 2
+} connsched_stat_kind;
+
+typedef struct connsched_stat_value {
+  int kind; /* connsched_stat_kind */
+  int64_t i;
+  const char* s;
+} connsched_stat_value;
+
+/* Where a backend reports its status counters and tables (MariaDB's status variables
+ * and INFORMATION_SCHEMA tables). Core copies everything before the call returns. */
+typedef struct connsched_stats_sink {
+  void* ctx;
+  /* A scalar status counter, e.g. ("threads_created", 12, "Threads created so far"). */
+  void (*counter)(void* ctx, const char* name, int64_t value, const char* help);
+  /* Starts a table; the rows that follow have `ncolumns` cells each. */
+  void (*table)(void* ctx, const char* name, size_t ncolumns, const char* const* columns);
+  void (*row)(void* ctx, const connsched_stat_value* cells);
+} connsched_stats_sink;
+
+/*
+ * What core offers a backend. Handed to `init`; valid until `end` returns. Functions
+ * that need no connection take the table itself first. All are thread-safe.
+ */
+typedef struct connsched_services {
+  /* --- version 1.0 --- */
+  uint32_t struct_size;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+
+  /* Reads what is waiting on the socket (never blocks for input), runs every complete
+   * request through the server's protocol in order, and writes the replies; a reply
+   * that does not fit the socket waits inside a NET wait (wait_begin/wait_end are
+   * called) bounded by the write timeout. Returns CONNSCHED_NEXT_WAIT_INPUT or
+   * CONNSCHED_NEXT_CLOSE. Any thread; one thread per connection at a time. */
+  int (*do_command)(connsched_conn* conn);
+
+  /* Blocks the calling thread until the connection is readable (READY), or until it
+   * is killed, its wait_timeout passes, or the peer hangs up (CLOSE). For backends
+   * that dedicate a thread to a connection; pools poll the fd themselves. */
+  int (*wait_for_input)(connsched_conn* conn);
+
+  /* Closes the socket and gives the connection back to core. The connection must not
+   * be used afterwards. Calls the backend's `end_thread` (if any) on this thread.
+   * Must not be called with a backend lock held that `post_kill_notification` takes. */
+  void (*end_connection)(connsched_conn* conn);
+
+  /* Kills the connection with this id, if it still exists, and wakes it (socket shut
+   * down, then the backend's post_kill_notification). For backend timers enforcing
+   * wait_timeout: reason CONNSCHED_KILL_TIMEOUT. Takes core's registry lock, so call it
+   * with no backend lock held that post_kill_notification takes. By id, not pointer,
+   * so a connection that ended meanwhile is simply not found. Returns 1 if found. */
+  int (*kill_connection)(const struct connsched_services* svc, uint64_t id, int reason);
+
+  /* Connection properties. Cheap; any thread while the connection is alive. */
+  int (*conn_fd)(const connsched_conn* conn);
+  uint64_t (*conn_id)(const connsched_conn* conn);
+  void* (*conn_get_data)(const connsched_conn* conn); /* the backend's slot */
+  void (*conn_set_data)(connsched_conn* conn, void* data);
+  int (*conn_killed)(const connsched_conn* conn);         /* connsched_kill_reason */
+  int (*conn_in_transaction)(const connsched_conn* conn); /* priority hint, 0 or 1 */
+  /* When the connection will have been idle for wait_timeout, in now_ms()'s clock;
+   * INT64_MAX when there is no timeout. Moves forward whenever input arrives. */
+  int64_t (*conn_idle_deadline_ms)(const connsched_conn* conn);
+
+  /* Environment. */
+  void (*log)(const struct connsched_services* svc, int level, const char* message);
+  /* The option's value as text (the declared default when not given), or NULL. */
+  const char* (*get_option)(const struct connsched_services* svc, const char* name);
+  int64_t (*now_ms)(void); /* CLOCK_MONOTONIC in milliseconds */
+  int (*shutting_down)(const struct connsched_services* svc);
+  void* host; /* core's own context: do not touch */
+} connsched_services;
+
+/*
+ * The descriptor a backend exports. Required members: name, init, add_connection, end.
+ * Every other function member is optional (NULL).
+ */
+typedef struct connsched_scheduler {
+  /* --- version 1.0 --- */
+  uint32_t magic;       /* CONNSCHED_ABI_MAGIC */
+  uint16_t abi_major;   /* CONNSCHED_ABI_MAJOR the backend was built with */
+  uint16_t abi_minor;   /* CONNSCHED_ABI_MINOR the backend was built with */
+  uint32_t struct_size; /* sizeof(connsched_scheduler) the backend was built with */
+  const char* name;     /* the name --thread-handling selects it by: non-empty */
+  const char* description;
+  /* Most threads the backend will run to serve connections, 0 = unlimited. Read at
+   * load; core uses it to report the backend's capacity (MySQL's max_threads). */
+  uint32_t max_threads;
+  /* Options the backend takes, ended by a NULL name; NULL = none. */
+  const connsched_option_desc* options;
+
+  /* init: main thread, once, before the first connection and before any other
+   * member. Validates options (services->get_option), starts threads, stores its
+   * state in *backend. Returns 0, or nonzero with a message in err[0..errlen). */
+  int (*init)(const connsched_services* services, void** backend, char* err, size_t errlen);
+
+  /* init_new_connection_thread: optional. Core calls it on a thread the first time that
+   * thread serves a connection (its first do_command or wait_for_input), so a backend
+   * can set up per-thread state. Returns 0 on success; the value is otherwise ignored. */
+  int (*init_new_connection_thread)(void* backend);
+
+  /* add_connection: acceptor thread, no lock held. Takes ownership of `conn`: it must
+   * eventually call services->end_connection(conn). Must return quickly (except in a
+   * backend that serves on the acceptor thread by design). Returns 0, or nonzero if
+   * it cannot take the connection (core then logs and closes it). */
+  int (*add_connection)(void* backend, connsched_conn* conn);
+
+  /* wait_begin: optional; the thread serving `conn` is about to block (`type` is a
+   * connsched_wait_type). Called from inside do_command, no core lock held; calls nest
+   * only if the handler nests waits, so keep a depth count. A pool uses it to wake or
+   * create another thread. Must not block. */
+  void (*wait_begin)(void* backend, connsched_conn* conn, int type);
+
+  /* wait_end: optional; the blocking wait begun above is over. Same thread. */
+  void (*wait_end)(void* backend, connsched_conn* conn);
+
+  /* post_kill_notification: optional. `conn` was killed from another thread and its
+   * socket already shut down for reading, so a poller sees it readable. Called WITH
+   * core's registry lock held: must not block, must not call end_connection or
+   * kill_connection. A pool raises the connection's priority here. */
+  void (*post_kill_notification)(void* backend, connsched_conn* conn);
+
+  /* end_thread: optional. Called by core inside end_connection, on the calling thread,
+   * after the socket is closed: the thread is done with that connection.
+   * `cache_thread` is 0 when the server is shutting down (the thread should exit
+   * rather than wait for more work), 1 otherwise. */
+  void (*end_thread)(void* backend, int cache_thread);
+
+  /* end: main thread, once, after the acceptor stopped and every connection ended (or
+   * the shutdown timeout passed). Joins the backend's threads and frees its state. */
+  void (*end)(void* backend);
+
+  /* set_option: optional; change a `dynamic` option at run time (admin thread, no
+   * core lock held). Core has already checked the value against the declaration.
+   * Returns 0, or nonzero with a message in err. */
+  int (*set_option)(void* backend, const char* name, const char* value, char* err,
+                    size_t errlen);
+
+  /* stats: optional; report counters and tables to `sink` (admin or any thread, no core
+   * lock held). Take the backend's own locks as needed; do not call into core. */
+  void (*stats)(void* backend, const connsched_stats_sink* sink);
+  /* --- end of version 1.0 --- */
+} connsched_scheduler;
+
+/* The fixed header of a descriptor, for C99 designated or positional initialisers. */
+#define CONNSCHED_SCHEDULER_HEADER_INIT                                          \
+  CONNSCHED_ABI_MAGIC, CONNSCHED_ABI_MAJOR, CONNSCHED_ABI_MINOR,                 \
+      (uint32_t)sizeof(connsched_scheduler)
+
+/* The exported entry function's type. */
+typedef const connsched_scheduler* (*connsched_scheduler_entry_fn)(void);
+
+/* Defines the one exported symbol, returning the address of a static descriptor. */
+#ifdef __cplusplus
+#define CONNSCHED_DEFINE_SCHEDULER(descriptor)                                      \
+  extern "C" CONNSCHED_EXPORT const connsched_scheduler* connsched_scheduler_entry(void) { \
+    return &(descriptor);                                                           \
+  }
+#else
+#define CONNSCHED_DEFINE_SCHEDULER(descriptor)                                      \
+  CONNSCHED_EXPORT const connsched_scheduler* connsched_scheduler_entry(void) {     \
+    return &(descriptor);                                                           \
+  }
+#endif
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* CONNSCHED_SCHEDULER_ABI_H_ */

@@ -1,0 +1,153 @@
+// File: connsched/server.h
+//
+// A connsched server: a Protocol served on a TCP port, with connections mapped onto
+// threads by the scheduler backend the operator picks (--thread-handling).
+//
+// Example (a whole server):
+//
+//   int main(int argc, char** argv) {
+//     connsched::ServerSpec spec;
+//     spec.name = "echo_server";
+//     spec.description = "Echoes each line back.";
+//     spec.default_port = 7000;
+//     spec.make_protocol = [] { return std::make_unique<EchoProtocol>(); };
+//     return connsched::run_server_main(argc, argv, spec);
+//   }
+#ifndef CONNSCHED_SERVER_H_
+#define CONNSCHED_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "connsched/protocol.h"
+
+namespace CLI {
+class App;
+}
+
+namespace connsched {
+
+/// The flags every connsched server shares (mysqld-style names).
+struct ServerOptions {
+  std::string thread_handling = "one-thread-per-connection";
+  std::string plugin_dir;  ///< empty: the build's or install's scheduler folder
+  std::string bind_address = "127.0.0.1";
+  int port = 0;  ///< 0: an ephemeral port (logged at start)
+  std::uint32_t max_connections = 1000;
+  std::uint32_t wait_timeout = 28800;      ///< seconds a connection may sit idle
+  std::uint32_t net_write_timeout = 60;    ///< seconds a reply may wait for a full socket
+  std::uint64_t max_request_size = 1 << 20;  ///< bytes of one request, at most
+  std::uint32_t shutdown_timeout = 10;     ///< seconds a graceful shutdown may take
+  std::string log_level = "info";
+  /// The backend's own options (`--name=value` the backend declares), by
+  /// underscore name; validated against the backend's declarations at start.
+  std::map<std::string, std::string> backend_options;
+};
+
+/// A failure to start: the message is one line naming what and why. Exit status 2.
+class StartupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Core's own counters.
+struct CoreStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_refused = 0;  ///< max_connections reached
+  std::uint64_t connections_current = 0;
+  std::uint64_t connections_killed = 0;
+  std::uint64_t connections_timed_out = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t requests_too_large = 0;
+  std::uint64_t handler_errors = 0;
+  std::uint64_t write_timeouts = 0;
+  std::uint64_t accept_errors = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::vector<std::uint64_t> waits;  ///< per connsched_wait_type
+};
+
+/// One cell of a backend's stats table.
+using StatValue = std::variant<std::monostate, std::int64_t, std::string>;
+
+struct StatsTable {
+  std::string name;
+  std::vector<std::string> columns;
+  std::vector<std::vector<StatValue>> rows;
+};
+
+struct StatsCounter {
+  std::string name;
+  std::int64_t value = 0;
+  std::string help;
+};
+
+/// What the backend reported through its stats callback.
+struct BackendStats {
+  std::string backend;
+  std::vector<StatsCounter> counters;
+  std::vector<StatsTable> tables;
+  /// The counter's value, or `fallback` when the backend does not report it.
+  std::int64_t counter(const std::string& name, std::int64_t fallback = -1) const;
+  const StatsTable* table(const std::string& name) const;
+};
+
+class ServerCore;
+
+/// A running server. Construction loads the backend and binds the port (throws
+/// StartupError); `run` blocks until shutdown.
+class Server {
+ public:
+  Server(ServerOptions options, std::unique_ptr<Protocol> protocol);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// The bound port (the ephemeral one when options.port was 0).
+  std::uint16_t port() const;
+  /// The loaded backend's name.
+  std::string backend_name() const;
+
+  /// Starts the backend (its init) and the acceptor; throws StartupError when the
+  /// backend's init fails. Called by run() if not called before.
+  void start();
+  /// Serves until shutdown is requested and completes; returns the exit status.
+  int run();
+  /// Starts a graceful shutdown (any thread; also SIGTERM/SIGINT under run_server_main).
+  void request_shutdown();
+
+  CoreStats core_stats() const;
+  BackendStats backend_stats() const;
+  /// Kills the connection with this id; false when there is none.
+  bool kill(std::uint64_t connection_id);
+  /// Changes a backend option at run time; returns an error message, empty on success.
+  std::string set_option(const std::string& name, const std::string& value);
+
+ private:
+  std::unique_ptr<ServerCore> core_;
+};
+
+/// What a server executable declares about itself.
+struct ServerSpec {
+  std::string name;
+  std::string description;
+  int default_port = 0;
+  /// Server-specific flags, added to the shared ones.
+  std::function<void(CLI::App&)> add_options;
+  /// Makes the protocol, after the command line was parsed.
+  std::function<std::unique_ptr<Protocol>()> make_protocol;
+};
+
+/// Parses the command line, loads the backend, serves until SIGTERM/SIGINT. Returns the
+/// process exit status: 0 after a clean shutdown, 2 for bad flags or a bad backend.
+int run_server_main(int argc, char** argv, const ServerSpec& spec);
+
+}  // namespace connsched
+
+#endif  // CONNSCHED_SERVER_H_

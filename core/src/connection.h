@@ -1,0 +1,65 @@
+// File: core/src/connection.h
+//
+// A connection as core sees it. The C ABI declares `connsched_conn` opaque; this is its
+// definition, so backends hold a pointer they can only pass back to the services.
+//
+// Who touches what: `in`, `out`, `session`, `close_requested` and `wait_depth` belong
+// to the one thread serving the connection (the backend guarantees there is one at a
+// time). `killed`, `in_transaction` and `idle_deadline_ms` are read from other threads
+// (timers, admin) and are atomic. `backend_data` is the backend's to synchronise.
+#ifndef CONNSCHED_CORE_CONNECTION_H_
+#define CONNSCHED_CORE_CONNECTION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "connsched/protocol.h"
+#include "connsched/scheduler_abi.h"
+#include "unique_fd.h"
+
+namespace connsched {
+class ServerCore;
+}
+
+struct connsched_conn {
+  connsched::ServerCore* core = nullptr;
+  std::uint64_t id = 0;
+  connsched::UniqueFd fd;
+  std::string in;             // received, not yet consumed from in_start on
+  std::size_t in_start = 0;
+  std::string out;            // replies not yet written
+  std::unique_ptr<connsched::Session> session;
+  std::atomic<int> killed{CONNSCHED_KILL_NONE};
+  std::atomic<bool> in_transaction{false};
+  std::atomic<std::int64_t> idle_deadline_ms{std::numeric_limits<std::int64_t>::max()};
+  void* backend_data = nullptr;
+  bool close_requested = false;
+  int wait_depth = 0;
+};
+
+namespace connsched {
+using Connection = ::connsched_conn;
+
+/// The connection the calling thread is serving (set inside do_command), or nullptr.
+/// This thread-local is core's one piece of process-wide mutable state; ScopedWait
+/// reads it to find which connection is about to block.
+Connection* current_connection();
+
+/// Sets the current connection for the lifetime of the guard.
+class CurrentConnectionScope {
+ public:
+  explicit CurrentConnectionScope(Connection* conn);
+  ~CurrentConnectionScope();
+  CurrentConnectionScope(const CurrentConnectionScope&) = delete;
+  CurrentConnectionScope& operator=(const CurrentConnectionScope&) = delete;
+
+ private:
+  Connection* previous_;
+};
+
+}  // namespace connsched
+
+#endif  // CONNSCHED_CORE_CONNECTION_H_

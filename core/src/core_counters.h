@@ -1,0 +1,46 @@
+// File: core/src/core_counters.h
+//
+// Core's counters: relaxed atomics bumped on the hot path, read by stats.
+#ifndef CONNSCHED_CORE_CORE_COUNTERS_H_
+#define CONNSCHED_CORE_CORE_COUNTERS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "connsched/scheduler_abi.h"
+#include "connsched/server.h"
+
+namespace connsched {
+
+struct CoreCounters {
+  using Counter = std::atomic<std::uint64_t>;
+  Counter accepted{0}, refused{0}, killed{0}, timed_out{0}, requests{0}, too_large{0},
+      handler_errors{0}, write_timeouts{0}, accept_errors{0}, bytes_received{0}, bytes_sent{0};
+  std::array<Counter, CONNSCHED_WAIT_TYPE_COUNT> waits{};
+
+  static void bump(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+
+  CoreStats snapshot(std::uint64_t current) const {
+    auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
+    CoreStats s;
+    s.connections_accepted = get(accepted);
+    s.connections_refused = get(refused);
+    s.connections_current = current;
+    s.connections_killed = get(killed);
+    s.connections_timed_out = get(timed_out);
+    s.requests = get(requests);
+    s.requests_too_large = get(too_large);
+    s.handler_errors = get(handler_errors);
+    s.write_timeouts = get(write_timeouts);
+    s.accept_errors = get(accept_errors);
+    s.bytes_received = get(bytes_received);
+    s.bytes_sent = get(bytes_sent);
+    for (const auto& w : waits) s.waits.push_back(get(w));
+    return s;
+  }
+};
+
+}  // namespace connsched
+
+#endif  // CONNSCHED_CORE_CORE_COUNTERS_H_

@@ -1,0 +1,31 @@
+// File: core/src/request_context.h
+//
+// RequestContext as seen by a protocol handler: a view of its connection.
+#ifndef CONNSCHED_CORE_REQUEST_CONTEXT_H_
+#define CONNSCHED_CORE_REQUEST_CONTEXT_H_
+
+#include "connection.h"
+#include "connsched/protocol.h"
+
+namespace connsched {
+
+class ConnectionContext final : public RequestContext {
+ public:
+  explicit ConnectionContext(Connection& conn) : conn_(conn) {}
+  std::uint64_t connection_id() const override { return conn_.id; }
+  void set_in_transaction(bool value) override {
+    conn_.in_transaction.store(value, std::memory_order_relaxed);
+  }
+  bool in_transaction() const override {
+    return conn_.in_transaction.load(std::memory_order_relaxed);
+  }
+  void close_after_reply() override { conn_.close_requested = true; }
+  bool killed() const override { return conn_.killed.load() != CONNSCHED_KILL_NONE; }
+
+ private:
+  Connection& conn_;
+};
+
+}  // namespace connsched
+
+#endif  // CONNSCHED_CORE_REQUEST_CONTEXT_H_

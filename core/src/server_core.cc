@@ -1,0 +1,350 @@
+// File: core/src/server_core.cc
+//
+// Start-up (options, backend, socket), accept, kill, shutdown, stats.
+#include "server_core.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <fmt/format.h>
+
+#include "option_values.h"
+#include "request_context.h"
+
+namespace connsched {
+
+namespace {
+constexpr std::size_t kMaxIdleConnectionObjects = 4096;
+constexpr std::chrono::milliseconds kAcceptPause{100};
+constexpr std::int64_t kAcceptErrorLogIntervalMs = 5000;
+
+std::string errno_text(int error) { return std::strerror(error); }
+}  // namespace
+
+ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol)
+    : options_(std::move(options)),
+      protocol_(std::move(protocol)),
+      pool_([this] { return protocol_->new_session(); }, kMaxIdleConnectionObjects) {
+  auto level = parse_log_level(options_.log_level);
+  if (!level) {
+    throw StartupError(fmt::format("--log-level: '{}' is not one of debug|info|warning|error",
+                                   options_.log_level));
+  }
+  logger_.set_level(*level);
+  if (options_.max_connections == 0) throw StartupError("--max-connections: must be at least 1");
+  if (options_.max_request_size < 16) throw StartupError("--max-request-size: must be at least 16");
+  if (options_.wait_timeout == 0) throw StartupError("--wait-timeout: must be at least 1 second");
+  if (options_.net_write_timeout == 0) {
+    throw StartupError("--net-write-timeout: must be at least 1 second");
+  }
+  std::string dir = options_.plugin_dir.empty() ? default_plugin_dir() : options_.plugin_dir;
+  scheduler_ = load_scheduler(options_.thread_handling, dir);
+  backend_name_ = scheduler_.table.name;
+  option_values_ = resolve_backend_options(backend_name_, scheduler_.options, options_.backend_options);
+  // Core's own settings are readable by backends too (a pool may want wait_timeout).
+  option_values_["max_connections"] = std::to_string(options_.max_connections);
+  option_values_["wait_timeout"] = std::to_string(options_.wait_timeout);
+  option_values_["net_write_timeout"] = std::to_string(options_.net_write_timeout);
+  option_values_["max_request_size"] = std::to_string(options_.max_request_size);
+  fill_services(services_, this);
+  bind_listener();
+}
+
+ServerCore::~ServerCore() {
+  if (acceptor_) {
+    acceptor_->request_stop();
+    acceptor_->join();
+  }
+  if (backend_started_) {
+    // run() was never reached or did not finish: close what is left, then stop.
+    registry_.begin_shutdown([&](Connection& c) {
+      c.killed.store(CONNSCHED_KILL_CONNECTION);
+      ::shutdown(c.fd.get(), SHUT_RDWR);
+    });
+    registry_.wait_empty(std::chrono::steady_clock::now() + std::chrono::seconds(options_.shutdown_timeout));
+    std::unique_lock lifetime(backend_lifetime_);
+    scheduler_.table.end(backend_);
+  }
+}
+
+void ServerCore::bind_listener() {
+  sockaddr_in6 addr6{};
+  sockaddr_in addr4{};
+  int family = AF_INET;
+  if (::inet_pton(AF_INET, options_.bind_address.c_str(), &addr4.sin_addr) == 1) {
+    addr4.sin_family = AF_INET;
+    addr4.sin_port = htons(static_cast<std::uint16_t>(options_.port));
+  } else if (::inet_pton(AF_INET6, options_.bind_address.c_str(), &addr6.sin6_addr) == 1) {
+    family = AF_INET6;
+    addr6.sin6_family = AF_INET6;
+    addr6.sin6_port = htons(static_cast<std::uint16_t>(options_.port));
+  } else {
+    throw StartupError(fmt::format("--bind-address: '{}' is not an IPv4 or IPv6 address",
+                                   options_.bind_address));
+  }
+  if (options_.port < 0 || options_.port > 65535) {
+    throw StartupError(fmt::format("--port: {} is out of range [0, 65535]", options_.port));
+  }
+  listen_fd_.reset(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!listen_fd_) throw StartupError(fmt::format("socket: {}", errno_text(errno)));
+  int one = 1;
+  ::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = family == AF_INET
+               ? ::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr4), sizeof addr4)
+               : ::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr6), sizeof addr6);
+  if (rc != 0) {
+    throw StartupError(fmt::format("cannot bind {}:{}: {}", options_.bind_address, options_.port,
+                                   errno_text(errno)));
+  }
+  if (::listen(listen_fd_.get(), SOMAXCONN) != 0) {
+    throw StartupError(fmt::format("listen: {}", errno_text(errno)));
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                  : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+}
+
+void ServerCore::start_backend() {
+  char err[512] = {};
+  void* state = nullptr;
+  int rc = scheduler_.table.init(&services_, &state, err, sizeof err - 1);
+  if (rc != 0) {
+    throw StartupError(fmt::format("{}: init failed: {}", scheduler_.path,
+                                   err[0] ? err : "(the backend gave no reason)"));
+  }
+  backend_ = state;
+  backend_started_ = true;
+}
+
+void ServerCore::start() {
+  if (acceptor_) return;
+  start_backend();
+  acceptor_ = std::make_unique<Acceptor>(
+      listen_fd_.get(), [this](UniqueFd fd) { on_accept(std::move(fd)); },
+      [this](int error) { on_accept_error(error); }, kAcceptPause);
+  acceptor_->start();
+  logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'", options_.bind_address,
+              port_, backend_name_);
+}
+
+int ServerCore::run() {
+  start();
+  {
+    std::unique_lock lock(shutdown_mutex_);
+    shutdown_cv_.wait(lock, [&] { return shutdown_requested_; });
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.shutdown_timeout);
+  shutting_down_.store(true);
+  acceptor_->request_stop();
+  std::size_t draining = 0;
+  // Every idle connection is woken to close; busy ones answer what they received first.
+  registry_.begin_shutdown([&](Connection& c) {
+    ++draining;
+    int expected = CONNSCHED_KILL_NONE;
+    c.killed.compare_exchange_strong(expected, CONNSCHED_KILL_SHUTDOWN);
+    ::shutdown(c.fd.get(), SHUT_RD);
+    if (scheduler_.table.post_kill_notification) scheduler_.table.post_kill_notification(backend_, &c);
+  });
+  logger_.log(LogLevel::kInfo, "shutting down: stopped accepting, draining {} connection(s)", draining);
+  acceptor_->join();
+  listen_fd_.reset();
+  if (!registry_.wait_empty(deadline)) {
+    logger_.log(LogLevel::kWarning,
+                "shutdown: {} connection(s) still busy after {} s; closing them",
+                registry_.size(), options_.shutdown_timeout);
+    registry_.for_each([&](Connection& c) {
+      c.killed.store(CONNSCHED_KILL_CONNECTION);
+      ::shutdown(c.fd.get(), SHUT_RDWR);
+      if (scheduler_.table.post_kill_notification) scheduler_.table.post_kill_notification(backend_, &c);
+    });
+    if (!registry_.wait_empty(std::chrono::steady_clock::now() + std::chrono::seconds(2))) {
+      logger_.log(LogLevel::kError, "shutdown: {} connection(s) stuck in a handler; exiting now",
+                  registry_.size());
+      std::_Exit(1);
+    }
+  }
+  {
+    std::unique_lock lifetime(backend_lifetime_);
+    backend_started_ = false;
+    scheduler_.table.end(backend_);
+    backend_ = nullptr;
+  }
+  auto stats = counters_.snapshot(0);
+  logger_.log(LogLevel::kInfo, "shut down cleanly after {} connection(s) and {} request(s)",
+              stats.connections_accepted, stats.requests);
+  return 0;
+}
+
+void ServerCore::request_shutdown() {
+  std::lock_guard lock(shutdown_mutex_);
+  shutdown_requested_ = true;
+  shutdown_cv_.notify_all();
+}
+
+std::int64_t ServerCore::idle_deadline_from_now() const {
+  return monotonic_ms() + static_cast<std::int64_t>(options_.wait_timeout) * 1000;
+}
+
+void ServerCore::send_best_effort(int fd, std::string_view bytes) {
+  ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n > 0) CoreCounters::bump(counters_.bytes_sent, static_cast<std::uint64_t>(n));
+}
+
+void ServerCore::on_accept(UniqueFd fd) {
+  CoreCounters::bump(counters_.accepted);
+  int one = 1;
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto conn = pool_.acquire();
+  conn->core = this;
+  conn->id = next_id_.fetch_add(1);
+  conn->idle_deadline_ms.store(idle_deadline_from_now());
+  int raw_fd = fd.get();
+  conn->fd = std::move(fd);
+  Connection* raw = conn.get();
+  switch (registry_.add(conn, options_.max_connections)) {
+    case ConnectionRegistry::AddResult::kAdded:
+      break;
+    case ConnectionRegistry::AddResult::kFull:
+      CoreCounters::bump(counters_.refused);
+      send_best_effort(raw_fd, protocol_->too_many_connections_reply());
+      logger_.log(LogLevel::kDebug, "refused a connection: max_connections ({}) reached",
+                  options_.max_connections);
+      pool_.release(std::move(conn));
+      return;
+    case ConnectionRegistry::AddResult::kShuttingDown:
+      pool_.release(std::move(conn));
+      return;
+  }
+  // The greeting goes out before the backend sees the connection; what does not fit the
+  // socket stays in `out` and leaves with the first reply.
+  {
+    CurrentConnectionScope scope(raw);
+    ConnectionContext ctx(*raw);
+    Reply out(raw->out);
+    raw->session->on_connect(out, ctx);
+    if (!raw->out.empty()) {
+      ssize_t n = ::send(raw_fd, raw->out.data(), raw->out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        CoreCounters::bump(counters_.bytes_sent, static_cast<std::uint64_t>(n));
+        raw->out.erase(0, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  if (scheduler_.table.add_connection(backend_, raw) != 0) {
+    logger_.log(LogLevel::kWarning, "backend '{}' refused connection {}; closing it", backend_name_,
+                raw->id);
+    end_connection(*raw);
+  }
+}
+
+void ServerCore::on_accept_error(int error) {
+  CoreCounters::bump(counters_.accept_errors);
+  std::lock_guard lock(accept_error_mutex_);
+  std::int64_t now = monotonic_ms();
+  if (accept_error_logged_ms_ != 0 && now - accept_error_logged_ms_ < kAcceptErrorLogIntervalMs) {
+    ++accept_errors_unlogged_;
+    return;
+  }
+  logger_.log(LogLevel::kWarning,
+              "accept failed: {} ({} connection(s) open{}); pausing accept for {} ms",
+              errno_text(error), registry_.size(),
+              accept_errors_unlogged_ ? fmt::format(", {} more failure(s) since the last report",
+                                                    accept_errors_unlogged_)
+                                      : std::string(),
+              kAcceptPause.count());
+  accept_error_logged_ms_ = now;
+  accept_errors_unlogged_ = 0;
+}
+
+bool ServerCore::kill(std::uint64_t id, int reason) {
+  return registry_.with_connection(id, [&](Connection& c) {
+    int previous = c.killed.load();
+    // A hard kill overrides a graceful one; nothing downgrades a hard kill.
+    if (previous == CONNSCHED_KILL_CONNECTION || previous == CONNSCHED_KILL_TIMEOUT) return;
+    if (previous == CONNSCHED_KILL_SHUTDOWN && reason == CONNSCHED_KILL_SHUTDOWN) return;
+    c.killed.store(reason);
+    CoreCounters::bump(reason == CONNSCHED_KILL_TIMEOUT ? counters_.timed_out : counters_.killed);
+    ::shutdown(c.fd.get(), reason == CONNSCHED_KILL_SHUTDOWN ? SHUT_RD : SHUT_RDWR);
+    if (scheduler_.table.post_kill_notification) scheduler_.table.post_kill_notification(backend_, &c);
+  });
+}
+
+void ServerCore::end_connection(Connection& conn) {
+  std::uint64_t id = conn.id;
+  auto owned = registry_.remove(id);
+  if (!owned) {
+    logger_.log(LogLevel::kError, "end_connection called twice for connection {}", id);
+    return;
+  }
+  owned->fd.reset();
+  if (scheduler_.table.end_thread) scheduler_.table.end_thread(backend_, shutting_down() ? 0 : 1);
+  pool_.release(std::move(owned));
+}
+
+const char* ServerCore::get_option(const char* name) const {
+  auto it = option_values_.find(normalize_option_name(name));
+  return it == option_values_.end() ? nullptr : it->second.c_str();
+}
+
+std::string ServerCore::set_option(const std::string& raw_name, const std::string& value) {
+  std::string name = normalize_option_name(raw_name);
+  const connsched_option_desc* option = find_option(scheduler_.options, name);
+  if (option == nullptr) {
+    return fmt::format("unknown option '{}' for backend '{}'", raw_name, backend_name_);
+  }
+  if (!option->dynamic || scheduler_.table.set_option == nullptr) {
+    return fmt::format("option '{}' cannot change at run time", name);
+  }
+  std::string canonical;
+  if (std::string why = check_option_value(*option, value, &canonical); !why.empty()) return why;
+  char err[512] = {};
+  if (scheduler_.table.set_option(backend_, name.c_str(), canonical.c_str(), err, sizeof err - 1) != 0) {
+    return fmt::format("{}: {}", name, err[0] ? err : "refused by the backend");
+  }
+  logger_.log(LogLevel::kInfo, "set {} = {}", name, canonical);
+  return {};
+}
+
+namespace {
+void sink_counter(void* ctx, const char* name, std::int64_t value, const char* help) {
+  static_cast<BackendStats*>(ctx)->counters.push_back({name ? name : "", value, help ? help : ""});
+}
+void sink_table(void* ctx, const char* name, std::size_t ncolumns, const char* const* columns) {
+  StatsTable table;
+  table.name = name ? name : "";
+  for (std::size_t i = 0; i < ncolumns; ++i) table.columns.emplace_back(columns[i] ? columns[i] : "");
+  static_cast<BackendStats*>(ctx)->tables.push_back(std::move(table));
+}
+void sink_row(void* ctx, const connsched_stat_value* cells) {
+  auto& stats = *static_cast<BackendStats*>(ctx);
+  if (stats.tables.empty()) return;
+  StatsTable& table = stats.tables.back();
+  std::vector<StatValue> row;
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    switch (cells[i].kind) {
+      case CONNSCHED_STAT_INT: row.emplace_back(cells[i].i); break;
+      case CONNSCHED_STAT_STRING: row.emplace_back(std::string(cells[i].s ? cells[i].s : "")); break;
+      default: row.emplace_back(std::monostate{}); break;
+    }
+  }
+  table.rows.push_back(std::move(row));
+}
+}  // namespace
+
+BackendStats ServerCore::backend_stats() const {
+  BackendStats stats;
+  stats.backend = backend_name_;
+  std::shared_lock lifetime(backend_lifetime_);
+  if (scheduler_.table.stats != nullptr && backend_started_) {
+    connsched_stats_sink sink{&stats, sink_counter, sink_table, sink_row};
+    scheduler_.table.stats(backend_, &sink);
+  }
+  return stats;
+}
+
+}  // namespace connsched

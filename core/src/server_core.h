@@ -1,0 +1,103 @@
+// File: core/src/server_core.h
+//
+// The server behind connsched::Server: the loaded backend, the listening socket and
+// acceptor, the connection registry and pool, and the services the backend calls.
+#ifndef CONNSCHED_CORE_SERVER_CORE_H_
+#define CONNSCHED_CORE_SERVER_CORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+
+#include "acceptor.h"
+#include "connection.h"
+#include "connection_pool.h"
+#include "connection_registry.h"
+#include "connsched/server.h"
+#include "core_counters.h"
+#include "log.h"
+#include "plugin_loader.h"
+
+namespace connsched {
+
+class ServerCore {
+ public:
+  ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol);
+  ~ServerCore();
+
+  std::uint16_t port() const { return port_; }
+  const std::string& backend_name() const { return backend_name_; }
+  void start();
+  int run();
+  void request_shutdown();
+
+  CoreStats core_stats() const { return counters_.snapshot(registry_.size()); }
+  BackendStats backend_stats() const;
+  bool kill(std::uint64_t id, int reason);
+  std::string set_option(const std::string& name, const std::string& value);
+  Logger& logger() { return logger_; }
+
+  // The services (services.cc); each documented in scheduler_abi.h.
+  int do_command(Connection& conn);
+  int wait_for_input(Connection& conn);
+  void end_connection(Connection& conn);
+  void wait_begin(Connection& conn, int type);
+  void wait_end(Connection& conn);
+  const char* get_option(const char* name) const;
+  bool shutting_down() const { return shutting_down_.load(); }
+
+ private:
+  void bind_listener();
+  void start_backend();
+  void on_accept(UniqueFd fd);
+  void on_accept_error(int error);
+  bool process_input(Connection& conn);
+  bool flush(Connection& conn);
+  void send_best_effort(int fd, std::string_view bytes);
+  void ensure_thread_initialized();
+  std::int64_t idle_deadline_from_now() const;
+
+  ServerOptions options_;
+  Logger logger_;
+  std::unique_ptr<Protocol> protocol_;
+  LoadedScheduler scheduler_;
+  std::string backend_name_;
+  std::map<std::string, std::string> option_values_;  // immutable after construction
+  connsched_services services_{};
+  void* backend_ = nullptr;
+  std::atomic<bool> backend_started_{false};
+  mutable std::shared_mutex backend_lifetime_;  // stats (shared) vs end (exclusive)
+
+  UniqueFd listen_fd_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Acceptor> acceptor_;
+  ConnectionPool pool_;
+  ConnectionRegistry registry_;
+  mutable CoreCounters counters_;
+  std::atomic<std::uint64_t> next_id_{1};
+
+  std::mutex shutdown_mutex_;
+  std::condition_variable shutdown_cv_;
+  bool shutdown_requested_ = false;
+  std::atomic<bool> shutting_down_{false};
+
+  // Accept-error reporting: the first error logs at once, repeats are summarised.
+  std::mutex accept_error_mutex_;
+  std::int64_t accept_error_logged_ms_ = 0;
+  std::uint64_t accept_errors_unlogged_ = 0;
+};
+
+/// CLOCK_MONOTONIC in milliseconds.
+std::int64_t monotonic_ms();
+
+/// Fills the services table that points back at `core`.
+void fill_services(connsched_services& services, ServerCore* core);
+
+}  // namespace connsched
+
+#endif  // CONNSCHED_CORE_SERVER_CORE_H_

@@ -1,0 +1,34 @@
+// File: test/support/backends.h
+//
+// The backends integration tests run against: every built-in found in the plugin
+// folder, plus a custom C backend loaded by path.
+#ifndef CONNSCHED_TEST_SUPPORT_BACKENDS_H_
+#define CONNSCHED_TEST_SUPPORT_BACKENDS_H_
+
+#include <string>
+#include <vector>
+
+#include "../../core/src/plugin_loader.h"
+#include "running_server.h"
+
+namespace connsched::testing {
+
+/// Built-in backend names, as --thread-handling takes them.
+inline std::vector<std::string> builtin_backends() { return available_backends(plugin_dir()); }
+
+/// A valid third-party backend written in C, loaded by path.
+inline std::string c_backend_path() { return broken_plugin_dir() + "/c-thread-per-connection.so"; }
+
+/// Every backend to test: the built-ins and the C one by path.
+inline std::vector<std::string> all_backends() {
+  auto all = builtin_backends();
+  all.push_back(c_backend_path());
+  return all;
+}
+
+/// no-threads serves one connection at a time, on the acceptor thread.
+inline bool serves_one_at_a_time(const std::string& backend) { return backend == "no-threads"; }
+
+}  // namespace connsched::testing
+
+#endif  // CONNSCHED_TEST_SUPPORT_BACKENDS_H_

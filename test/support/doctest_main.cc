@@ -1,0 +1,3 @@
+// File: test/support/doctest_main.cc
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
