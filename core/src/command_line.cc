@@ -86,6 +86,13 @@ void add_core_options(CLI::App& app, ServerOptions& o) {
                  "Seconds a graceful shutdown (SIGTERM/SIGINT) may take")
       ->capture_default_str()
       ->check(integer_in(1, 3600));
+  app.add_option("--admin-port,--admin_port", o.admin_port,
+                 "Admin HTTP port (/stats, /metrics, /kill, /set, /shutdown) served by its own "
+                 "thread; 0: any free port (logged at start); not given: no admin port")
+      ->check(integer_in(0, 65535));
+  app.add_option("--admin-bind-address,--admin_bind_address", o.admin_bind_address,
+                 "Address the admin port listens on")
+      ->capture_default_str();
   app.add_option("--log-level,--log_level", o.log_level, "debug, info, warning or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));

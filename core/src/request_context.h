@@ -21,6 +21,8 @@ class ConnectionContext final : public RequestContext {
   }
   void close_after_reply() override { conn_.close_requested = true; }
   bool killed() const override { return conn_.killed.load() != CONNSCHED_KILL_NONE; }
+  CoreStats core_stats() const override;
+  BackendStats backend_stats() const override;
 
  private:
   Connection& conn_;

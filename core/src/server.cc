@@ -27,6 +27,7 @@ Server::~Server() = default;
 
 std::uint16_t Server::port() const { return core_->port(); }
 std::string Server::backend_name() const { return core_->backend_name(); }
+std::uint16_t Server::admin_port() const { return core_->admin_port(); }
 void Server::start() { core_->start(); }
 int Server::run() { return core_->run(); }
 void Server::request_shutdown() { core_->request_shutdown(); }

@@ -51,9 +51,11 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   option_values_["max_request_size"] = std::to_string(options_.max_request_size);
   fill_services(services_, this);
   bind_listener();
+  make_admin_server();
 }
 
 ServerCore::~ServerCore() {
+  admin_.reset();  // its thread calls into this object: it goes first
   if (acceptor_) {
     acceptor_->request_stop();
     acceptor_->join();
@@ -109,6 +111,21 @@ void ServerCore::bind_listener() {
                                   : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
 }
 
+// The admin port binds with the main port, so a taken port fails start-up the same way.
+void ServerCore::make_admin_server() {
+  if (options_.admin_port < 0) return;
+  AdminActions actions;
+  actions.core_stats = [this] { return core_stats(); };
+  actions.backend_stats = [this] { return backend_stats(); };
+  actions.kill = [this](std::uint64_t id) { return kill(id, CONNSCHED_KILL_CONNECTION); };
+  actions.set_option = [this](const std::string& name, const std::string& value) {
+    return set_option(name, value);
+  };
+  actions.shutdown = [this] { request_shutdown(); };
+  admin_ = std::make_unique<AdminServer>(options_.admin_bind_address, options_.admin_port,
+                                         std::move(actions), logger_);
+}
+
 void ServerCore::start_backend() {
   char err[512] = {};
   void* state = nullptr;
@@ -130,6 +147,7 @@ void ServerCore::start() {
   acceptor_->start();
   logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'", options_.bind_address,
               port_, backend_name_);
+  if (admin_) admin_->start();  // logged after the main port, which tests look for first
 }
 
 int ServerCore::run() {
@@ -168,6 +186,7 @@ int ServerCore::run() {
       std::_Exit(1);
     }
   }
+  if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   {
     std::unique_lock lifetime(backend_lifetime_);
     backend_started_ = false;

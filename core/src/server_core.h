@@ -15,6 +15,7 @@
 #include <string>
 
 #include "acceptor.h"
+#include "admin_server.h"
 #include "connection.h"
 #include "connection_pool.h"
 #include "connection_registry.h"
@@ -31,6 +32,7 @@ class ServerCore {
   ~ServerCore();
 
   std::uint16_t port() const { return port_; }
+  std::uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
   const std::string& backend_name() const { return backend_name_; }
   void start();
   int run();
@@ -53,6 +55,7 @@ class ServerCore {
 
  private:
   void bind_listener();
+  void make_admin_server();
   void start_backend();
   void on_accept(UniqueFd fd);
   void on_accept_error(int error);
@@ -80,6 +83,7 @@ class ServerCore {
   ConnectionRegistry registry_;
   mutable CoreCounters counters_;
   std::atomic<std::uint64_t> next_id_{1};
+  std::unique_ptr<AdminServer> admin_;  // null when --admin-port is not given
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;

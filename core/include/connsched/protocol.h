@@ -26,6 +26,9 @@
 
 namespace connsched {
 
+struct CoreStats;     // connsched/server.h
+struct BackendStats;  // connsched/server.h
+
 /// The output buffer of one connection. Replies are appended; core writes them.
 class Reply {
  public:
@@ -52,6 +55,10 @@ class RequestContext {
   virtual void close_after_reply() = 0;
   /// True once the connection was killed or the server began shutting down.
   virtual bool killed() const = 0;
+  /// The server's counters and the backend's stats now, for status commands (INFO).
+  /// Include connsched/server.h to use them. Default: empty (a context with no server).
+  virtual CoreStats core_stats() const;
+  virtual BackendStats backend_stats() const;
 };
 
 /// One connection's protocol state. Sessions are pooled: `reset` readies one for reuse.

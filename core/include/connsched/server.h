@@ -45,6 +45,8 @@ struct ServerOptions {
   std::uint64_t max_request_size = 1 << 20;  ///< bytes of one request, at most
   std::uint32_t shutdown_timeout = 10;     ///< seconds a graceful shutdown may take
   std::string log_level = "info";
+  int admin_port = -1;  ///< the admin port (HTTP: /stats, /metrics, ...); 0: ephemeral, -1: off
+  std::string admin_bind_address = "127.0.0.1";
   /// The backend's own options (`--name=value` the backend declares), by
   /// underscore name; validated against the backend's declarations at start.
   std::map<std::string, std::string> backend_options;
@@ -113,6 +115,8 @@ class Server {
   std::uint16_t port() const;
   /// The loaded backend's name.
   std::string backend_name() const;
+  /// The admin port's bound port, 0 when there is no admin port.
+  std::uint16_t admin_port() const;
 
   /// Starts the backend (its init) and the acceptor; throws StartupError when the
   /// backend's init fails. Called by run() if not called before.

@@ -1,0 +1,137 @@
+// File: core/src/admin_http.cc
+#include "admin_http.h"
+
+#include <fmt/format.h>
+
+namespace connsched {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 422:
+      return "Unprocessable Content";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+bool is_token_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      int hi = hex_value(text[i + 1]);
+      int lo = hex_value(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Only the request line matters to the admin port; headers are skipped but bounded,
+// and the head must end (blank line) within kAdminMaxRequestBytes.
+AdminParse parse_admin_request(std::string_view bytes) {
+  AdminParse result;
+  auto bad = [&](std::string why) {
+    result.status = AdminParse::Status::kBad;
+    result.error = std::move(why);
+    return result;
+  };
+  std::size_t end = bytes.find("\r\n\r\n");
+  std::size_t end_lf = bytes.find("\n\n");
+  if (end == std::string_view::npos && end_lf == std::string_view::npos) {
+    if (bytes.size() > kAdminMaxRequestBytes) return bad("request head too large");
+    // A request line that is already wrong need not wait for the rest.
+    std::size_t first = bytes.find('\n');
+    if (first == std::string_view::npos && bytes.size() > 0 && !is_token_char(bytes[0])) {
+      return bad("malformed request line");
+    }
+    return result;
+  }
+  std::size_t line_end = bytes.find('\n');
+  std::string_view line = bytes.substr(0, line_end);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::size_t sp1 = line.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) {
+    return bad("malformed request line");
+  }
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (method.empty()) return bad("malformed request line");
+  for (char c : method) {
+    if (!is_token_char(c)) return bad("malformed method");
+  }
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") return bad("unsupported HTTP version");
+  if (target.empty() || target[0] != '/') return bad("the target must start with '/'");
+  std::string_view raw_path = target.substr(0, target.find('?'));
+  auto path = percent_decode(raw_path);
+  if (!path) return bad("bad %-escape in the path");
+  result.request.method = std::string(method);
+  result.request.path = std::move(*path);
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+      std::string_view pair = query.substr(0, query.find('&'));
+      query.remove_prefix(std::min(query.size(), pair.size() + 1));
+      if (pair.empty()) continue;
+      std::size_t eq = pair.find('=');
+      auto name = percent_decode(pair.substr(0, eq));
+      auto value =
+          percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+      if (!name || !value) return bad("bad %-escape in the query");
+      result.request.query.emplace_back(std::move(*name), std::move(*value));
+    }
+  }
+  result.status = AdminParse::Status::kComplete;
+  return result;
+}
+
+std::string format_admin_response(const AdminResponse& response) {
+  std::string head =
+      fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n", response.status,
+                  reason_phrase(response.status), response.content_type, response.body.size());
+  if (!response.allow.empty()) head += fmt::format("Allow: {}\r\n", response.allow);
+  head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
+  return head + response.body;
+}
+
+}  // namespace connsched

@@ -1,0 +1,163 @@
+// File: core/src/admin_metrics.cc
+#include "admin_metrics.h"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <variant>
+#include <vector>
+
+#include "connsched/scoped_wait.h"
+
+namespace connsched {
+
+namespace {
+
+// HELP text escapes only backslash and newline (format 0.0.4).
+std::string help_text(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void family(std::string& out, const std::string& name, std::string_view type,
+            std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help_text(help), name, type);
+}
+
+std::string cell_label(const StatValue& value) {
+  if (std::holds_alternative<std::int64_t>(value))
+    return std::to_string(std::get<std::int64_t>(value));
+  if (std::holds_alternative<std::string>(value)) return std::get<std::string>(value);
+  return "";
+}
+
+// Labels that name a row: the first column and every text column. If two rows share
+// them (a queue with several entries per group), the row's position is added.
+std::vector<std::string> row_labels(const StatsTable& table, const std::string& backend_label) {
+  std::vector<std::string> labels;
+  for (const auto& row : table.rows) {
+    std::string text = backend_label;
+    for (std::size_t c = 0; c < row.size() && c < table.columns.size(); ++c) {
+      if (c != 0 && !std::holds_alternative<std::string>(row[c])) continue;
+      text += fmt::format(",{}=\"{}\"", prometheus_name(table.columns[c]),
+                          prometheus_label_value(cell_label(row[c])));
+    }
+    labels.push_back(std::move(text));
+  }
+  std::set<std::string> distinct(labels.begin(), labels.end());
+  if (distinct.size() != labels.size()) {
+    for (std::size_t r = 0; r < labels.size(); ++r) labels[r] += fmt::format(",row=\"{}\"", r);
+  }
+  return labels;
+}
+
+}  // namespace
+
+std::string prometheus_name(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (c >= 'A' && c <= 'Z') {
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else {
+      out.push_back(ok ? c : '_');
+    }
+  }
+  if (out.empty() || (out[0] >= '0' && out[0] <= '9')) out.insert(out.begin(), '_');
+  return out;
+}
+
+std::string prometheus_label_value(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// One family per value, in a fixed order, so scrapes diff cleanly.
+std::string stats_prometheus(const CoreStats& core, const BackendStats& backend) {
+  std::string out;
+  struct Counter {
+    const char* name;
+    std::uint64_t value;
+    const char* help;
+  };
+  const Counter counters[] = {
+      {"connections_accepted", core.connections_accepted, "Connections accepted."},
+      {"connections_refused", core.connections_refused, "Connections refused at max_connections."},
+      {"connections_killed", core.connections_killed, "Connections killed by an operator."},
+      {"connections_timed_out", core.connections_timed_out,
+       "Connections closed after wait_timeout."},
+      {"requests", core.requests, "Requests handled."},
+      {"requests_too_large", core.requests_too_large,
+       "Requests refused for exceeding max_request_size."},
+      {"handler_errors", core.handler_errors, "Requests whose handler threw."},
+      {"write_timeouts", core.write_timeouts, "Replies abandoned after net_write_timeout."},
+      {"accept_errors", core.accept_errors, "Failed accept calls."},
+      {"received_bytes", core.bytes_received, "Bytes received from clients."},
+      {"sent_bytes", core.bytes_sent, "Bytes sent to clients."}};
+  for (const auto& c : counters) {
+    std::string name = fmt::format("connsched_{}_total", c.name);
+    family(out, name, "counter", c.help);
+    out += fmt::format("{} {}\n", name, c.value);
+  }
+  family(out, "connsched_connections_current", "gauge", "Connections open now.");
+  out += fmt::format("connsched_connections_current {}\n", core.connections_current);
+  family(out, "connsched_waits_total", "counter", "Blocking waits reported by handlers, by type.");
+  for (std::size_t i = 0; i < core.waits.size(); ++i) {
+    out += fmt::format("connsched_waits_total{{type=\"{}\"}} {}\n",
+                       wait_type_name(static_cast<int>(i)), core.waits[i]);
+  }
+  std::string backend_label =
+      fmt::format("backend=\"{}\"", prometheus_label_value(backend.backend));
+  family(out, "connsched_backend_info", "gauge", "The scheduler backend serving connections.");
+  out += fmt::format("connsched_backend_info{{{}}} 1\n", backend_label);
+  std::set<std::string> seen;
+  for (const auto& c : backend.counters) {
+    std::string name = "connsched_backend_" + prometheus_name(c.name);
+    if (!seen.insert(name).second) continue;  // a family appears once
+    family(out, name, "untyped", c.help.empty() ? c.name : c.help);
+    out += fmt::format("{}{{{}}} {}\n", name, backend_label, c.value);
+  }
+  for (const auto& table : backend.tables) {
+    std::vector<std::string> labels = row_labels(table, backend_label);
+    for (std::size_t c = 1; c < table.columns.size(); ++c) {
+      bool numeric = false;
+      for (const auto& row : table.rows) {
+        if (c < row.size() && std::holds_alternative<std::int64_t>(row[c])) numeric = true;
+      }
+      if (!numeric) continue;
+      std::string name = fmt::format("connsched_backend_{}_{}", prometheus_name(table.name),
+                                     prometheus_name(table.columns[c]));
+      if (!seen.insert(name).second) continue;
+      family(out, name, "gauge",
+             fmt::format("Column {} of the backend's {} table.", table.columns[c], table.name));
+      for (std::size_t r = 0; r < table.rows.size(); ++r) {
+        const auto& row = table.rows[r];
+        if (c >= row.size() || !std::holds_alternative<std::int64_t>(row[c])) continue;
+        out += fmt::format("{}{{{}}} {}\n", name, labels[r], std::get<std::int64_t>(row[c]));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace connsched

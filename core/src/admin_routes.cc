@@ -1,0 +1,87 @@
+// File: core/src/admin_routes.cc
+#include "admin_routes.h"
+
+#include <fmt/format.h>
+
+#include "admin_json.h"
+#include "admin_metrics.h"
+#include "option_values.h"
+
+namespace connsched {
+
+namespace {
+
+AdminResponse error(int status, std::string_view message) {
+  return AdminResponse{status, "application/json", json_error(message), {}};
+}
+
+AdminResponse ok_json(std::string body, int status = 200) {
+  return AdminResponse{status, "application/json", std::move(body), {}};
+}
+
+AdminResponse kill_route(const AdminRequest& request, const AdminActions& actions) {
+  if (request.query.size() != 1 || request.query[0].first != "id") {
+    return error(400, "expected exactly one query parameter: id=<connection id>");
+  }
+  auto id = parse_int(request.query[0].second);
+  if (!id || *id <= 0) {
+    return error(400, fmt::format("id: '{}' is not a connection id", request.query[0].second));
+  }
+  if (!actions.kill(static_cast<std::uint64_t>(*id))) {
+    return error(404, fmt::format("no connection with id {}", *id));
+  }
+  return ok_json(fmt::format("{{\"killed\": {}}}\n", *id));
+}
+
+AdminResponse set_route(const AdminRequest& request, const AdminActions& actions) {
+  if (request.query.size() != 1 || request.query[0].first.empty()) {
+    return error(400, "expected exactly one query parameter: <option>=<value>");
+  }
+  const auto& [name, value] = request.query[0];
+  std::string why = actions.set_option(name, value);
+  if (!why.empty()) return error(422, why);
+  return ok_json(
+      fmt::format("{{\"name\": {}, \"value\": {}}}\n", json_quote(name), json_quote(value)));
+}
+
+}  // namespace
+
+// Unknown path → 404 before the method is looked at; a known path with the wrong
+// method → 405 with Allow, as RFC 9110 asks.
+AdminResponse route_admin_request(const AdminRequest& request, const AdminActions& actions) {
+  struct Route {
+    const char* path;
+    const char* method;
+  };
+  static constexpr Route kRoutes[] = {{"/stats", "GET"},
+                                      {"/metrics", "GET"},
+                                      {"/kill", "POST"},
+                                      {"/set", "POST"},
+                                      {"/shutdown", "POST"}};
+  const Route* route = nullptr;
+  for (const auto& r : kRoutes) {
+    if (request.path == r.path) route = &r;
+  }
+  if (route == nullptr) return error(404, fmt::format("no such admin path: {}", request.path));
+  bool head = request.method == "HEAD" && std::string_view(route->method) == "GET";
+  if (request.method != route->method && !head) {
+    AdminResponse r = error(405, fmt::format("{} takes {}", route->path, route->method));
+    r.allow = route->method;
+    return r;
+  }
+  std::string_view path = route->path;
+  if (path == "/stats") return ok_json(stats_json(actions.core_stats(), actions.backend_stats()));
+  if (path == "/metrics") {
+    return AdminResponse{200,
+                         "text/plain; version=0.0.4; charset=utf-8",
+                         stats_prometheus(actions.core_stats(), actions.backend_stats()),
+                         {}};
+  }
+  if (path == "/kill") return kill_route(request, actions);
+  if (path == "/set") return set_route(request, actions);
+  if (!request.query.empty()) return error(400, "/shutdown takes no parameters");
+  actions.shutdown();
+  return ok_json("{\"shutdown\": \"started\"}\n", 202);
+}
+
+}  // namespace connsched

@@ -1,0 +1,32 @@
+// File: core/src/admin_routes.h
+//
+// What each admin URL does, as a pure function of the request and the actions the
+// server offers, so routing and error statuses are tested without a socket.
+#ifndef CONNSCHED_CORE_ADMIN_ROUTES_H_
+#define CONNSCHED_CORE_ADMIN_ROUTES_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "admin_http.h"
+#include "connsched/server.h"
+
+namespace connsched {
+
+/// The server as the admin port sees it.
+struct AdminActions {
+  std::function<CoreStats()> core_stats;
+  std::function<BackendStats()> backend_stats;
+  std::function<bool(std::uint64_t id)> kill;  ///< false: no such connection
+  /// Returns an error message, empty on success.
+  std::function<std::string(const std::string& name, const std::string& value)> set_option;
+  std::function<void()> shutdown;
+};
+
+/// GET /stats, GET /metrics, POST /kill?id=N, POST /set?name=value, POST /shutdown.
+AdminResponse route_admin_request(const AdminRequest& request, const AdminActions& actions);
+
+}  // namespace connsched
+
+#endif  // CONNSCHED_CORE_ADMIN_ROUTES_H_

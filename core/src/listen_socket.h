@@ -1,0 +1,25 @@
+// File: core/src/listen_socket.h
+//
+// A non-blocking TCP listening socket on an IPv4 or IPv6 address.
+#ifndef CONNSCHED_CORE_LISTEN_SOCKET_H_
+#define CONNSCHED_CORE_LISTEN_SOCKET_H_
+
+#include <cstdint>
+#include <string>
+
+#include "unique_fd.h"
+
+namespace connsched {
+
+struct ListenSocket {
+  UniqueFd fd;
+  std::uint16_t port = 0;  ///< the bound port (the ephemeral one for port 0)
+};
+
+/// Binds and listens; throws StartupError naming `flag` (e.g. "--admin-bind-address")
+/// for a bad address and the address for a bind failure.
+ListenSocket listen_tcp(const std::string& address, int port, const std::string& flag);
+
+}  // namespace connsched
+
+#endif  // CONNSCHED_CORE_LISTEN_SOCKET_H_
