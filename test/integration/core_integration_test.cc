@@ -317,3 +317,21 @@ TEST_CASE("a connection the backend refuses is closed; the server carries on") {
   CHECK(refused.wait_closed(5s));
   CHECK(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 0; }));
 }
+
+TEST_CASE("a client that stops reading a large reply is dropped after net_write_timeout") {
+  for (const auto& backend : all_backends()) {
+    if (serves_one_at_a_time(backend)) continue;  // the healthy client would queue behind it
+    CAPTURE(backend);
+    auto options = test_options(backend);
+    options.net_write_timeout = 1;
+    RunningServer server(options);
+    TestClient stalled(server.port());
+    REQUIRE(stalled.send("big 67108864\n"));  // 64 MiB, never read
+    TestClient healthy(server.port());
+    CHECK(healthy.request("echo meanwhile") == "meanwhile");
+    CHECK(RunningServer::eventually([&] { return server.server().core_stats().write_timeouts == 1; }));
+    CHECK(server.server().core_stats().waits[CONNSCHED_WAIT_NET] >= 1);  // reported as a NET wait
+    CHECK(healthy.request("echo after") == "after");
+    CHECK(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 1; }));
+  }
+}

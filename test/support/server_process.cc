@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <regex>
 #include <stdexcept>
 #include <thread>
 
@@ -75,13 +74,17 @@ const std::string& ServerProcess::output() {
 }
 
 std::optional<std::uint16_t> ServerProcess::wait_listening(std::chrono::milliseconds timeout) {
-  static const std::regex kListening(R"(listening on [^ ]*:([0-9]+))");
   const std::int64_t deadline = now_ms() + timeout.count();
   while (now_ms() < deadline) {
     drain(50);
-    std::smatch match;
-    if (std::regex_search(output_, match, kListening)) {
-      return static_cast<std::uint16_t>(std::stoi(match[1]));
+    // "listening on 127.0.0.1:PORT ": the digits after the last ':' of the address.
+    auto at = output_.find("listening on ");
+    if (at != std::string::npos) {
+      auto end = output_.find(' ', at + 13);
+      auto colon = output_.rfind(':', end);
+      if (end != std::string::npos && colon != std::string::npos && colon > at) {
+        return static_cast<std::uint16_t>(std::stoi(output_.substr(colon + 1, end - colon - 1)));
+      }
     }
     if (wait_exit(std::chrono::milliseconds(0))) return std::nullopt;
   }

@@ -78,6 +78,8 @@ class TestSession final : public Session {
     } else if (verb == "commit") {
       ctx.set_in_transaction(false);
       out.append("ok");
+    } else if (verb == "big") {
+      out.buffer().append(static_cast<std::size_t>(number(arg)), 'x');
     } else if (verb == "id") {
       out.append(std::to_string(ctx.connection_id()));
     } else if (verb == "throw") {

@@ -6,6 +6,7 @@
 //   burn <us>     -> ok          (spins the CPU)
 //   sleep <ms>    -> ok          (blocks inside ScopedWait(kSleep))
 //   begin|commit  -> ok          (in-transaction flag on|off)
+//   big <n>       -> n bytes of 'x'  (a large reply)
 //   id            -> <connection id>
 //   throw         -> (the handler throws: the server answers ERROR and closes)
 //   quit          -> bye         (then the server closes)

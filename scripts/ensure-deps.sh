@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages connsched needs to build, test and benchmark, if missing.
+# Sourced or run by scripts/test.sh and scripts/main-job.sh; safe to run again.
+set -euo pipefail
+
+CONNSCHED_PACKAGES=(
+  cmake ninja-build g++ clang              # toolchain (clang for the fuzz preset)
+  libfmt-dev doctest-dev libcli11-dev      # the project's chosen libraries
+  libhttp-parser-dev                       # HTTP parsing for examples/http
+  redis-tools redis-server wrk curl        # real clients, and the reference servers
+  netcat-openbsd procps gnuplot-nox        # test helpers and the comparison chart
+)
+
+missing=()
+for pkg in "${CONNSCHED_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "connsched: installing missing packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
