@@ -163,7 +163,10 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
       int sig = sigtimedwait(&signals, nullptr, &tick);
       if (sig <= 0) continue;
       if (sig == SIGHUP) {
-        std::fprintf(stderr, "%s: SIGHUP ignored (nothing to reload)\n", spec.name.c_str());
+        if (!server->reload()) {
+          std::fprintf(stderr, "%s: SIGHUP ignored (the backend has nothing to reload)\n",
+                       spec.name.c_str());
+        }
         continue;
       }
       if (++received > 1) {

@@ -34,6 +34,7 @@ void Server::request_shutdown() { core_->request_shutdown(); }
 CoreStats Server::core_stats() const { return core_->core_stats(); }
 BackendStats Server::backend_stats() const { return core_->backend_stats(); }
 bool Server::kill(std::uint64_t id) { return core_->kill(id, CONNSCHED_KILL_CONNECTION); }
+bool Server::reload() { return core_->reload(); }
 std::string Server::set_option(const std::string& name, const std::string& value) {
   return core_->set_option(name, value);
 }

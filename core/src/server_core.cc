@@ -49,6 +49,7 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   option_values_["wait_timeout"] = std::to_string(options_.wait_timeout);
   option_values_["net_write_timeout"] = std::to_string(options_.net_write_timeout);
   option_values_["max_request_size"] = std::to_string(options_.max_request_size);
+  option_values_["shutdown_timeout"] = std::to_string(options_.shutdown_timeout);
   fill_services(services_, this);
   bind_listener();
   make_admin_server();
@@ -291,6 +292,31 @@ bool ServerCore::kill(std::uint64_t id, int reason) {
     ::shutdown(c.fd.get(), reason == CONNSCHED_KILL_SHUTDOWN ? SHUT_RD : SHUT_RDWR);
     if (scheduler_.table.post_kill_notification) scheduler_.table.post_kill_notification(backend_, &c);
   });
+}
+
+// A socket accepted elsewhere (a process pool's master) becomes a connection of this
+// process: registered like an accepted one, minus the greeting its acceptor already sent.
+Connection* ServerCore::adopt(UniqueFd fd) {
+  auto conn = pool_.acquire();
+  conn->core = this;
+  conn->id = next_id_.fetch_add(1);
+  conn->idle_deadline_ms.store(idle_deadline_from_now());
+  conn->fd = std::move(fd);
+  Connection* raw = conn.get();
+  if (registry_.add(conn, options_.max_connections) != ConnectionRegistry::AddResult::kAdded) {
+    pool_.release(std::move(conn));  // closes the fd
+    return nullptr;
+  }
+  CoreCounters::bump(counters_.accepted);
+  return raw;
+}
+
+// SIGHUP reaches the backend only if it can reload; the lifetime lock keeps `end` away.
+bool ServerCore::reload() {
+  std::shared_lock lifetime(backend_lifetime_);
+  if (scheduler_.table.reload == nullptr || !backend_started_) return false;
+  scheduler_.table.reload(backend_);
+  return true;
 }
 
 void ServerCore::end_connection(Connection& conn) {

@@ -41,6 +41,7 @@ class ServerCore {
   CoreStats core_stats() const { return counters_.snapshot(registry_.size()); }
   BackendStats backend_stats() const;
   bool kill(std::uint64_t id, int reason);
+  bool reload();
   std::string set_option(const std::string& name, const std::string& value);
   Logger& logger() { return logger_; }
 
@@ -48,6 +49,7 @@ class ServerCore {
   int do_command(Connection& conn);
   int wait_for_input(Connection& conn);
   void end_connection(Connection& conn);
+  Connection* adopt(UniqueFd fd);
   void wait_begin(Connection& conn, int type);
   void wait_end(Connection& conn);
   const char* get_option(const char* name) const;

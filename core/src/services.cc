@@ -89,6 +89,16 @@ int svc_shutting_down(const connsched_services* svc) noexcept {
   return core_of(svc).shutting_down() ? 1 : 0;
 }
 
+connsched_conn* svc_adopt_fd(const connsched_services* svc, int fd) noexcept {
+  UniqueFd owned(fd);
+  if (!owned) return nullptr;
+  try {
+    return core_of(svc).adopt(std::move(owned));
+  } catch (...) {
+    return nullptr;
+  }
+}
+
 }  // namespace
 
 void fill_services(connsched_services& s, ServerCore* core) {
@@ -111,6 +121,7 @@ void fill_services(connsched_services& s, ServerCore* core) {
   s.get_option = svc_get_option;
   s.now_ms = svc_now_ms;
   s.shutting_down = svc_shutting_down;
+  s.adopt_fd = svc_adopt_fd;
   s.host = core;
 }
 

@@ -33,7 +33,11 @@
  *   - `post_kill_notification` runs on the killing thread (admin, signal, a backend's
  *     timer) WITH core's connection-registry lock held: it must not block and must not
  *     call `end_connection` or `kill_connection`;
+ *   - `reload` runs on core's signal thread (SIGHUP), no lock held;
  *   - a connection is served by at most one thread at a time: the backend guarantees it.
+ *
+ * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
+ * descriptor's `reload` and the services' `adopt_fd`. Core accepts 1.0 and 1.1 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -48,7 +52,7 @@ extern "C" {
 /* "CSCH" read as a little-endian FourCC. */
 #define CONNSCHED_ABI_MAGIC 0x48435343u
 #define CONNSCHED_ABI_MAJOR 1
-#define CONNSCHED_ABI_MINOR 0
+#define CONNSCHED_ABI_MINOR 1
 
 /* The one symbol a backend exports. */
 #define CONNSCHED_ENTRY_SYMBOL "connsched_scheduler_entry"
@@ -199,7 +203,24 @@ typedef struct connsched_services {
   int64_t (*now_ms)(void); /* CLOCK_MONOTONIC in milliseconds */
   int (*shutting_down)(const struct connsched_services* svc);
   void* host; /* core's own context: do not touch */
+
+  /* --- version 1.1 --- (check struct_size before use: a 1.0 core does not have it) */
+
+  /* Registers an already-connected, non-blocking socket as a new connection of this
+   * process, taking ownership of `fd` (closed on failure), and returns it, or NULL
+   * when max_connections are open here or shutdown began. The connection gets a fresh
+   * id of this process and no greeting (the process that accepted the socket already
+   * sent it); the caller then owns it as after add_connection: it must eventually call
+   * end_connection. For a backend that moves sockets between processes: a pre-forked
+   * worker adopts the fds its master passed it (plugins/process_pool). Any thread. */
+  connsched_conn* (*adopt_fd)(const struct connsched_services* svc, int fd);
 } connsched_services;
+
+/* True when `svc` offers `member` (a backend built against a newer minor than the
+ * server it is loaded into must check before calling an appended service). */
+#define CONNSCHED_SERVICES_HAS(svc, member)                                   \
+  ((svc)->struct_size >= offsetof(connsched_services, member) + sizeof((svc)->member) && \
+   (svc)->member != NULL)
 
 /*
  * The descriptor a backend exports. Required members: name, init, add_connection, end.
@@ -269,7 +290,17 @@ typedef struct connsched_scheduler {
   /* stats: optional; report counters and tables to `sink` (admin or any thread, no core
    * lock held). Take the backend's own locks as needed; do not call into core. */
   void (*stats)(void* backend, const connsched_stats_sink* sink);
-  /* --- end of version 1.0 --- */
+
+  /* --- version 1.1 --- (core reads it as NULL from a 1.0 backend) */
+
+  /* reload: optional. The operator asked the server to reload (SIGHUP, the nginx and
+   * php-fpm convention): a backend that can, renews its resources without dropping
+   * connections between requests (the process pool replaces its workers one by one).
+   * Core's signal thread (or any thread through Server::reload), no core lock held;
+   * must not wait for the reload to finish: start it and return. Without it core logs
+   * that SIGHUP was ignored. */
+  void (*reload)(void* backend);
+  /* --- end of version 1.1 --- */
 } connsched_scheduler;
 
 /* The fixed header of a descriptor, for C99 designated or positional initialisers. */

@@ -130,6 +130,9 @@ class Server {
   BackendStats backend_stats() const;
   /// Kills the connection with this id; false when there is none.
   bool kill(std::uint64_t connection_id);
+  /// Asks the backend to reload (what SIGHUP does under run_server_main); false when
+  /// the backend has no `reload`.
+  bool reload();
   /// Changes a backend option at run time; returns an error message, empty on success.
   std::string set_option(const std::string& name, const std::string& value);
 
