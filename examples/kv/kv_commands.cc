@@ -1,0 +1,300 @@
+// File: examples/kv/kv_commands.cc
+#include "kv_commands.h"
+
+#include <charconv>
+#include <chrono>
+#include <thread>
+#include <unordered_map>
+
+#include "connsched/scoped_wait.h"
+#include "connsched/server.h"
+#include "kv_info.h"
+#include "resp_reply.h"
+
+namespace kv {
+
+namespace {
+
+using Args = std::vector<std::string>;
+using Handler = void (*)(const Args&, std::string&, KvShared&, connsched::RequestContext&);
+
+// Bounds on the workload commands, so one request cannot hold a thread forever.
+constexpr std::int64_t kMaxBurnMicros = 10'000'000;
+constexpr std::int64_t kMaxSleepMillis = 60'000;
+
+struct Command {
+  const char* name;  // lower case, as Redis names it in errors
+  int arity;         // Redis's convention: N exactly, -N at least N (the name counts)
+  Handler handler;
+};
+
+std::optional<std::int64_t> to_int(std::string_view text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+void not_an_integer(std::string& out) {
+  resp::error(out, "ERR value is not an integer or out of range");
+}
+
+void cmd_ping(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
+  if (a.size() > 2) {
+    resp::error(out, "ERR wrong number of arguments for 'ping' command");
+  } else if (a.size() == 2) {
+    resp::bulk(out, a[1]);
+  } else {
+    resp::simple(out, "PONG");
+  }
+}
+
+void cmd_echo(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
+  resp::bulk(out, a[1]);
+}
+
+void cmd_get(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  auto value = s.store.get(a[1]);
+  value ? resp::bulk(out, *value) : resp::null_bulk(out);
+}
+
+// SET key value [NX|XX] [EX seconds|PX milliseconds], with Redis's error wording.
+void cmd_set(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  auto condition = KvStore::SetCondition::kAlways;
+  std::int64_t ttl_ms = 0;
+  bool has_ttl = false;
+  for (std::size_t i = 3; i < a.size(); ++i) {
+    std::string option = upper(a[i]);
+    if (option == "NX" && condition == KvStore::SetCondition::kAlways) {
+      condition = KvStore::SetCondition::kIfAbsent;
+    } else if (option == "XX" && condition == KvStore::SetCondition::kAlways) {
+      condition = KvStore::SetCondition::kIfPresent;
+    } else if ((option == "EX" || option == "PX") && !has_ttl && i + 1 < a.size()) {
+      auto amount = to_int(a[++i]);
+      if (!amount) return not_an_integer(out);
+      std::int64_t scale = option == "EX" ? 1000 : 1;
+      if (*amount <= 0 || *amount > std::numeric_limits<std::int64_t>::max() / 1000 / scale) {
+        return resp::error(out, "ERR invalid expire time in 'set' command");
+      }
+      ttl_ms = *amount * scale;
+      has_ttl = true;
+    } else {
+      return resp::error(out, "ERR syntax error");
+    }
+  }
+  if (s.store.set(a[1], a[2], condition, ttl_ms)) {
+    resp::simple(out, "OK");
+  } else {
+    resp::null_bulk(out);
+  }
+}
+
+void cmd_del(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  std::int64_t removed = 0;
+  for (std::size_t i = 1; i < a.size(); ++i) removed += s.store.erase(a[i]) ? 1 : 0;
+  resp::integer(out, removed);
+}
+
+void cmd_exists(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  std::int64_t found = 0;
+  for (std::size_t i = 1; i < a.size(); ++i) found += s.store.exists(a[i]) ? 1 : 0;
+  resp::integer(out, found);
+}
+
+void cmd_incr(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  std::int64_t value = 0;
+  switch (s.store.increment(a[1], 1, value)) {
+    case KvStore::IncrResult::kOk:
+      return resp::integer(out, value);
+    case KvStore::IncrResult::kNotInteger:
+      return not_an_integer(out);
+    case KvStore::IncrResult::kOverflow:
+      return resp::error(out, "ERR increment or decrement would overflow");
+  }
+}
+
+void cmd_mget(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  resp::array(out, a.size() - 1);
+  for (std::size_t i = 1; i < a.size(); ++i) {
+    auto value = s.store.get(a[i]);
+    value ? resp::bulk(out, *value) : resp::null_bulk(out);
+  }
+}
+
+void cmd_mset(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  if (a.size() % 2 != 1)
+    return resp::error(out, "ERR wrong number of arguments for 'mset' command");
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  for (std::size_t i = 1; i + 1 < a.size(); i += 2) pairs.emplace_back(a[i], a[i + 1]);
+  s.store.set_many(pairs);
+  resp::simple(out, "OK");
+}
+
+void cmd_dbsize(const Args&, std::string& out, KvShared& s, connsched::RequestContext&) {
+  resp::integer(out, static_cast<std::int64_t>(s.store.size()));
+}
+
+void cmd_flushall(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  if (a.size() > 2 || (a.size() == 2 && upper(a[1]) != "SYNC" && upper(a[1]) != "ASYNC")) {
+    return resp::error(out, "ERR syntax error");
+  }
+  s.store.clear();
+  resp::simple(out, "OK");
+}
+
+void cmd_info(const Args& a, std::string& out, KvShared& s, connsched::RequestContext& ctx) {
+  std::string section;
+  if (a.size() > 2) return resp::error(out, "ERR syntax error");
+  if (a.size() == 2) {
+    for (char c : a[1])
+      section.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  }
+  resp::bulk(out, info_text(section, ctx.core_stats(), ctx.backend_stats(), s));
+}
+
+// What redis-benchmark and redis-cli ask at start-up: CONFIG GET save / appendonly
+// (answered as a server without persistence), anything else an empty list.
+void cmd_config(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
+  std::string sub = upper(a[1]);
+  if (sub != "GET")
+    return resp::error(out, fmt::format("ERR unsupported CONFIG subcommand '{}'", a[1]));
+  if (a.size() != 3)
+    return resp::error(out, "ERR wrong number of arguments for 'config|get' command");
+  std::string name = upper(a[2]);
+  if (name == "SAVE") {
+    resp::array(out, 2);
+    resp::bulk(out, "save");
+    resp::bulk(out, "");
+  } else if (name == "APPENDONLY") {
+    resp::array(out, 2);
+    resp::bulk(out, "appendonly");
+    resp::bulk(out, "no");
+  } else {
+    resp::array(out, 0);
+  }
+}
+
+// COMMAND, COMMAND DOCS, COMMAND COUNT: redis-cli asks for docs to show hints; an empty
+// answer is valid and means "no hints".
+void cmd_command(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
+  if (a.size() >= 2 && upper(a[1]) == "COUNT") return resp::integer(out, 0);
+  resp::array(out, 0);
+}
+
+void cmd_select(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
+  auto db = to_int(a[1]);
+  if (!db) return not_an_integer(out);
+  if (*db != 0) return resp::error(out, "ERR DB index is out of range");
+  resp::simple(out, "OK");
+}
+
+// BURN <microseconds>: spins on the CPU, the cost of a compute-heavy request.
+void cmd_burn(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
+  auto micros = to_int(a[1]);
+  if (!micros || *micros < 0 || *micros > kMaxBurnMicros) {
+    return resp::error(out, fmt::format("ERR BURN takes microseconds in [0, {}]", kMaxBurnMicros));
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(*micros);
+  std::uint64_t x = 88172645463325252ull;
+  while (std::chrono::steady_clock::now() < until) {
+    for (int i = 0; i < 64; ++i) x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: real work
+  }
+  resp::integer(out, static_cast<std::int64_t>(x & 0xffff));
+}
+
+// Sleeps in slices so a killed connection or a shutdown does not wait it out.
+void sleep_unless_killed(std::int64_t millis, connsched::RequestContext& ctx) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+  while (!ctx.killed()) {
+    auto left = until - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(20)));
+  }
+}
+
+// SLEEP <milliseconds>: blocks inside a reported wait, as a slow query or I/O would.
+void cmd_sleep(const Args& a, std::string& out, KvShared&, connsched::RequestContext& ctx) {
+  auto millis = to_int(a[1]);
+  if (!millis || *millis < 0 || *millis > kMaxSleepMillis) {
+    return resp::error(out,
+                       fmt::format("ERR SLEEP takes milliseconds in [0, {}]", kMaxSleepMillis));
+  }
+  {
+    connsched::ScopedWait wait(connsched::WaitType::kSleep);
+    sleep_unless_killed(*millis, ctx);
+  }
+  resp::simple(out, "OK");
+}
+
+// LOCK <key> <milliseconds>: waits for the named lock inside a row-lock wait (as a
+// database reports a row lock), then holds it, sleeping, for the given time.
+void cmd_lock(const Args& a, std::string& out, KvShared& s, connsched::RequestContext& ctx) {
+  auto millis = to_int(a[2]);
+  if (!millis || *millis < 0 || *millis > kMaxSleepMillis) {
+    return resp::error(out, fmt::format("ERR LOCK takes milliseconds in [0, {}]", kMaxSleepMillis));
+  }
+  std::optional<NamedLocks::Guard> held;
+  {
+    connsched::ScopedWait wait(connsched::WaitType::kRowLock);
+    held.emplace(s.locks, a[1]);
+  }
+  {
+    connsched::ScopedWait wait(connsched::WaitType::kSleep);
+    sleep_unless_killed(*millis, ctx);
+  }
+  resp::simple(out, "OK");
+}
+
+const std::unordered_map<std::string, Command>& command_table() {
+  static const std::unordered_map<std::string, Command> kTable = [] {
+    const Command commands[] = {
+        {"ping", -1, cmd_ping},     {"echo", 2, cmd_echo},          {"get", 2, cmd_get},
+        {"set", -3, cmd_set},       {"del", -2, cmd_del},           {"exists", -2, cmd_exists},
+        {"incr", 2, cmd_incr},      {"mget", -2, cmd_mget},         {"mset", -3, cmd_mset},
+        {"dbsize", 1, cmd_dbsize},  {"flushall", -1, cmd_flushall}, {"info", -1, cmd_info},
+        {"config", -2, cmd_config}, {"command", -1, cmd_command},   {"select", 2, cmd_select},
+        {"burn", 2, cmd_burn},      {"sleep", 2, cmd_sleep},        {"lock", 3, cmd_lock}};
+    std::unordered_map<std::string, Command> table;
+    for (const auto& c : commands) table.emplace(upper(c.name), c);
+    return table;
+  }();
+  return kTable;
+}
+
+}  // namespace
+
+std::string upper(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+// Redis 7.0's wording, byte for byte, so clients and scripts that match on it work.
+std::optional<std::string> check_command(const std::vector<std::string>& args) {
+  auto it = command_table().find(upper(args[0]));
+  if (it == command_table().end()) {
+    std::string rest;
+    for (std::size_t i = 1; i < args.size() && rest.size() < 128; ++i) {
+      std::size_t room = 128 - rest.size();
+      rest += fmt::format("'{}' ", std::string_view(args[i]).substr(0, room));
+    }
+    return fmt::format("ERR unknown command '{}', with args beginning with: {}",
+                       std::string_view(args[0]).substr(0, 128), rest);
+  }
+  const Command& c = it->second;
+  auto n = static_cast<int>(args.size());
+  if ((c.arity > 0 && n != c.arity) || (c.arity < 0 && n < -c.arity)) {
+    return fmt::format("ERR wrong number of arguments for '{}' command", c.name);
+  }
+  return std::nullopt;
+}
+
+void execute_command(const std::vector<std::string>& args, std::string& out, KvShared& shared,
+                     connsched::RequestContext& ctx) {
+  command_table().at(upper(args[0])).handler(args, out, shared, ctx);
+}
+
+}  // namespace kv

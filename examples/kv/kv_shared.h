@@ -1,0 +1,26 @@
+// File: examples/kv/kv_shared.h
+//
+// What every connection of a kv_server shares: the data, the named locks, the limits.
+#ifndef CONNSCHED_EXAMPLES_KV_KV_SHARED_H_
+#define CONNSCHED_EXAMPLES_KV_KV_SHARED_H_
+
+#include <cstdint>
+
+#include "kv_store.h"
+#include "named_locks.h"
+#include "resp_parser.h"
+
+namespace kv {
+
+struct KvShared {
+  explicit KvShared(RespLimits resp_limits = {}, std::size_t shards = 16)
+      : store(shards), limits(resp_limits), started_ms(steady_now_ms()) {}
+  KvStore store;
+  NamedLocks locks;
+  RespLimits limits;
+  std::int64_t started_ms;
+};
+
+}  // namespace kv
+
+#endif  // CONNSCHED_EXAMPLES_KV_KV_SHARED_H_
