@@ -1,0 +1,88 @@
+// File: plugins/process_pool/channel.h
+//
+// The process pool's channels: AF_UNIX SOCK_SEQPACKET socketpairs carrying one fixed
+// record per message (nginx's ngx_channel_t shape), optionally with one fd attached as
+// SCM_RIGHTS. SEQPACKET keeps record boundaries, so a reader never sees half a
+// message. A received fd arrives close-on-exec (MSG_CMSG_CLOEXEC), and a control
+// message the kernel truncated (MSG_CTRUNC: the receiver was out of fds, so the kernel
+// dropped the fd silently, unix(7)) is reported, so the receiver can refuse.
+#ifndef CONNSCHED_PLUGINS_PROCESS_POOL_CHANNEL_H_
+#define CONNSCHED_PLUGINS_PROCESS_POOL_CHANNEL_H_
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <utility>
+
+namespace connsched_plugins {
+
+// Owns a file descriptor: closed when it goes out of scope.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  // Closes now rather than at scope end (a channel the peer must see EOF on).
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+enum class Kind : std::uint32_t {
+  // master -> spawner
+  kSpawn = 1,  // slot: fork a worker for it
+  // spawner -> master
+  kSpawned = 2,      // slot, pid; fd: the master's end of the worker's channel
+  kSpawnFailed = 3,  // slot, value: errno
+  kExited = 4,       // slot, pid, value: wait status
+  // master -> worker
+  kConnection = 5,  // token; fd: the client socket
+  kQuit = 6,        // drain: refuse new sockets, close idle connections, exit
+  // worker -> master
+  kAck = 7,     // token, value: 1 adopted (master closes its copy), 0 refused
+  kClosed = 8,  // a connection the worker adopted has ended
+};
+
+struct Message {
+  Kind kind{};
+  std::uint32_t slot = 0;
+  std::int64_t pid = 0;
+  std::int64_t token = 0;
+  std::int64_t value = 0;
+};
+
+struct Received {
+  Message message;
+  Fd fd;                   // the attached fd, if one arrived
+  bool truncated = false;  // MSG_CTRUNC: an attached fd was dropped by the kernel
+};
+
+// Sends one message (and `fd` if >= 0) without blocking when the socket is
+// non-blocking. Returns 0 or an errno (EAGAIN, ETOOMANYREFS, EPIPE, ...).
+int send_message(int channel, const Message& message, int fd = -1);
+
+// Receives one message without blocking. Returns 1 with `out` filled, 0 at EOF, or -errno (-EAGAIN
+// when a non-blocking channel is empty).
+int receive_message(int channel, Received& out);
+
+}  // namespace connsched_plugins
+
+#endif  // CONNSCHED_PLUGINS_PROCESS_POOL_CHANNEL_H_

@@ -1,0 +1,37 @@
+// File: plugins/process_pool/spawner.h
+//
+// The spawner (a "zygote", as Android and Chromium call it): a single-threaded process
+// forked from the master at init, while the server has no thread that could hold a
+// lock, and that forks every worker from then on, respawns and reloads included.
+//
+// Why not fork workers from the master? After init the master runs the acceptor, the
+// admin thread and our own manager thread. fork() copies only the calling thread, so
+// a lock another thread held at that instant (core's connection registry, its
+// connection pool, malloc's arenas in a less careful libc) stays locked forever in the
+// child, and the worker would hang the first time it adopts a socket. POSIX allows
+// only async-signal-safe calls in such a child. The spawner has one thread, so its
+// children are clean copies of a process that held no locks.
+//
+// Constraints on the fork at init (process_pool.cc): it happens before our own threads
+// start and before core starts its acceptor; the only other thread then is core's
+// signal thread, which sits in sigtimedwait holding no lock. The spawner and workers
+// never start threads (ThreadSanitizer could not follow them), never return into the
+// server's code, and leave with _exit.
+#ifndef CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_
+#define CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_
+
+#include <sys/types.h>
+
+#include "channel.h"
+#include "connsched/scheduler_abi.h"
+
+namespace connsched_plugins {
+
+// Forks the spawner. In the parent: returns the spawner's pid and sets `control` to
+// the master's end of the control channel; -1 with errno on failure. The child never
+// returns.
+pid_t fork_spawner(const connsched_services* svc, std::int64_t shutdown_timeout_ms, Fd& control);
+
+}  // namespace connsched_plugins
+
+#endif  // CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_
