@@ -1,0 +1,54 @@
+// File: examples/http/http_session.cc
+#include "http_session.h"
+
+#include <fmt/format.h>
+
+#include "http_response.h"
+#include "http_routes.h"
+
+namespace http {
+
+namespace {
+std::string close_with(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return format_response(r, /*keep_alive=*/false, 1);
+}
+}  // namespace
+
+// One request per call; a malformed or oversized one is answered (400/413/431) and the
+// connection closed, since the bytes after it cannot be trusted to start a request.
+std::size_t HttpSession::handle(std::string_view input, connsched::Reply& out,
+                                connsched::RequestContext& ctx) {
+  HttpRequest request = parse_http_request(input, limits_);
+  switch (request.status) {
+    case HttpRequest::Status::kIncomplete:
+      return 0;
+    case HttpRequest::Status::kError:
+      out.append(close_with(request.error_status, request.error + "\n"));
+      ctx.close_after_reply();
+      return input.size();
+    case HttpRequest::Status::kComplete:
+      break;
+  }
+  HttpResponse response = route_request(request, ctx);
+  out.append(
+      format_response(response, request.keep_alive, request.http_minor, request.method == "HEAD"));
+  if (!request.keep_alive) ctx.close_after_reply();
+  return request.consumed;
+}
+
+std::string HttpProtocol::too_many_connections_reply() const {
+  return close_with(503, "too many connections\n");
+}
+
+std::string HttpProtocol::request_too_large_reply(std::size_t limit) const {
+  return close_with(413, fmt::format("request larger than {} bytes\n", limit));
+}
+
+std::string HttpProtocol::internal_error_reply(std::string_view what) const {
+  return close_with(500, fmt::format("internal error: {}\n", what));
+}
+
+}  // namespace http
