@@ -1,0 +1,598 @@
+// File: schedulers/pool_of_threads/pool.cc
+//
+// Connections in and out, the worker loop (get_event), the listener, wait_begin /
+// wait_end, kill, and thread creation: MariaDB's threadpool_generic.cc decisions, each
+// function opening with why it decides what it decides.
+#include "pool.h"
+
+#include <fmt/format.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <system_error>
+
+#include "throttling.h"
+
+namespace connsched::pool {
+
+namespace {
+constexpr int kMaxEvents = 1024;  // per epoll_wait, as MariaDB
+constexpr std::int64_t kBlockedLogIntervalMs = 10000;
+// Longest a standby thread sleeps in one go (idle timeouts are clamped to this).
+constexpr std::int64_t kMaxIdleTimeoutS = 365LL * 24 * 3600;
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t parse_int(const std::string& text) {
+  std::int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+bool parse_bool(const std::string& text) {
+  return text == "1" || text == "on" || text == "ON" || text == "true" || text == "yes";
+}
+}  // namespace
+
+Pool::Pool(const connsched_services* services, std::size_t group_count)
+    : svc_(services), groups_(kMaxGroups) {
+  resize(group_count);
+  timer_ = std::jthread([this] { timer_main(); });
+}
+
+// Shutdown (core has ended every connection by now): stop the timer so it creates
+// nothing, then flag each group and wake every thread in it, then join them all.
+Pool::~Pool() {
+  {
+    std::lock_guard lock(timer_mutex_);
+    timer_stop_ = true;
+  }
+  timer_wake_.notify_all();
+  if (timer_.joinable()) timer_.join();
+  for (std::size_t i = 0; i < created_groups(); ++i) {
+    ThreadGroup& g = group(i);
+    std::lock_guard lock(g.mutex);
+    g.shutdown = true;
+    tell_threads_to_exit(g);
+  }
+  threads_.join_all();
+}
+
+void Pool::log(int level, const std::string& message) const {
+  svc_->log(svc_, level, message.c_str());
+}
+
+// ---------------------------------------------------------------------------------
+// Groups
+
+// Growing makes the new groups (empty: a group gets its first thread with its first
+// connection); shrinking only lowers the count. Connections move lazily, on the
+// re-arm after their next request (MariaDB's change_group), so none is lost and no
+// request is cut; a retired group's threads leave once its last connection has.
+void Pool::resize(std::size_t count) {
+  std::lock_guard lock(resize_mutex_);
+  for (std::size_t i = created_groups(); i < count; ++i) {
+    groups_[i] = std::make_unique<ThreadGroup>(i);
+    created_groups_.store(i + 1, std::memory_order_release);
+  }
+  group_count_.store(count, std::memory_order_release);
+  for (std::size_t i = count; i < created_groups(); ++i) {
+    ThreadGroup& g = group(i);
+    std::lock_guard group_lock(g.mutex);
+    if (must_exit(g)) tell_threads_to_exit(g);
+  }
+}
+
+// A thread leaves its group at shutdown, or when the group was retired by a resize and
+// has no connection left to serve.
+bool Pool::must_exit(const ThreadGroup& g) const {
+  return g.shutdown ||
+         (g.index >= group_count_.load(std::memory_order_acquire) && g.connection_count == 0);
+}
+
+// Standby threads re-check must_exit when notified; the listener needs its eventfd.
+void Pool::tell_threads_to_exit(ThreadGroup& g) {
+  g.standby.for_each([](Worker* w) { w->wake.notify_one(); });
+  if (g.listener != nullptr) g.wake_listener();
+}
+
+// MariaDB's too_many_threads, counting what really competes for the CPU: the caller
+// itself does not count against the limit, and a thread stuck on one request for over
+// a stall limit no longer does either (Oracle's pool does the same), so one long
+// request cannot keep a group at its limit. A stalled group lifts the limit.
+bool Pool::too_many_threads(const ThreadGroup& g, bool caller_is_active) const {
+  std::int64_t running = g.active_count - g.stuck_count - (caller_is_active ? 1 : 0);
+  return running >= 1 + settings_.oversubscribe.load(std::memory_order_relaxed) && !g.stalled;
+}
+
+// Percona's priority rule, decided each time a connection is queued: killed ones
+// first; `statements` puts all in the high queue, `none` none; `transactions` the
+// connections inside a transaction while they have tickets, each high-priority entry
+// spending one and each normal one refilling them (so a long transaction cannot
+// starve everyone else).
+void Pool::enqueue(ThreadGroup& g, PoolConnection& c, std::int64_t now) {
+  bool high = c.raise_priority || svc_->conn_killed(c.conn) != CONNSCHED_KILL_NONE;
+  if (!high) {
+    switch (settings_.high_prio_mode.load(std::memory_order_relaxed)) {
+      case HighPrioMode::kStatements:
+        high = true;
+        break;
+      case HighPrioMode::kNone:
+        break;
+      case HighPrioMode::kTransactions:
+        if (c.tickets > 0 && svc_->conn_in_transaction(c.conn)) {
+          high = true;
+          --c.tickets;
+        } else {
+          c.tickets = static_cast<std::uint64_t>(settings_.high_prio_tickets.load());
+        }
+        break;
+    }
+  }
+  g.enqueue(c, high ? kHighPriority : kNormalPriority, now);
+}
+
+// Events become queue entries only for connections that are idle in this group: a
+// stale event (one left over from a disarm/re-arm) finds its connection queued or
+// running and is dropped, so a connection is never queued twice. Events carry ids,
+// not pointers, for the same reason.
+bool Pool::queue_events(ThreadGroup& g, const epoll_event* events, int count, bool* woken) {
+  bool queued = false;
+  std::int64_t now = now_us();
+  for (int i = 0; i < count; ++i) {
+    std::uint64_t id = events[i].data.u64;
+    if (id == kWakeEventId) {
+      if (woken != nullptr) *woken = true;
+      continue;
+    }
+    ++g.io_event_count;
+    auto it = g.members.find(id);
+    if (it == g.members.end() || it->second->state != ConnState::kIdle) continue;
+    enqueue(g, *it->second, now);
+    queued = true;
+  }
+  return queued;
+}
+
+// ---------------------------------------------------------------------------------
+// Connections
+
+// The connection goes straight into its group's epoll set: core already greeted it,
+// so there is nothing to run until it sends something (unlike MariaDB, no worker is
+// spent on a login step). A group's first connection gets the group's first thread,
+// which becomes its listener. Never blocks: the acceptor calls this.
+bool Pool::add_connection(connsched_conn* conn) {
+  std::uint64_t id = svc_->conn_id(conn);
+  auto owned = std::make_unique<PoolConnection>(
+      conn, id, svc_->conn_fd(conn),
+      static_cast<std::uint64_t>(settings_.high_prio_tickets.load()));
+  PoolConnection& c = *owned;
+  svc_->conn_set_data(conn, &c);
+  std::size_t index = id % group_count_.load(std::memory_order_acquire);
+  c.group.store(index);
+  {
+    std::lock_guard lock(index_mutex_);
+    index_.emplace(id, std::move(owned));
+  }
+  ThreadGroup& g = group(index);
+  bool armed;
+  {
+    std::lock_guard lock(g.mutex);
+    g.members.emplace(id, &c);
+    ++g.connection_count;
+    g.add_deadline(c, svc_->conn_idle_deadline_ms(conn));
+    armed = g.arm(c);
+    if (!armed) {
+      g.members.erase(id);
+      --g.connection_count;
+      g.remove_deadline(c);
+      c.state = ConnState::kClosed;
+    } else if (g.listener == nullptr && g.active_count == 0) {
+      wake_or_create_thread(g, false);
+    }
+  }
+  if (!armed) {
+    int error = errno;
+    log(CONNSCHED_LOG_ERROR, fmt::format("pool-of-threads: cannot poll connection {}: {}", id,
+                                         std::system_category().message(error)));
+    std::lock_guard lock(index_mutex_);
+    index_.erase(id);  // core closes it when we refuse
+    return false;
+  }
+  return true;
+}
+
+// One request's worth of work; the connection then waits for input again (re-armed,
+// perhaps in another group) or is handed back to core.
+void Pool::serve(PoolConnection& c) {
+  if (svc_->do_command(c.conn) == CONNSCHED_NEXT_CLOSE) {
+    close_connection(c);
+  } else {
+    rearm(c);
+  }
+}
+
+// After each request: move the connection if thread_pool_size changed its group, note
+// its idle deadline (only if it has none: see add_deadline), and re-arm it.
+void Pool::rearm(PoolConnection& c) {
+  std::size_t target = c.id % group_count_.load(std::memory_order_acquire);
+  ThreadGroup* g = &group(c.group.load());
+  std::unique_lock lock(g->mutex);
+  if (g->index != target) g = &move_to_group(c, *g, target, lock);
+  c.worker = nullptr;
+  g->add_deadline(c, svc_->conn_idle_deadline_ms(c.conn));
+  if (g->arm(c)) return;
+  int error = errno;
+  c.state = ConnState::kRunning;
+  lock.unlock();
+  log(CONNSCHED_LOG_ERROR,
+      fmt::format("pool-of-threads: cannot re-arm connection {}: {}; closing it", c.id,
+                  std::system_category().message(error)));
+  close_connection(c);
+}
+
+// MariaDB's change_group: out of the old epoll set and counters, into the new ones.
+// The connection is running (no event can come for it), so nothing else sees it
+// half-moved; its group index changes under the old group's mutex, which is what
+// post_kill_notification re-checks. A group that receives a connection and has no
+// thread gets one (its listener).
+ThreadGroup& Pool::move_to_group(PoolConnection& c, ThreadGroup& from, std::size_t to,
+                                 std::unique_lock<std::mutex>& lock) {
+  from.unregister(c);
+  from.remove_deadline(c);
+  from.members.erase(c.id);
+  --from.connection_count;
+  c.group.store(to);
+  if (must_exit(from)) tell_threads_to_exit(from);
+  lock.unlock();
+  ThreadGroup& dest = group(to);
+  lock = std::unique_lock(dest.mutex);
+  dest.members.emplace(c.id, &c);
+  ++dest.connection_count;
+  connections_moved_.fetch_add(1, std::memory_order_relaxed);
+  if (dest.listener == nullptr && dest.active_count == 0) wake_or_create_thread(dest, false);
+  return dest;
+}
+
+// Out of every pool structure first (under the group mutex, so post_kill_notification
+// sees it closed), then back to core with no pool lock held, then freed: core's
+// registry no longer has it, so no kill can reach it any more.
+void Pool::close_connection(PoolConnection& c) {
+  {
+    ThreadGroup& g = group(c.group.load());
+    std::lock_guard lock(g.mutex);
+    g.unregister(c);
+    g.remove_deadline(c);
+    g.members.erase(c.id);
+    --g.connection_count;
+    c.state = ConnState::kClosed;
+    c.worker = nullptr;
+    if (must_exit(g)) tell_threads_to_exit(g);
+  }
+  std::unique_ptr<PoolConnection> owned;
+  {
+    std::lock_guard lock(index_mutex_);
+    auto it = index_.find(c.id);
+    if (it != index_.end()) {
+      owned = std::move(it->second);
+      index_.erase(it);
+    }
+  }
+  svc_->end_connection(c.conn);
+}
+
+// A killed connection that no epoll event will bring back (the timer disarmed it)
+// is queued at high priority directly; one in the normal queue moves up.
+void Pool::requeue_killed(PoolConnection& c, ThreadGroup& g) {
+  c.raise_priority = true;
+  if (c.state == ConnState::kQueued) {
+    g.promote(c);
+  } else if (c.state == ConnState::kTimingOut) {
+    enqueue(g, c, now_us());
+    if (g.active_count == 0 || g.listener == nullptr) wake_or_create_thread(g, false);
+  }
+}
+
+// Core already shut the socket down, so an idle connection's one-shot registration
+// fires by itself; here the connection only jumps the queue (MariaDB raises it to
+// high priority). Runs under core's registry lock: takes only pool mutexes, never
+// blocks on I/O, never calls back into core.
+void Pool::post_kill_notification(connsched_conn* conn) {
+  std::uint64_t id = svc_->conn_id(conn);
+  std::lock_guard lock(index_mutex_);
+  auto it = index_.find(id);
+  if (it == index_.end()) return;
+  PoolConnection& c = *it->second;
+  with_connection_locked(c, [&](ThreadGroup& g) { requeue_killed(c, g); });
+}
+
+// ---------------------------------------------------------------------------------
+// Waits
+
+// The serving thread is about to block: it stops counting as active, and if it was the
+// group's last active thread while work is queued (or nobody listens), another thread
+// is woken or created at once, so a blocked request never blocks its group.
+void Pool::wait_begin(connsched_conn* conn, int type) {
+  if (type < 0 || type >= CONNSCHED_WAIT_TYPE_COUNT) type = CONNSCHED_WAIT_UNKNOWN;
+  waits_[static_cast<std::size_t>(type)].fetch_add(1, std::memory_order_relaxed);
+  auto* c = static_cast<PoolConnection*>(svc_->conn_get_data(conn));
+  if (c == nullptr) return;
+  ThreadGroup& g = group(c->group.load());
+  std::lock_guard lock(g.mutex);
+  --g.active_count;
+  ++g.waiting_count;
+  if (Worker* w = c->worker) {
+    w->in_wait = true;
+    if (w->stuck) {
+      w->stuck = false;
+      --g.stuck_count;
+    }
+  }
+  if (g.active_count == 0 && (!g.queue_empty() || g.listener == nullptr)) {
+    wake_or_create_thread(g, false);
+  }
+}
+
+// Back to work. Nothing stops the group from running more than its limit now; the
+// limit applies to the next dequeue (as in MariaDB).
+void Pool::wait_end(connsched_conn* conn) {
+  auto* c = static_cast<PoolConnection*>(svc_->conn_get_data(conn));
+  if (c == nullptr) return;
+  ThreadGroup& g = group(c->group.load());
+  std::lock_guard lock(g.mutex);
+  ++g.active_count;
+  --g.waiting_count;
+  if (Worker* w = c->worker) w->in_wait = false;
+}
+
+// ---------------------------------------------------------------------------------
+// Threads
+
+// A pool thread's life: serve what get_event hands out until it hands out nothing
+// (idle timeout, retirement, shutdown); get_event has then already taken the thread
+// out of its group's counts, under the group mutex.
+void Pool::worker_main(ThreadGroup& g) {
+  Worker self;
+  {
+    std::lock_guard lock(g.mutex);
+    g.workers.push_back(&self);
+  }
+  while (PoolConnection* c = get_event(g, self)) serve(*c);
+}
+
+// MariaDB's get_event: take queued work unless the group is oversubscribed; else
+// become the listener if there is none; else poll without blocking; else sleep on the
+// standby list until woken or the idle timeout (then exit).
+PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
+  std::unique_lock lock(g.mutex);
+  self.request_start_ms = 0;
+  if (self.stuck) {
+    self.stuck = false;
+    --g.stuck_count;
+  }
+  const std::int64_t idle_s =
+      std::min(settings_.idle_timeout_s.load(std::memory_order_relaxed), kMaxIdleTimeoutS);
+  const auto idle_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(idle_s);
+  PoolConnection* c = nullptr;
+  while (!must_exit(g)) {
+    const bool oversubscribed = too_many_threads(g, true);
+    if (!oversubscribed && (c = g.dequeue()) != nullptr) {
+      ++g.counters.dequeues_by_worker;
+      break;
+    }
+    if (g.listener == nullptr) {
+      g.listener = &self;
+      --g.active_count;
+      c = listen(g, lock);
+      ++g.active_count;
+      g.listener = nullptr;
+      break;
+    }
+    if (!oversubscribed) {
+      epoll_event events[kMaxEvents];
+      int n = g.poll(events, kMaxEvents, 0);
+      if (n > 0) {
+        ++g.counters.polls_by_worker;
+        if (queue_events(g, events, n, nullptr) && (c = g.dequeue()) != nullptr) {
+          ++g.counters.dequeues_by_worker;
+          break;
+        }
+      }
+    }
+    self.woken = false;
+    g.standby.push(&self);
+    --g.active_count;
+    bool ready =
+        self.wake.wait_until(lock, idle_deadline, [&] { return self.woken || must_exit(g); });
+    ++g.active_count;
+    if (!self.woken) {
+      g.standby.remove(&self);
+      if (!ready) break;  // idle timeout
+    }
+  }
+  g.stalled = false;
+  if (c != nullptr) {
+    c->worker = &self;
+    self.request_start_ms = svc_->now_ms();
+    return c;
+  }
+  // Leaving: out of the group's counts before the mutex is released, so nobody counts
+  // on this thread any more.
+  g.workers.erase(std::find(g.workers.begin(), g.workers.end(), &self));
+  --g.thread_count;
+  --g.active_count;
+  total_threads_.fetch_sub(1);
+  return nullptr;
+}
+
+// MariaDB's listener: block in epoll_wait for the group, queue what arrives, and, when
+// the queue was empty, run the first event itself (saving a wake-up) unless that would
+// oversubscribe the group or thread_pool_dedicated_listener is on. It wakes a worker
+// only when no thread of the group is active; otherwise the active ones (or the
+// timer) will get to the queue. Called and returns with `lock` held.
+PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock) {
+  epoll_event events[kMaxEvents];
+  while (true) {
+    lock.unlock();
+    int n = g.poll(events, kMaxEvents, -1);
+    int error = errno;
+    lock.lock();
+    if (must_exit(g)) return nullptr;
+    if (n < 0) {
+      if (error != EINTR) {
+        log(CONNSCHED_LOG_ERROR, fmt::format("pool-of-threads: epoll_wait in group {}: {}", g.index,
+                                             std::system_category().message(error)));
+      }
+      continue;
+    }
+    ++g.counters.polls_by_listener;
+    const bool picks =
+        g.queue_empty() && !settings_.dedicated_listener.load() && !too_many_threads(g, false);
+    bool woken = false;
+    queue_events(g, events, n, &woken);
+    if (woken) g.clear_wake();
+    if (picks) {
+      if (PoolConnection* c = g.dequeue()) {
+        ++g.counters.dequeues_by_listener;
+        return c;
+      }
+    }
+    if (g.active_count == 0 && !g.queue_empty()) wake_or_create_thread(g, false);
+  }
+}
+
+// MariaDB's wake_or_create_thread: a sleeping thread first (cheapest, newest first);
+// else a new thread, never more threads than connections, at once when no thread of
+// the group is active (waiting would risk a deadlock), otherwise only as often as the
+// throttling curve allows.
+bool Pool::wake_or_create_thread(ThreadGroup& g, bool due_to_stall) {
+  if (g.shutdown) return false;
+  if (wake_thread(g, due_to_stall)) return true;
+  if (g.thread_count > g.connection_count) return false;
+  if (g.active_count > 0) {
+    std::int64_t interval = throttling_interval_us(
+        g.thread_count, settings_.oversubscribe.load(std::memory_order_relaxed),
+        settings_.stall_limit_ms.load(std::memory_order_relaxed));
+    if (now_us() - g.last_thread_creation_us < interval) {
+      ++g.counters.throttles;
+      return false;
+    }
+  }
+  return create_worker(g, due_to_stall);
+}
+
+bool Pool::wake_thread(ThreadGroup& g, bool due_to_stall) {
+  Worker* w = g.standby.pop_newest();
+  if (w == nullptr) return false;
+  w->woken = true;
+  w->wake.notify_one();
+  ++g.counters.wakes;
+  if (due_to_stall) ++g.counters.wakes_due_to_stall;
+  return true;
+}
+
+// thread_pool_max_threads caps the whole pool, except that every group may always
+// reach two threads (a listener and a worker: MariaDB's anti-deadlock floor). The
+// count is claimed with a CAS so that two groups cannot overshoot together.
+bool Pool::create_worker(ThreadGroup& g, bool due_to_stall) {
+  const std::int64_t max = settings_.max_threads.load(std::memory_order_relaxed);
+  std::int64_t total = total_threads_.load();
+  do {
+    if (total >= max && g.thread_count >= 2) {
+      report_max_threads_reached(g);
+      return false;
+    }
+  } while (!total_threads_.compare_exchange_weak(total, total + 1));
+  try {
+    threads_.spawn([this, &g] { worker_main(g); });
+  } catch (const std::system_error& e) {
+    total_threads_.fetch_sub(1);
+    log(CONNSCHED_LOG_ERROR,
+        fmt::format("pool-of-threads: cannot create a thread in group {}: {}", g.index, e.what()));
+    return false;
+  }
+  // Born active, as in MariaDB: it is about to look for work.
+  ++g.thread_count;
+  ++g.active_count;
+  g.last_thread_creation_us = now_us();
+  ++g.counters.thread_creations;
+  if (due_to_stall) ++g.counters.thread_creations_due_to_stall;
+  return true;
+}
+
+// MariaDB waits 30 s before saying anything; an operator needs to know at once
+// (Percona #1144), and then not a line per refused creation.
+void Pool::report_max_threads_reached(const ThreadGroup& g) {
+  max_threads_reached_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(blocked_log_mutex_);
+  std::int64_t now = svc_->now_ms();
+  if (blocked_logged_ms_ != 0 && now - blocked_logged_ms_ < kBlockedLogIntervalMs) {
+    ++blocked_unlogged_;
+    return;
+  }
+  log(CONNSCHED_LOG_WARNING,
+      fmt::format("pool-of-threads: thread_pool_max_threads ({}) reached: group {} cannot get "
+                  "another thread ({} queued request(s), {} thread(s) in the pool{}). Raise "
+                  "thread_pool_max_threads, or kill the connection holding the others up.",
+                  settings_.max_threads.load(), g.index, g.queue_length(), total_threads_.load(),
+                  blocked_unlogged_
+                      ? fmt::format("; {} more refusal(s) since the last report", blocked_unlogged_)
+                      : std::string()));
+  blocked_logged_ms_ = now;
+  blocked_unlogged_ = 0;
+}
+
+// ---------------------------------------------------------------------------------
+// Options
+
+std::string Pool::set_option(const std::string& name, const std::string& value) {
+  if (name == "thread_pool_size") {
+    try {
+      resize(static_cast<std::size_t>(parse_int(value)));
+    } catch (const std::system_error& e) {
+      return fmt::format("cannot make the thread groups: {}", e.what());
+    }
+  } else if (name == "thread_pool_oversubscribe") {
+    settings_.oversubscribe.store(parse_int(value));
+  } else if (name == "thread_pool_stall_limit") {
+    settings_.stall_limit_ms.store(parse_int(value));
+    {
+      std::lock_guard lock(timer_mutex_);
+      timer_reschedule_ = true;
+    }
+    timer_wake_.notify_all();
+  } else if (name == "thread_pool_max_threads") {
+    settings_.max_threads.store(parse_int(value));
+  } else if (name == "thread_pool_idle_timeout") {
+    settings_.idle_timeout_s.store(parse_int(value));
+  } else if (name == "thread_pool_prio_kickup_timer") {
+    settings_.prio_kickup_ms.store(parse_int(value));
+  } else if (name == "thread_pool_high_prio_tickets") {
+    settings_.high_prio_tickets.store(parse_int(value));
+  } else if (name == "thread_pool_high_prio_mode") {
+    if (value == "transactions") {
+      settings_.high_prio_mode.store(HighPrioMode::kTransactions);
+    } else if (value == "statements") {
+      settings_.high_prio_mode.store(HighPrioMode::kStatements);
+    } else if (value == "none") {
+      settings_.high_prio_mode.store(HighPrioMode::kNone);
+    } else {
+      return fmt::format("'{}' is not one of transactions|statements|none", value);
+    }
+  } else if (name == "thread_pool_dedicated_listener") {
+    settings_.dedicated_listener.store(parse_bool(value));
+  } else {
+    return fmt::format("unknown option '{}'", name);
+  }
+  return {};
+}
+
+}  // namespace connsched::pool

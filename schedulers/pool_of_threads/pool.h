@@ -1,0 +1,146 @@
+// File: schedulers/pool_of_threads/pool.h
+//
+// The pool-of-threads backend's state and decisions: MariaDB's TP_pool_generic
+// (threadpool_generic.cc) rebuilt on the connsched ABI. Where the decisions live:
+//   pool.cc        connections in and out, get_event, the listener, waits, kill,
+//                  thread creation and wake-ups
+//   pool_timer.cc  the timer: stalls, missing listeners, kick-up, wait_timeout
+//   pool_stats.cc  status counters and the four THREAD_POOL_* tables
+//
+// Lock order (never the reverse): core's registry lock -> index_mutex_ -> a group's
+// mutex -> (worker thread list, log rate limit). No pool lock is held while calling
+// services->do_command, end_connection or kill_connection.
+#ifndef CONNSCHED_POOL_OF_THREADS_POOL_H_
+#define CONNSCHED_POOL_OF_THREADS_POOL_H_
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "connsched/scheduler_abi.h"
+#include "pool_connection.h"
+#include "settings.h"
+#include "thread_group.h"
+#include "worker_threads.h"
+
+namespace connsched::pool {
+
+/// Most thread groups thread_pool_size may ask for (groups are made on demand).
+inline constexpr std::size_t kMaxGroups = 1024;
+
+class Pool {
+ public:
+  /// Starts the timer; groups get their first thread with their first connection.
+  /// Throws std::system_error when a group's epoll set cannot be made.
+  Pool(const connsched_services* services, std::size_t group_count);
+  /// Stops the timer, tells every group to shut down, joins every thread.
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  Settings& settings() { return settings_; }
+
+  // The ABI's members (see scheduler_abi.h for who calls them, when, with which locks).
+  bool add_connection(connsched_conn* conn);
+  void wait_begin(connsched_conn* conn, int type);
+  void wait_end(connsched_conn* conn);
+  void post_kill_notification(connsched_conn* conn);
+  /// Applies a run-time option; returns an error message, empty on success.
+  std::string set_option(const std::string& name, const std::string& value);
+  void report(const connsched_stats_sink& sink);
+
+ private:
+  // pool.cc
+  ThreadGroup& group(std::size_t index) { return *groups_[index]; }
+  std::size_t created_groups() const { return created_groups_.load(std::memory_order_acquire); }
+  void resize(std::size_t count);
+  bool must_exit(const ThreadGroup& g) const;
+  void tell_threads_to_exit(ThreadGroup& g);
+  bool too_many_threads(const ThreadGroup& g, bool caller_is_active) const;
+  void enqueue(ThreadGroup& g, PoolConnection& c, std::int64_t now_us);
+  bool queue_events(ThreadGroup& g, const epoll_event* events, int count, bool* woken);
+  void worker_main(ThreadGroup& g);
+  PoolConnection* get_event(ThreadGroup& g, Worker& self);
+  PoolConnection* listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock);
+  void serve(PoolConnection& c);
+  void rearm(PoolConnection& c);
+  ThreadGroup& move_to_group(PoolConnection& c, ThreadGroup& from, std::size_t to,
+                             std::unique_lock<std::mutex>& lock);
+  void close_connection(PoolConnection& c);
+  bool wake_or_create_thread(ThreadGroup& g, bool due_to_stall);
+  bool wake_thread(ThreadGroup& g, bool due_to_stall);
+  bool create_worker(ThreadGroup& g, bool due_to_stall);
+  void report_max_threads_reached(const ThreadGroup& g);
+  void log(int level, const std::string& message) const;
+  template <typename Fn>
+  void with_connection_locked(PoolConnection& c, Fn&& fn);
+  void requeue_killed(PoolConnection& c, ThreadGroup& g);
+
+  // pool_timer.cc
+  void timer_main();
+  void check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick);
+  void check_stall(ThreadGroup& g, std::int64_t now_ms);
+  void kick_up(ThreadGroup& g, std::int64_t now_us);
+  void expire_idle(ThreadGroup& g, std::int64_t now_ms, std::vector<std::uint64_t>& expired);
+  void kill_timed_out(std::uint64_t id);
+
+  const connsched_services* const svc_;
+  Settings settings_;
+
+  // Groups are created on demand and never destroyed before the pool: a group past
+  // thread_pool_size ("retired") keeps serving its connections until each moves on
+  // its next request, then its threads exit.
+  std::vector<std::unique_ptr<ThreadGroup>> groups_;  // kMaxGroups slots
+  std::atomic<std::size_t> created_groups_{0};
+  std::atomic<std::size_t> group_count_{0};  // thread_pool_size now
+  std::mutex resize_mutex_;
+
+  // Every connection the pool owns, by id: how post_kill_notification finds one
+  // without touching the connection's backend slot from another thread.
+  std::mutex index_mutex_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<PoolConnection>> index_;
+
+  std::atomic<std::int64_t> total_threads_{0};
+  std::array<std::atomic<std::uint64_t>, CONNSCHED_WAIT_TYPE_COUNT> waits_{};
+  std::atomic<std::uint64_t> max_threads_reached_{0};
+  std::atomic<std::uint64_t> wait_timeouts_{0};
+  std::atomic<std::uint64_t> connections_moved_{0};
+
+  // "Pool blocked" reporting: at once, then at most every kBlockedLogIntervalMs.
+  std::mutex blocked_log_mutex_;
+  std::int64_t blocked_logged_ms_ = 0;
+  std::uint64_t blocked_unlogged_ = 0;
+
+  WorkerThreads threads_;
+
+  std::mutex timer_mutex_;
+  std::condition_variable timer_wake_;
+  bool timer_stop_ = false;
+  bool timer_reschedule_ = false;
+  std::jthread timer_;  // last: started once everything above exists
+};
+
+// Locks the group `c` belongs to, re-checking after the lock: the connection may have
+// moved between reading its group and locking it.
+template <typename Fn>
+void Pool::with_connection_locked(PoolConnection& c, Fn&& fn) {
+  while (true) {
+    std::size_t index = c.group.load();
+    ThreadGroup& g = group(index);
+    std::lock_guard lock(g.mutex);
+    if (c.group.load() != index) continue;
+    fn(g);
+    return;
+  }
+}
+
+}  // namespace connsched::pool
+
+#endif  // CONNSCHED_POOL_OF_THREADS_POOL_H_

@@ -1,0 +1,99 @@
+// File: schedulers/pool_of_threads/pool_connection.h
+//
+// What the pool keeps per connection (MariaDB's TP_connection_generic), and the
+// intrusive FIFO its queues are made of. A connection is always in exactly one state,
+// changed only under its group's mutex:
+//
+//   kIdle      armed in the group's epoll set (one-shot), waiting for input
+//   kQueued    in the group's high- or normal-priority queue
+//   kRunning   a worker is inside do_command for it
+//   kTimingOut wait_timeout passed: disarmed, about to be killed and then queued
+//   kClosed    handed back to core
+//
+// Only the thread that runs a connection re-arms, moves or closes it, so a connection
+// cannot vanish while it is idle or queued: that is what keeps pointers in the queues
+// valid without reference counts.
+#ifndef CONNSCHED_POOL_OF_THREADS_POOL_CONNECTION_H_
+#define CONNSCHED_POOL_OF_THREADS_POOL_CONNECTION_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "connsched/scheduler_abi.h"
+
+namespace connsched::pool {
+
+struct Worker;
+
+enum class ConnState { kIdle, kQueued, kRunning, kTimingOut, kClosed };
+
+/// Queue indexes, as THREAD_POOL_QUEUES reports PRIORITY.
+inline constexpr int kHighPriority = 0;
+inline constexpr int kNormalPriority = 1;
+
+struct PoolConnection {
+  PoolConnection(connsched_conn* c, std::uint64_t conn_id, int socket_fd,
+                 std::uint64_t initial_tickets)
+      : conn(c), id(conn_id), fd(socket_fd), tickets(initial_tickets) {}
+
+  connsched_conn* const conn;
+  const std::uint64_t id;
+  const int fd;  // owned by core, open until end_connection
+  // The group it belongs to. Changes only while the connection runs, under the old
+  // group's mutex; atomic because post_kill_notification reads it to find that mutex.
+  std::atomic<std::size_t> group{0};
+
+  // --- guarded by the group's mutex ---
+  ConnState state = ConnState::kRunning;
+  bool in_epoll = false;        // registered in the group's epoll set (ADD done)
+  bool raise_priority = false;  // killed: served before everything else
+  std::uint64_t tickets;        // Percona's high-priority tickets left
+  int queue = -1;               // kHighPriority or kNormalPriority while queued
+  std::int64_t enqueue_us = 0;  // when it entered its queue
+  PoolConnection* prev = nullptr;
+  PoolConnection* next = nullptr;
+  bool has_deadline = false;         // has an entry in the group's deadline set
+  std::int64_t deadline_key_ms = 0;  // that entry's key
+  Worker* worker = nullptr;          // the thread running it (kRunning)
+};
+
+/// An intrusive FIFO of connections (no allocation per request); the group's mutex
+/// guards it.
+class ConnectionQueue {
+ public:
+  void push_back(PoolConnection* c) {
+    c->prev = tail_;
+    c->next = nullptr;
+    (tail_ ? tail_->next : head_) = c;
+    tail_ = c;
+    ++size_;
+  }
+  PoolConnection* front() const { return head_; }
+  PoolConnection* pop_front() {
+    PoolConnection* c = head_;
+    if (c != nullptr) erase(c);
+    return c;
+  }
+  void erase(PoolConnection* c) {
+    (c->prev ? c->prev->next : head_) = c->next;
+    (c->next ? c->next->prev : tail_) = c->prev;
+    c->prev = c->next = nullptr;
+    --size_;
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (PoolConnection* c = head_; c != nullptr; c = c->next) fn(*c);
+  }
+
+ private:
+  PoolConnection* head_ = nullptr;
+  PoolConnection* tail_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace connsched::pool
+
+#endif  // CONNSCHED_POOL_OF_THREADS_POOL_CONNECTION_H_

@@ -1,0 +1,175 @@
+// File: schedulers/pool_of_threads/pool_stats.cc
+//
+// Status counters and MariaDB's four INFORMATION_SCHEMA tables. Unlike MariaDB, each
+// group's row is read under that group's mutex, so a row is self-consistent; and the
+// idle-thread counter counts sleeping threads only (MariaDB's mixes in the listener
+// and threads blocked in a wait, research §9.8), with those reported on their own.
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "pool.h"
+
+namespace connsched::pool {
+
+namespace {
+constexpr const char* kWaitNames[CONNSCHED_WAIT_TYPE_COUNT] = {
+    "UNKNOWN",    "SLEEP",     "DISKIO", "ROW_LOCK",     "GLOBAL_LOCK", "META_DATA_LOCK",
+    "TABLE_LOCK", "USER_LOCK", "BINLOG", "GROUP_COMMIT", "SYNC",        "NET"};
+
+connsched_stat_value cell(std::int64_t v) {
+  return {CONNSCHED_STAT_INT, v, nullptr};
+}
+connsched_stat_value cell(std::uint64_t v) {
+  return cell(static_cast<std::int64_t>(v));
+}
+connsched_stat_value cell(const char* s) {
+  return {CONNSCHED_STAT_STRING, 0, s};
+}
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct GroupSnapshot {
+  std::size_t id;
+  int connections, threads, active, standby, waiting, stuck;
+  std::size_t queue_length;
+  bool has_listener, stalled;
+  GroupCounters counters;
+  struct Queued {
+    int priority;
+    std::uint64_t connection_id;
+    std::int64_t queued_us;
+  };
+  std::vector<Queued> queued;
+};
+}  // namespace
+
+void Pool::report(const connsched_stats_sink& sink) {
+  std::vector<GroupSnapshot> groups;
+  const std::size_t active_groups = group_count_.load();
+  const std::int64_t now = now_us();
+  for (std::size_t i = 0; i < created_groups(); ++i) {
+    ThreadGroup& g = group(i);
+    std::lock_guard lock(g.mutex);
+    // A retired group is shown while it still has connections or threads.
+    if (i >= active_groups && g.connection_count == 0 && g.thread_count == 0) continue;
+    GroupSnapshot s{i,
+                    g.connection_count,
+                    g.thread_count,
+                    g.active_count,
+                    static_cast<int>(g.standby.size()),
+                    g.waiting_count,
+                    g.stuck_count,
+                    g.queue_length(),
+                    g.listener != nullptr,
+                    g.stalled,
+                    g.counters,
+                    {}};
+    for (int priority : {kHighPriority, kNormalPriority}) {
+      g.queues[priority].for_each([&](const PoolConnection& c) {
+        s.queued.push_back({priority, c.id, now - c.enqueue_us});
+      });
+    }
+    groups.push_back(std::move(s));
+  }
+
+  std::int64_t standby = 0, listeners = 0, waiting = 0, active = 0, stuck = 0, connections = 0;
+  for (const auto& s : groups) {
+    standby += s.standby;
+    listeners += s.has_listener ? 1 : 0;
+    waiting += s.waiting;
+    active += s.active;
+    stuck += s.stuck;
+    connections += s.connections;
+  }
+  auto counter = [&](const char* name, std::int64_t value, const char* help) {
+    sink.counter(sink.ctx, name, value, help);
+  };
+  counter("threadpool_threads", total_threads_.load(), "Threads in the pool");
+  counter("threadpool_idle_threads", standby, "Threads asleep on a standby list");
+  counter("threadpool_listener_threads", listeners, "Threads listening for network events");
+  counter("threadpool_waiting_threads", waiting, "Threads blocked inside a reported wait");
+  counter("threadpool_active_threads", active, "Threads running or looking for work");
+  counter("threadpool_stuck_threads", stuck,
+          "Threads on one request for over thread_pool_stall_limit (not counted against "
+          "thread_pool_oversubscribe)");
+  counter("threadpool_groups", static_cast<std::int64_t>(active_groups), "thread_pool_size now");
+  counter("threadpool_connections", connections, "Connections the pool serves");
+  counter("threadpool_max_threads_reached", static_cast<std::int64_t>(max_threads_reached_.load()),
+          "Thread creations refused by thread_pool_max_threads");
+  counter("threadpool_wait_timeouts", static_cast<std::int64_t>(wait_timeouts_.load()),
+          "Connections closed by wait_timeout");
+  counter("threadpool_connections_moved", static_cast<std::int64_t>(connections_moved_.load()),
+          "Connections moved to another group after thread_pool_size changed");
+
+  static constexpr const char* kGroupColumns[] = {
+      "GROUP_ID",        "CONNECTIONS",  "THREADS",      "ACTIVE_THREADS",
+      "STANDBY_THREADS", "QUEUE_LENGTH", "HAS_LISTENER", "IS_STALLED"};
+  sink.table(sink.ctx, "THREAD_POOL_GROUPS", std::size(kGroupColumns), kGroupColumns);
+  for (const auto& s : groups) {
+    connsched_stat_value row[] = {cell(static_cast<std::uint64_t>(s.id)),
+                                  cell(static_cast<std::int64_t>(s.connections)),
+                                  cell(static_cast<std::int64_t>(s.threads)),
+                                  cell(static_cast<std::int64_t>(s.active)),
+                                  cell(static_cast<std::int64_t>(s.standby)),
+                                  cell(static_cast<std::uint64_t>(s.queue_length)),
+                                  cell(static_cast<std::int64_t>(s.has_listener)),
+                                  cell(static_cast<std::int64_t>(s.stalled))};
+    sink.row(sink.ctx, row);
+  }
+
+  static constexpr const char* kQueueColumns[] = {"GROUP_ID", "POSITION", "PRIORITY",
+                                                  "CONNECTION_ID", "QUEUEING_TIME_MICROSECONDS"};
+  sink.table(sink.ctx, "THREAD_POOL_QUEUES", std::size(kQueueColumns), kQueueColumns);
+  for (const auto& s : groups) {
+    std::int64_t position = 0;
+    for (const auto& q : s.queued) {
+      connsched_stat_value row[] = {cell(static_cast<std::uint64_t>(s.id)), cell(position++),
+                                    cell(static_cast<std::int64_t>(q.priority)),
+                                    cell(q.connection_id), cell(q.queued_us)};
+      sink.row(sink.ctx, row);
+    }
+  }
+
+  static constexpr const char* kStatsColumns[] = {"GROUP_ID",
+                                                  "THREAD_CREATIONS",
+                                                  "THREAD_CREATIONS_DUE_TO_STALL",
+                                                  "WAKES",
+                                                  "WAKES_DUE_TO_STALL",
+                                                  "THROTTLES",
+                                                  "STALLS",
+                                                  "POLLS_BY_LISTENER",
+                                                  "POLLS_BY_WORKER",
+                                                  "DEQUEUES_BY_LISTENER",
+                                                  "DEQUEUES_BY_WORKER"};
+  sink.table(sink.ctx, "THREAD_POOL_STATS", std::size(kStatsColumns), kStatsColumns);
+  for (const auto& s : groups) {
+    const GroupCounters& c = s.counters;
+    connsched_stat_value row[] = {cell(static_cast<std::uint64_t>(s.id)),
+                                  cell(c.thread_creations),
+                                  cell(c.thread_creations_due_to_stall),
+                                  cell(c.wakes),
+                                  cell(c.wakes_due_to_stall),
+                                  cell(c.throttles),
+                                  cell(c.stalls),
+                                  cell(c.polls_by_listener),
+                                  cell(c.polls_by_worker),
+                                  cell(c.dequeues_by_listener),
+                                  cell(c.dequeues_by_worker)};
+    sink.row(sink.ctx, row);
+  }
+
+  static constexpr const char* kWaitColumns[] = {"REASON", "COUNT"};
+  sink.table(sink.ctx, "THREAD_POOL_WAITS", std::size(kWaitColumns), kWaitColumns);
+  for (int type = 0; type < CONNSCHED_WAIT_TYPE_COUNT; ++type) {
+    connsched_stat_value row[] = {cell(kWaitNames[type]),
+                                  cell(waits_[static_cast<std::size_t>(type)].load())};
+    sink.row(sink.ctx, row);
+  }
+}
+
+}  // namespace connsched::pool

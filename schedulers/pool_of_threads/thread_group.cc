@@ -1,0 +1,125 @@
+// File: schedulers/pool_of_threads/thread_group.cc
+#include "thread_group.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace connsched::pool {
+
+namespace {
+// Level-triggered and one-shot: a connection reports once, then stays silent until its
+// request is served and it is re-armed; input left in the socket (do_command reads a
+// bounded amount) makes it report again at once, so nothing is ever lost.
+constexpr std::uint32_t kArmedEvents = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+}  // namespace
+
+OwnedFd::~OwnedFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+ThreadGroup::ThreadGroup(std::size_t group_index)
+    : index(group_index),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (epoll_fd_.get() < 0 || wake_fd_.get() < 0) {
+    throw std::system_error(errno, std::generic_category(), "thread group: epoll/eventfd");
+  }
+  // The wake-up fd stays level-triggered: once written it keeps every epoll_wait
+  // returning until the listener clears it.
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeEventId;
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev) != 0) {
+    throw std::system_error(errno, std::generic_category(), "thread group: epoll_ctl");
+  }
+}
+
+// New and killed connections' priorities are decided by the caller; the queue only
+// keeps the order and the time, which kick-up and THREAD_POOL_QUEUES need.
+void ThreadGroup::enqueue(PoolConnection& c, int priority, std::int64_t now_us) {
+  c.state = ConnState::kQueued;
+  c.queue = priority;
+  c.enqueue_us = now_us;
+  queues[priority].push_back(&c);
+}
+
+// High priority first, always; every successful dequeue is progress the stall
+// detector must see.
+PoolConnection* ThreadGroup::dequeue() {
+  PoolConnection* c = queues[kHighPriority].pop_front();
+  if (c == nullptr) c = queues[kNormalPriority].pop_front();
+  if (c == nullptr) return nullptr;
+  c->queue = -1;
+  c->state = ConnState::kRunning;
+  ++queue_event_count;
+  return c;
+}
+
+void ThreadGroup::promote(PoolConnection& c) {
+  if (c.state != ConnState::kQueued || c.queue != kNormalPriority) return;
+  queues[kNormalPriority].erase(&c);
+  c.queue = kHighPriority;
+  queues[kHighPriority].push_back(&c);
+}
+
+bool ThreadGroup::arm(PoolConnection& c) {
+  epoll_event ev{};
+  ev.events = kArmedEvents;
+  ev.data.u64 = c.id;
+  // The first arm in this group adds the fd; later ones re-enable the one-shot entry.
+  c.state = ConnState::kIdle;
+  if (::epoll_ctl(epoll_fd_.get(), c.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd, &ev) != 0) {
+    return false;
+  }
+  c.in_epoll = true;
+  return true;
+}
+
+void ThreadGroup::unregister(PoolConnection& c) {
+  if (!c.in_epoll) return;
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c.fd, nullptr);
+  c.in_epoll = false;
+}
+
+void ThreadGroup::disarm(PoolConnection& c) {
+  if (!c.in_epoll) return;
+  epoll_event ev{};
+  ev.data.u64 = c.id;
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+// One entry per connection, never moved forward on each request: core's deadline only
+// grows, so a stale (earlier) key is re-read and re-inserted when it comes due. That
+// keeps the per-request cost at zero and the set no larger than the connections.
+void ThreadGroup::add_deadline(PoolConnection& c, std::int64_t deadline_ms) {
+  if (c.has_deadline) return;
+  deadlines.emplace(deadline_ms, c.id);
+  c.has_deadline = true;
+  c.deadline_key_ms = deadline_ms;
+}
+
+void ThreadGroup::remove_deadline(PoolConnection& c) {
+  if (!c.has_deadline) return;
+  deadlines.erase({c.deadline_key_ms, c.id});
+  c.has_deadline = false;
+}
+
+int ThreadGroup::poll(epoll_event* events, int max_events, int timeout_ms) const {
+  return ::epoll_wait(epoll_fd_.get(), events, max_events, timeout_ms);
+}
+
+void ThreadGroup::wake_listener() const {
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void ThreadGroup::clear_wake() const {
+  std::uint64_t value = 0;
+  [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &value, sizeof value);
+}
+
+}  // namespace connsched::pool
