@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
@@ -50,7 +51,7 @@ long long option_or(const connsched_services* svc, const char* name, long long f
 // Forks the spawner FIRST, while the server has no thread but core's signal thread
 // (in sigtimedwait, holding no lock) and before we start our own: see spawner.h for
 // why every later fork happens in that single-threaded process instead of here.
-int process_pool_init(const connsched_services* svc, void** backend, char* err, size_t errlen) {
+int init_pool(const connsched_services* svc, void** backend, char* err, size_t errlen) {
   if (!CONNSCHED_SERVICES_HAS(svc, adopt_fd)) {
     std::snprintf(err, errlen,
                   "needs a server with scheduler ABI 1.1 services (adopt_fd); this "
@@ -77,11 +78,25 @@ int process_pool_init(const connsched_services* svc, void** backend, char* err, 
   return 0;
 }
 
+// No C++ exception may cross into core (a thread or an allocation can fail).
+int process_pool_init(const connsched_services* svc, void** backend, char* err, size_t errlen) {
+  try {
+    return init_pool(svc, backend, err, errlen);
+  } catch (const std::exception& e) {
+    std::snprintf(err, errlen, "%s", e.what());
+    return 1;
+  }
+}
+
 // Acceptor thread: only queued; the manager thread passes it on, so a slow or dead
 // worker never delays accept.
 int process_pool_add_connection(void* backend, connsched_conn* conn) {
-  static_cast<Master*>(backend)->add(conn);
-  return 0;
+  try {
+    static_cast<Master*>(backend)->add(conn);
+    return 0;
+  } catch (const std::exception&) {
+    return 1;  // out of memory: core logs and closes it
+  }
 }
 
 // Core's registry is empty (every socket was adopted by a worker or closed): drain the
@@ -93,7 +108,11 @@ void process_pool_end(void* backend) {
 
 // SIGHUP, on core's signal thread: starts the one-by-one replacement and returns.
 void process_pool_reload(void* backend) {
-  static_cast<Master*>(backend)->reload();
+  try {
+    static_cast<Master*>(backend)->reload();
+  } catch (const std::exception&) {
+    // out of memory: no reload; the workers keep serving
+  }
 }
 
 // The manager's scoreboard (PROCESS_POOL_WORKERS) and counters, under its lock.

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -170,7 +171,7 @@ int shared_queue_init(const connsched_services* svc, void** backend, char* err, 
     for (std::size_t i = 0; i < self->worker_count; ++i) {
       self->workers.emplace_back([raw](std::stop_token stop) { run_worker(*raw, stop); });
     }
-  } catch (const std::system_error& e) {
+  } catch (const std::exception& e) {  // never let an exception cross the C ABI
     std::snprintf(err, errlen, "cannot start threads: %s", e.what());
     self->stopping.store(true);
     std::uint64_t one = 1;
@@ -184,11 +185,13 @@ int shared_queue_init(const connsched_services* svc, void** backend, char* err, 
 // Acceptor thread: the connection is armed in epoll and is the reactor's from now on.
 int shared_queue_add_connection(void* backend, connsched_conn* conn) {
   auto& self = *static_cast<SharedQueue*>(backend);
-  self.connections.fetch_add(1);
-  {
+  try {
     std::lock_guard lock(self.idle_mutex);
     self.idle.emplace(self.svc->conn_id(conn), conn);
+  } catch (const std::exception&) {
+    return 1;  // out of memory: core logs and closes it
   }
+  self.connections.fetch_add(1);
   if (!arm(self, conn, EPOLL_CTL_ADD)) {
     std::lock_guard lock(self.idle_mutex);
     self.idle.erase(self.svc->conn_id(conn));

@@ -24,7 +24,9 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -130,7 +132,12 @@ int template_init(const connsched_services* svc, void** backend, char* err, size
   const char* check = svc->get_option(svc, "template_idle_check_ms");  // core checked the range
   if (check != nullptr) self->idle_check_ms.store(std::atoll(check));
   Template* raw = self.get();
-  self->loop = std::jthread([raw](std::stop_token stop) { run_loop(*raw, stop); });
+  try {
+    self->loop = std::jthread([raw](std::stop_token stop) { run_loop(*raw, stop); });
+  } catch (const std::system_error& e) {  // never let an exception cross the C ABI
+    std::snprintf(err, errlen, "cannot start the loop thread: %s", e.what());
+    return 1;
+  }
   *backend = self.release();  // given back to us, and re-owned, in template_end
   return 0;
 }
@@ -147,9 +154,11 @@ int template_init_new_connection_thread(void* backend) {
 // end_connection for it.
 int template_add_connection(void* backend, connsched_conn* conn) {
   auto& self = *static_cast<Template*>(backend);
-  {
+  try {
     std::lock_guard lock(self.inbox_mutex);
     self.inbox.push_back(conn);
+  } catch (const std::bad_alloc&) {
+    return 1;  // refused: core logs it and closes the connection
   }
   self.connections.fetch_add(1);
   wake_loop(self);

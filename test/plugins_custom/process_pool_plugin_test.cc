@@ -36,6 +36,7 @@ struct WorkerRow {
   std::string state;
   std::int64_t generation = 0;
   std::int64_t connections = 0;
+  std::int64_t refused = 0;
   std::int64_t restarts = 0;
 };
 
@@ -61,6 +62,7 @@ std::vector<WorkerRow> worker_rows(connsched::Server& server) {
     row.state = std::get<std::string>(cells[column("STATE")]);
     row.generation = integer(cells[column("GENERATION")]).value_or(0);
     row.connections = integer(cells[column("CONNECTIONS")]).value_or(0);
+    row.refused = integer(cells[column("REFUSED")]).value_or(0);
     row.restarts = integer(cells[column("RESTARTS")]).value_or(0);
     rows.push_back(row);
   }
@@ -136,6 +138,30 @@ TEST_CASE(
                        [](const WorkerRow& r) { return r.connections == 0; });
   }));
   CHECK(open_fds() == baseline);
+}
+
+TEST_CASE(
+    "a socket a process-pool worker refuses is re-routed, and waits in the master until one can "
+    "take it") {
+  // max_connections is per process: each worker adopts at most one socket.
+  auto options = process_pool(2);
+  options.max_connections = 1;
+  RunningServer server(options);
+  auto first = std::make_unique<TestClient>(server.port());
+  REQUIRE(first->request("echo one") == "one");
+  TestClient second(server.port());
+  REQUIRE(second.request("echo two") == "two");
+  TestClient third(server.port());
+  REQUIRE(third.send("echo three\n"));
+  CHECK_FALSE(third.read_line(700ms));  // both workers are full and refused it
+  auto rows = worker_rows(server.server());
+  std::int64_t refused = 0;
+  for (const auto& row : rows) refused += row.refused;
+  CHECK(refused >= 1);
+  CHECK(server.server().backend_stats().counter("connections_rerouted") >= 1);
+  first.reset();  // a worker has room again: the waiting socket goes there
+  CHECK(third.read_line(10s) == "three");
+  CHECK(second.request("echo still two") == "still two");
 }
 
 TEST_CASE(
