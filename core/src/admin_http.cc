@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace connsched {
 
 namespace {
@@ -85,6 +87,8 @@ AdminParse parse_admin_request(std::string_view bytes) {
     }
     return result;
   }
+  std::size_t head_end = std::min(end, end_lf);
+  if (head_end > kAdminMaxRequestBytes) return bad("request head too large");
   std::size_t line_end = bytes.find('\n');
   std::string_view line = bytes.substr(0, line_end);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

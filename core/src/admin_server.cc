@@ -18,8 +18,9 @@
 namespace connsched {
 
 namespace {
-// How long one admin client may take to send its request and read the reply.
-constexpr std::int64_t kClientDeadlineMs = 5000;
+// How long one admin client may take to send its request and read the reply: clients
+// are served one at a time, so this bounds how long a silent one delays the next.
+constexpr std::int64_t kClientDeadlineMs = 2000;
 // After an accept error (EMFILE, ...), the pause before accepting again.
 constexpr int kAcceptPauseMs = 100;
 

@@ -181,6 +181,19 @@ void cmd_command(const Args& a, std::string& out, KvShared&, connsched::RequestC
   resp::array(out, 0);
 }
 
+// CLIENT ID (the connection id the admin port's /kill takes) and CLIENT SETNAME (accepted,
+// not kept); other subcommands are refused the way Redis refuses unknown ones.
+void cmd_client(const Args& a, std::string& out, KvShared&, connsched::RequestContext& ctx) {
+  std::string sub = upper(a[1]);
+  if (sub == "ID" && a.size() == 2)
+    return resp::integer(out, static_cast<std::int64_t>(ctx.connection_id()));
+  if (sub == "SETNAME" && a.size() == 3) return resp::simple(out, "OK");
+  resp::error(
+      out,
+      fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                  std::string_view(a[1]).substr(0, 128)));
+}
+
 void cmd_select(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
   auto db = to_int(a[1]);
   if (!db) return not_an_integer(out);
@@ -254,7 +267,8 @@ const std::unordered_map<std::string, Command>& command_table() {
         {"incr", 2, cmd_incr},      {"mget", -2, cmd_mget},         {"mset", -3, cmd_mset},
         {"dbsize", 1, cmd_dbsize},  {"flushall", -1, cmd_flushall}, {"info", -1, cmd_info},
         {"config", -2, cmd_config}, {"command", -1, cmd_command},   {"select", 2, cmd_select},
-        {"burn", 2, cmd_burn},      {"sleep", 2, cmd_sleep},        {"lock", 3, cmd_lock}};
+        {"client", -2, cmd_client}, {"burn", 2, cmd_burn},          {"sleep", 2, cmd_sleep},
+        {"lock", 3, cmd_lock}};
     std::unordered_map<std::string, Command> table;
     for (const auto& c : commands) table.emplace(upper(c.name), c);
     return table;
