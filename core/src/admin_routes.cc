@@ -19,6 +19,7 @@ AdminResponse ok_json(std::string body, int status = 200) {
   return AdminResponse{status, "application/json", std::move(body), {}};
 }
 
+// POST /kill?id=N: a bad id is the client's error (400), a missing connection is 404.
 AdminResponse kill_route(const AdminRequest& request, const AdminActions& actions) {
   if (request.query.size() != 1 || request.query[0].first != "id") {
     return error(400, "expected exactly one query parameter: id=<connection id>");
@@ -33,6 +34,7 @@ AdminResponse kill_route(const AdminRequest& request, const AdminActions& action
   return ok_json(fmt::format("{{\"killed\": {}}}\n", *id));
 }
 
+// POST /set?name=value: core and the backend validate; a refusal is 422 with their reason.
 AdminResponse set_route(const AdminRequest& request, const AdminActions& actions) {
   if (request.query.size() != 1 || request.query[0].first.empty()) {
     return error(400, "expected exactly one query parameter: <option>=<value>");

@@ -25,6 +25,7 @@ ParseState& state_of(http_parser* p) {
   return *static_cast<ParseState*>(p->data);
 }
 
+// The URL may come in pieces; it is bounded by the head limit like the rest of the head.
 int on_url(http_parser* p, const char* at, std::size_t length) {
   ParseState& s = state_of(p);
   if (s.url.size() + length > s.limits->max_head_bytes) {

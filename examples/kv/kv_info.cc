@@ -81,6 +81,8 @@ void backend_section(std::string& out, const connsched::BackendStats& backend) {
 
 }  // namespace
 
+// Sections in Redis's order, separated by a blank line; the stats are a snapshot taken
+// by the caller, so one INFO reads core and backend once.
 std::string info_text(std::string_view section, const connsched::CoreStats& core,
                       const connsched::BackendStats& backend, KvShared& shared) {
   bool all = section.empty() || section == "default" || section == "all" || section == "everything";

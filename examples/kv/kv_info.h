@@ -5,7 +5,6 @@
 #ifndef CONNSCHED_EXAMPLES_KV_KV_INFO_H_
 #define CONNSCHED_EXAMPLES_KV_KV_INFO_H_
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,7 +14,7 @@
 namespace kv {
 
 /// The INFO text for `section` ("", "default", "all", "everything", "server",
-/// "clients", "stats", "keyspace", "backend"); nullopt-free: an unknown section is empty,
+/// "clients", "stats", "keyspace", "backend"); an unknown section gives an empty text,
 /// as in Redis.
 std::string info_text(std::string_view section, const connsched::CoreStats& core,
                       const connsched::BackendStats& backend, KvShared& shared);

@@ -117,6 +117,7 @@ KvStore::IncrResult KvStore::increment(std::string_view key, std::int64_t by, st
   return IncrResult::kOk;
 }
 
+// Counting is the moment to drop expired keys, so DBSIZE never counts a dead one.
 std::size_t KvStore::size() {
   std::size_t total = 0;
   std::int64_t now = steady_now_ms();

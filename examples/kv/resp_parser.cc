@@ -136,6 +136,8 @@ bool split_inline(std::string_view line, std::vector<std::string>& args) {
   }
 }
 
+// An inline command ends at '\n' (a '\r' before it is dropped); a line that has not
+// ended within max_inline_length is refused rather than buffered without bound.
 RespRequest parse_inline(std::string_view input, const RespLimits& limits) {
   std::size_t newline = input.find('\n');
   if (newline == std::string_view::npos) {

@@ -12,6 +12,8 @@
 
 namespace connsched::testing {
 
+// Waits for both log lines ("listening on", then "admin port listening on"), so a test
+// never talks to a port before the server owns it.
 ExampleServer::ExampleServer(const std::string& program, const std::string& backend,
                              const std::vector<std::string>& extra_args)
     : backend_(backend) {

@@ -42,6 +42,8 @@ struct Pipe {
 
 }  // namespace
 
+// Searches PATH as execvp would, but fails with the package to install, so a machine
+// without the tool gets a clear error instead of a skipped test.
 std::string find_tool(const std::string& name) {
   static const std::map<std::string, std::string> kPackages = {{"redis-cli", "redis-tools"},
                                                                {"redis-benchmark", "redis-tools"},
