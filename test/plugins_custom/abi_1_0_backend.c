@@ -3,27 +3,9 @@
  * A backend as an ABI 1.0 build would ship it: abi_minor 0 and a descriptor that ends
  * where 1.0 ended (before `reload`). The bytes after it hold a `reload` that aborts, so
  * a loader that read past struct_size would crash on SIGHUP instead of ignoring it. */
-#include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "connsched/scheduler_abi.h"
-
-struct work {
-  const connsched_services* svc;
-  connsched_conn* conn;
-};
-
-/* Serves one connection on its own thread: the simplest correct 1.0 policy. */
-static void* serve(void* arg) {
-  struct work w = *(struct work*)arg;
-  free(arg);
-  while (w.svc->wait_for_input(w.conn) == CONNSCHED_NEXT_READY) {
-    if (w.svc->do_command(w.conn) == CONNSCHED_NEXT_CLOSE) break;
-  }
-  w.svc->end_connection(w.conn);
-  return NULL;
-}
 
 /* The backend's state is just the services table; there is nothing to start. */
 static int old_init(const connsched_services* svc, void** backend, char* err, size_t errlen) {
@@ -33,18 +15,14 @@ static int old_init(const connsched_services* svc, void** backend, char* err, si
   return 0;
 }
 
-/* A detached thread per connection (the test's connections are few and short). */
+/* Serves the connection to its end on the acceptor thread (no-threads' policy): the
+ * smallest correct 1.0 backend, with no thread of its own to outlive `end`. */
 static int old_add(void* backend, connsched_conn* conn) {
-  pthread_t thread;
-  struct work* w = malloc(sizeof *w);
-  if (w == NULL) return 1;
-  w->svc = (const connsched_services*)backend;
-  w->conn = conn;
-  if (pthread_create(&thread, NULL, serve, w) != 0) {
-    free(w);
-    return 1;
+  const connsched_services* svc = (const connsched_services*)backend;
+  while (svc->wait_for_input(conn) == CONNSCHED_NEXT_READY) {
+    if (svc->do_command(conn) == CONNSCHED_NEXT_CLOSE) break;
   }
-  pthread_detach(thread);
+  svc->end_connection(conn);
   return 0;
 }
 
