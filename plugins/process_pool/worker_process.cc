@@ -56,6 +56,7 @@ class Worker {
     return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
   }
 
+  // Worker lines carry the worker's pid: several processes write to one log.
   void log(int level, const std::string& text) {
     std::string line = "process-pool worker " + std::to_string(::getpid()) + ": " + text;
     svc_->log(svc_, level, line.c_str());

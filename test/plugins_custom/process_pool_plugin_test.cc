@@ -97,6 +97,7 @@ TEST_CASE("the process-pool backend, loaded by path into echo_server, serves con
   CHECK(concurrent_echo(*port, 12, 20));
   server.signal(SIGTERM);
   CHECK(server.wait_exit() == 0);
+  CHECK_MESSAGE(server.output().find("Sanitizer") == std::string::npos, server.output());
 }
 
 TEST_CASE(
@@ -300,6 +301,7 @@ TEST_CASE("SIGHUP to echo_server with process-pool replaces the worker processes
   CHECK(concurrent_echo(*port, 4, 5));
   server.signal(SIGTERM);
   CHECK(server.wait_exit() == 0);
+  CHECK_MESSAGE(server.output().find("Sanitizer") == std::string::npos, server.output());
   CHECK(server.output().find("reload: replacing 2 worker process(es) one by one") !=
         std::string::npos);
 }
@@ -316,6 +318,7 @@ TEST_CASE("SIGTERM drains every process-pool worker and leaves no process behind
   REQUIRE(family.size() == 4);  // the spawner and three workers
   server.signal(SIGTERM);
   CHECK(server.wait_exit() == 0);
+  CHECK_MESSAGE(server.output().find("Sanitizer") == std::string::npos, server.output());
   CHECK(idle.wait_closed(5s));
   for (pid_t pid : family) {
     CAPTURE(pid);
