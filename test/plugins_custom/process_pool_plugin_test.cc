@@ -149,9 +149,16 @@ TEST_CASE(
   options.max_connections = 1;
   RunningServer server(options);
   auto first = std::make_unique<TestClient>(server.port());
+  // max_connections applies in the master too, until a worker's ack ends its copy.
+  auto passed = [&](std::int64_t n) {
+    return RunningServer::eventually(
+        [&] { return server.server().backend_stats().counter("connections_passed") == n; });
+  };
   REQUIRE(first->request("echo one") == "one");
+  REQUIRE(passed(1));
   TestClient second(server.port());
   REQUIRE(second.request("echo two") == "two");
+  REQUIRE(passed(2));
   TestClient third(server.port());
   REQUIRE(third.send("echo three\n"));
   CHECK_FALSE(third.read_line(700ms));  // both workers are full and refused it
