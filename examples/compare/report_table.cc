@@ -1,0 +1,67 @@
+// File: examples/compare/report_table.cc
+#include "report_table.h"
+
+#include <fmt/format.h>
+
+namespace compare_tool {
+
+namespace {
+
+constexpr std::string_view kHeader =
+    "  conns  backend                               ops/s   ×1st     p50 ms     p99 ms   ×1st   "
+    "p99.9 ms     max ms  errors   RSS MB  threads   CPU s  exit\n";
+
+std::string ratio(double value, double base) {
+  if (base <= 0 || value <= 0) return "-";
+  return fmt::format("{:.2f}", value / base);
+}
+
+std::string row_line(const CompareRow& row, const CompareRow& base) {
+  if (!row.ran) {
+    return fmt::format("  {:>5}  {:<34}  not run: {}\n", row.connections, row.backend, row.note);
+  }
+  std::string line = fmt::format(
+      "  {:>5}  {:<34} {:>9.0f} {:>6} {:>10.3f} {:>10.3f} {:>6} {:>10.3f} {:>10.3f} {:>7} {:>8.1f} "
+      "{:>8} {:>7.2f} {:>5}\n",
+      row.connections, row.backend, row.throughput, ratio(row.throughput, base.throughput),
+      row.latency.p50_us / 1e3, row.latency.p99_us / 1e3,
+      ratio(row.latency.p99_us, base.latency.p99_us), row.latency.p999_us / 1e3,
+      row.latency.max_us / 1e3, row.errors, row.rss_peak_mb, row.threads_peak, row.cpu_seconds,
+      row.exit_status);
+  if (!row.class2.empty()) {
+    line += fmt::format(
+        "  {:>5}    └ {:<30} {:>9} {:>6} {:>10.3f} {:>10.3f} {:>6} {:>10.3f} {:>10.3f}\n", "",
+        row.class2, fmt::format("{} replies", row.class2_requests), "",
+        row.class2_latency.p50_us / 1e3, row.class2_latency.p99_us / 1e3, "",
+        row.class2_latency.p999_us / 1e3, row.class2_latency.max_us / 1e3);
+  }
+  if (row.errors > 0 || row.exit_status != 0) {
+    line += fmt::format(
+        "         ! errors: {} error replies, {} refused, {} connect failures, {} dropped, {} "
+        "unanswered, {} invalid; exit status {}{}\n",
+        row.error_replies, row.refused, row.connect_failures, row.dropped, row.unanswered,
+        row.invalid_replies, row.exit_status, row.note.empty() ? "" : "; first: " + row.note);
+  }
+  return line;
+}
+
+}  // namespace
+
+std::string format_table(const Scenario& scenario, const std::vector<CompareRow>& rows) {
+  // Ratios compare backends at the same connection count: the block's first row is
+  // the base.
+  std::string out = fmt::format("\n== {} — {}{} ==\n", scenario.name, scenario.summary,
+                                scenario.churn ? " (ops/s = connections per second)" : "");
+  out += kHeader;
+  const CompareRow* base = nullptr;
+  for (const auto& row : rows) {
+    if (base == nullptr || base->connections != row.connections) {
+      if (base != nullptr) out += "\n";
+      base = &row;
+    }
+    out += row_line(row, *base);
+  }
+  return out;
+}
+
+}  // namespace compare_tool
