@@ -119,6 +119,7 @@ std::string backend_help(const ServerOptions& o) {
 
 int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   ServerOptions options;
+  options.program_name = spec.name;
   options.port = spec.default_port;
   CLI::App app(spec.description, spec.name);
   app.allow_extras();

@@ -26,6 +26,7 @@ std::string errno_text(int error) { return std::strerror(error); }
 
 ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol)
     : options_(std::move(options)),
+      logger_(options_.program_name),
       protocol_(std::move(protocol)),
       pool_([this] { return protocol_->new_session(); }, kMaxIdleConnectionObjects) {
   auto level = parse_log_level(options_.log_level);

@@ -35,6 +35,7 @@ namespace connsched {
 
 /// The flags every connsched server shares (mysqld-style names).
 struct ServerOptions {
+  std::string program_name = "connsched";  ///< names the server in its log lines
   std::string thread_handling = "one-thread-per-connection";
   std::string plugin_dir;  ///< empty: the build's or install's scheduler folder
   std::string bind_address = "127.0.0.1";
