@@ -472,8 +472,10 @@ PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock)
 // MariaDB's wake_or_create_thread: a sleeping thread first (cheapest, newest first);
 // else a new thread, never more threads than connections, at once when no thread of
 // the group is active (waiting would risk a deadlock), otherwise only as often as the
-// throttling curve allows.
-bool Pool::wake_or_create_thread(ThreadGroup& g, bool due_to_stall) {
+// throttling curve allows. The timer's requests are timed by its tick, not by when
+// its pass reached this group, so "once per N ticks" holds however slow a pass is.
+bool Pool::wake_or_create_thread(ThreadGroup& g, bool due_to_stall, std::int64_t tick_us) {
+  const std::int64_t now = tick_us != 0 ? tick_us : now_us();
   if (g.shutdown) return false;
   if (wake_thread(g, due_to_stall)) return true;
   if (g.thread_count > g.connection_count) return false;
@@ -481,12 +483,12 @@ bool Pool::wake_or_create_thread(ThreadGroup& g, bool due_to_stall) {
     std::int64_t interval = throttling_interval_us(
         g.thread_count, settings_.oversubscribe.load(std::memory_order_relaxed),
         settings_.stall_limit_ms.load(std::memory_order_relaxed));
-    if (now_us() - g.last_thread_creation_us < interval) {
+    if (now - g.last_thread_creation_us < interval) {
       ++g.counters.throttles;
       return false;
     }
   }
-  return create_worker(g, due_to_stall);
+  return create_worker(g, due_to_stall, now);
 }
 
 bool Pool::wake_thread(ThreadGroup& g, bool due_to_stall) {
@@ -502,7 +504,7 @@ bool Pool::wake_thread(ThreadGroup& g, bool due_to_stall) {
 // thread_pool_max_threads caps the whole pool, except that every group may always
 // reach two threads (a listener and a worker: MariaDB's anti-deadlock floor). The
 // count is claimed with a CAS so that two groups cannot overshoot together.
-bool Pool::create_worker(ThreadGroup& g, bool due_to_stall) {
+bool Pool::create_worker(ThreadGroup& g, bool due_to_stall, std::int64_t decided_us) {
   const std::int64_t max = settings_.max_threads.load(std::memory_order_relaxed);
   std::int64_t total = total_threads_.load();
   do {
@@ -522,7 +524,7 @@ bool Pool::create_worker(ThreadGroup& g, bool due_to_stall) {
   // Born active, as in MariaDB: it is about to look for work.
   ++g.thread_count;
   ++g.active_count;
-  g.last_thread_creation_us = now_us();
+  g.last_thread_creation_us = decided_us;
   ++g.counters.thread_creations;
   if (due_to_stall) ++g.counters.thread_creations_due_to_stall;
   return true;

@@ -74,9 +74,10 @@ class Pool {
   ThreadGroup& move_to_group(PoolConnection& c, ThreadGroup& from, std::size_t to,
                              std::unique_lock<std::mutex>& lock);
   void close_connection(PoolConnection& c);
-  bool wake_or_create_thread(ThreadGroup& g, bool due_to_stall);
+  /// `tick_us`: the timer's tick time when it asks (due_to_stall), else 0 (now).
+  bool wake_or_create_thread(ThreadGroup& g, bool due_to_stall, std::int64_t tick_us = 0);
   bool wake_thread(ThreadGroup& g, bool due_to_stall);
-  bool create_worker(ThreadGroup& g, bool due_to_stall);
+  bool create_worker(ThreadGroup& g, bool due_to_stall, std::int64_t decided_us);
   void report_max_threads_reached(const ThreadGroup& g);
   void log(int level, const std::string& message) const;
   template <typename Fn>

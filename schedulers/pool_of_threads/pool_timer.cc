@@ -96,14 +96,14 @@ void Pool::check_stall(ThreadGroup& g, std::int64_t now_ms) {
     return;
   }
   if (g.listener == nullptr && g.io_event_count == 0) {
-    wake_or_create_thread(g, true);
+    wake_or_create_thread(g, true, now_ms * 1000);
     return;
   }
   g.io_event_count = 0;
   if (!g.queue_empty() && g.queue_event_count == 0) {
     g.stalled = true;
     ++g.counters.stalls;
-    wake_or_create_thread(g, true);
+    wake_or_create_thread(g, true, now_ms * 1000);
   }
   g.queue_event_count = 0;
 }
