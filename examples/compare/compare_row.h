@@ -39,6 +39,12 @@ struct CompareRow {
   double cpu_seconds = 0;  ///< the server's user+system time over the measured window
   int exit_status = -1;    ///< after SIGTERM; -1: unknown (killed after a timeout)
 
+  /// The server's CPU time per request (connection, for churn), in microseconds: what a
+  /// request costs the server, whoever else shares the machine.
+  double cpu_us_per_op() const {
+    const double ops = throughput * seconds;
+    return ops > 0 ? cpu_seconds * 1e6 / ops : 0;
+  }
   /// Every request answered and a clean exit.
   bool clean() const { return ran && errors == 0 && exit_status == 0; }
 };

@@ -9,7 +9,7 @@ namespace {
 
 constexpr std::string_view kHeader =
     "  conns  backend                               ops/s   ×1st     p50 ms     p99 ms   ×1st   "
-    "p99.9 ms     max ms  errors   RSS MB  threads   CPU s  exit\n";
+    "p99.9 ms     max ms  errors   RSS MB  threads   CPU s  us/op  exit\n";
 
 std::string ratio(double value, double base) {
   if (base <= 0 || value <= 0) return "-";
@@ -22,12 +22,12 @@ std::string row_line(const CompareRow& row, const CompareRow& base) {
   }
   std::string line = fmt::format(
       "  {:>5}  {:<34} {:>9.0f} {:>6} {:>10.3f} {:>10.3f} {:>6} {:>10.3f} {:>10.3f} {:>7} {:>8.1f} "
-      "{:>8} {:>7.2f} {:>5}\n",
+      "{:>8} {:>7.2f} {:>6.1f} {:>5}\n",
       row.connections, row.backend, row.throughput, ratio(row.throughput, base.throughput),
       row.latency.p50_us / 1e3, row.latency.p99_us / 1e3,
       ratio(row.latency.p99_us, base.latency.p99_us), row.latency.p999_us / 1e3,
       row.latency.max_us / 1e3, row.errors, row.rss_peak_mb, row.threads_peak, row.cpu_seconds,
-      row.exit_status);
+      row.cpu_us_per_op(), row.exit_status);
   if (!row.class2.empty()) {
     line += fmt::format(
         "  {:>5}    └ {:<30} {:>9} {:>6} {:>10.3f} {:>10.3f} {:>6} {:>10.3f} {:>10.3f}\n", "",

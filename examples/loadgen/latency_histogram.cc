@@ -52,6 +52,7 @@ std::uint64_t LatencyHistogram::percentile(double p) const {
   if (count_ == 0) return 0;
   const double wanted = std::ceil(std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(count_));
   const std::uint64_t rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(wanted));
+  if (rank >= count_) return max_;  // the largest value is known exactly
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBucketCount; ++i) {
     seen += counts_[i];

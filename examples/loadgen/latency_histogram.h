@@ -29,7 +29,8 @@ class LatencyHistogram {
   std::uint64_t min() const { return count_ == 0 ? 0 : min_; }
   double mean() const { return count_ == 0 ? 0.0 : static_cast<double>(sum_) / count_; }
   /// The value at percentile `p` (0 < p <= 100): the midpoint of the bucket holding the
-  /// ceil(p% * count)-th smallest value, clamped to [min, max]; 0 when empty.
+  /// ceil(p% * count)-th smallest value, clamped to [min, max]; the exact max for the
+  /// last rank; 0 when empty.
   std::uint64_t percentile(double p) const;
 
   /// The bucket a value falls into, and that bucket's [lower, upper] inclusive bounds.

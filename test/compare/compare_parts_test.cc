@@ -1,0 +1,76 @@
+// File: test/compare/compare_parts_test.cc
+//
+// The comparison tool's pure parts: reading a server's port and its backend's options
+// from its output, selecting scenarios, planning rows (variants and references), the
+// CSV, and /proc sampling of a live process.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "backend_catalog.h"
+#include "compare_plan.h"
+#include "proc_sampler.h"
+#include "report_csv.h"
+#include "server_launcher.h"
+
+using namespace compare_tool;
+
+TEST_CASE("the port is read from the 'listening on' line, never from the admin port's") {
+  CHECK(parse_listening_port("2026-11-24 07:36:40.621 kv_server [info] listening on "
+                             "127.0.0.1:45355 with thread handling 'x'\n") == 45355);
+  CHECK(parse_listening_port("x [info] admin port listening on 127.0.0.1:9000\n"
+                             "x [info] listening on 127.0.0.1:7001 with thread handling\n") ==
+        7001);
+  CHECK(parse_listening_port("x [info] admin port listening on 127.0.0.1:9000\n") == std::nullopt);
+  CHECK(parse_listening_port("x [info] listening on [::1]:8080 with\n") == 8080);
+  CHECK(parse_listening_port("x [info] listening on 127.0.0.1:80") == std::nullopt);  // cut short
+  CHECK(parse_listening_port("") == std::nullopt);
+}
+
+TEST_CASE("a backend's options are read from the section of --help that lists them") {
+  const std::string help =
+      "  --port INT   TCP port\n  --thread-handling TEXT\n\n"
+      "Options of backend 'pool-of-threads' (groups):\n"
+      "  --thread-pool-size                   Thread groups (INT in [1, 1024])\n"
+      "  --thread-pool-stall-limit            Milliseconds (INT)\n";
+  CHECK(parse_backend_options(help) ==
+        std::set<std::string>{"thread-pool-size", "thread-pool-stall-limit"});
+  CHECK(parse_backend_options("  --port INT\n").empty());
+}
+
+TEST_CASE("a scenario is selected by its name or by the prefix before a dash") {
+  CHECK(selects("ping", "ping"));
+  CHECK(selects("http", "http-ping"));
+  CHECK(selects("http", "http-cpu"));
+  CHECK_FALSE(selects("http", "ping"));
+  CHECK_FALSE(selects("pin", "ping"));
+  CHECK_FALSE(selects("http-ping", "http"));
+}
+
+TEST_CASE("a CSV row has one field per header column, with text fields quoted when needed") {
+  CompareRow row;
+  row.scenario = "ping";
+  row.backend = "one-thread-per-connection (cache 0)";
+  row.note = "error reply: '-ERR a, \"b\"'";
+  const auto count = [](const std::string& line) {
+    std::size_t fields = 1;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') quoted = !quoted;
+      if (c == ',' && !quoted) ++fields;
+    }
+    return fields;
+  };
+  CHECK(count(csv_line(row)) == count(csv_header()));
+  CHECK(csv_line(row).ends_with("\"error reply: '-ERR a, \"\"b\"\"'\""));
+}
+
+TEST_CASE("/proc gives this process's memory, threads and CPU time") {
+  const auto sample = read_proc_sample(::getpid());
+  REQUIRE(sample.has_value());
+  CHECK(sample->rss_kb > 0);
+  CHECK(sample->threads >= 1);
+  CHECK(sample->cpu_seconds >= 0);
+  CHECK_FALSE(read_proc_sample(0x7ffffff0).has_value());
+}

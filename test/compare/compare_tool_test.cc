@@ -1,0 +1,116 @@
+// File: test/compare/compare_tool_test.cc
+//
+// The load generator and the comparison tool as an operator runs them: against real
+// servers, every request answered, and the tool's table, CSV and charts produced.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <signal.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "running_server.h"
+#include "server_process.h"
+
+using namespace connsched::testing;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, sep)) out.push_back(part);
+  return out;
+}
+
+// A fresh temporary folder, removed with everything in it when the test ends.
+struct TempDir {
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "connsched_compare_test_XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  fs::path path;
+};
+
+}  // namespace
+
+TEST_CASE("connsched_loadgen answers every request of an echo server and reports JSON") {
+  ServerProcess server(bin_dir() + "/echo_server",
+                       {"--port=0", "--thread-handling=one-thread-per-connection"});
+  auto port = server.wait_listening();
+  REQUIRE(port.has_value());
+  auto [status, output] = ServerProcess::run(
+      bin_dir() + "/connsched_loadgen",
+      {"--port=" + std::to_string(*port), "--protocol=line", "--request=hello", "-c", "8",
+       "--pipeline=4", "--requests=2000", "--warmup=0.1", "--idle=5", "--json"},
+      120s);
+  CAPTURE(output);
+  CHECK(status == 0);
+  CHECK(output.find("\"errors\":0,") != std::string::npos);
+  CHECK(output.find("\"idle_open_at_end\":5,") != std::string::npos);
+  CHECK(output.find("\"requests\":0,") == std::string::npos);
+  server.signal(SIGTERM);
+  CHECK(server.wait_exit(20s) == 0);
+}
+
+TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a chart each") {
+  TempDir out;
+  auto [status, output] =
+      ServerProcess::run(bin_dir() + "/connsched_compare",
+                         {"--scenarios=ping,churn", "--connections=4,8", "--duration=0.5",
+                          "--warmup=0.1", "--backends=one-thread-per-connection,pool-of-threads",
+                          "--no-reference", "--out=" + out.path.string()},
+                         600s);
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== ping") != std::string::npos);
+  CHECK(output.find("== churn") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(!lines.empty());
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  // ping: 2 counts x 2 backends; churn adds one-thread-per-connection's cache-0 variant.
+  CHECK(lines.size() == 1 + 4 + 6);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto fields = split(lines[i], ',');
+    CAPTURE(lines[i]);
+    REQUIRE(fields.size() >= header.size() - 1);
+    CHECK(fields[column("ran")] == "1");
+    CHECK(fields[column("errors")] == "0");
+    CHECK(fields[column("unanswered")] == "0");
+    CHECK(fields[column("exit_status")] == "0");
+    CHECK(std::stod(fields[column("throughput")]) > 0);
+    CHECK(std::stoull(fields[column("requests")]) > 0);
+    CHECK(std::stod(fields[column("rss_peak_mb")]) > 0);
+    CHECK(std::stoull(fields[column("threads_peak")]) > 0);
+  }
+  CHECK(read_file(out.path / "compare.csv").find("one-thread-per-connection (cache 0)") !=
+        std::string::npos);
+  for (const char* chart : {"compare-ping.png", "compare-churn.png"}) {
+    CAPTURE(chart);
+    const auto png = read_file(out.path / chart);
+    REQUIRE(png.size() > 1000);
+    CHECK(png.substr(1, 3) == "PNG");
+  }
+}
