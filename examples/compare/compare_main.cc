@@ -96,6 +96,11 @@ int run(const Flags& flags) {
                                .server_options = flags.server_options,
                                .references = !flags.no_reference},
                               declarations);
+  if (plan.measurements() == 0) {
+    fmt::print(stderr, "connsched_compare: nothing to measure (no backend in {}?)\n", plugin_dir);
+    for (const auto& note : plan.notes) fmt::print(stderr, "  note: {}\n", note);
+    return 2;
+  }
   fs::create_directories(fs::path(flags.out_dir) / "logs");
   const RunSettings settings{
       .launch = {.bin_dir = bin_dir, .work_dir = flags.out_dir, .max_connections = 20000},
