@@ -25,15 +25,21 @@ TEST_CASE("a group that keeps stalling gains threads at the throttled pace, not 
   // wants another thread. From 8 threads on the curve allows one per 2 ticks.
   RunningServer server(pool_options({{"thread_pool_size", "1"},
                                      {"thread_pool_oversubscribe", "0"},
-                                     {"thread_pool_stall_limit", "50"}}));
+                                     {"thread_pool_stall_limit", "200"}}));
   constexpr int kClients = 16;
   std::vector<TestClient> hogs;
   for (int i = 0; i < kClients; ++i) {
     hogs.emplace_back(server.port(), 60s);
-    REQUIRE(hogs.back().send("burn 6000000\n"));
+    REQUIRE(hogs.back().send("burn 10000000\n"));
   }
-  CHECK(RunningServer::eventually(
-      [&] { return column_sum(server.server(), "THREAD_POOL_STATS", "THROTTLES") >= 1; }, 20s));
+  bool throttled = RunningServer::eventually(
+      [&] { return column_sum(server.server(), "THREAD_POOL_STATS", "THROTTLES") >= 1; }, 30s);
+  INFO("threads: " << server.server().backend_stats().counter("threadpool_threads")
+                   << ", created due to stall: "
+                   << column_sum(server.server(), "THREAD_POOL_STATS",
+                                 "THREAD_CREATIONS_DUE_TO_STALL")
+                   << ", stalls: " << column_sum(server.server(), "THREAD_POOL_STATS", "STALLS"));
+  CHECK(throttled);
   // Below 8 threads every tick may add one: throttling starts only beyond that.
   auto stats = server.server().backend_stats();
   CHECK(stats.counter("threadpool_threads") >= 8);
