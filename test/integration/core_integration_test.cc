@@ -328,10 +328,11 @@ TEST_CASE("a client that stops reading a large reply is dropped after net_write_
     TestClient stalled(server.port());
     REQUIRE(stalled.send("big 67108864\n"));  // 64 MiB, never read
     TestClient healthy(server.port());
-    CHECK(healthy.request("echo meanwhile") == "meanwhile");
-    CHECK(RunningServer::eventually([&] { return server.server().core_stats().write_timeouts == 1; }));
+    CHECK(healthy.request("echo meanwhile", 30s) == "meanwhile");
+    // Generous bounds: under TSan with other tests running, a 64 MiB reply is slow to build.
+    CHECK(RunningServer::eventually([&] { return server.server().core_stats().write_timeouts == 1; }, 60s));
     CHECK(server.server().core_stats().waits[CONNSCHED_WAIT_NET] >= 1);  // reported as a NET wait
-    CHECK(healthy.request("echo after") == "after");
-    CHECK(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 1; }));
+    CHECK(healthy.request("echo after", 30s) == "after");
+    CHECK(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 1; }, 60s));
   }
 }

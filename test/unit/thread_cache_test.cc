@@ -32,6 +32,28 @@ struct Recorder {
     return served_by.size();
   }
 };
+// Holds every piece of work inside serve() until opened, so that N dispatches really
+// need N threads (a trivial item could finish and park before the next dispatch).
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool open = false;
+  int inside = 0;
+  void serve() {
+    std::unique_lock lock(mutex);
+    ++inside;
+    changed.notify_all();
+    changed.wait(lock, [&] { return open; });
+  }
+  // Dispatches n items, waits until all n run at once, then lets them finish.
+  void run_concurrently(ThreadCache& cache, int n) {
+    for (int i = 0; i < n; ++i) cache.dispatch(nullptr);
+    std::unique_lock lock(mutex);
+    REQUIRE(changed.wait_for(lock, 10s, [&] { return inside == n; }));
+    open = true;
+    changed.notify_all();
+  }
+};
 }  // namespace
 
 TEST_CASE("with a cache of one, sequential connections are served by one thread") {
@@ -126,21 +148,21 @@ TEST_CASE("the most recently parked thread gets the next connection") {
 }
 
 TEST_CASE("parked threads exit after the idle timeout") {
-  Recorder recorder;
-  ThreadCache cache([&](void* w) { recorder.serve(w); }, 4, 50ms);
-  for (int i = 0; i < 3; ++i) cache.dispatch(nullptr);
+  Gate gate;
+  ThreadCache cache([&](void*) { gate.serve(); }, 4, 50ms);
+  gate.run_concurrently(cache, 3);
   REQUIRE(RunningServer::eventually([&] { return cache.stats().live == 0; }));
   CHECK(cache.stats().expired == 3);
   // A later connection gets a fresh thread.
   cache.dispatch(nullptr);
-  REQUIRE(RunningServer::eventually([&] { return recorder.count() == 4; }));
+  REQUIRE(RunningServer::eventually([&] { return cache.stats().created == 4; }));
   CHECK(cache.stats().misses == 4);
 }
 
 TEST_CASE("shrinking the cache to zero empties it (a flush)") {
-  Recorder recorder;
-  ThreadCache cache([&](void* w) { recorder.serve(w); }, 8, 60s);
-  for (int i = 0; i < 5; ++i) cache.dispatch(nullptr);
+  Gate gate;
+  ThreadCache cache([&](void*) { gate.serve(); }, 8, 60s);
+  gate.run_concurrently(cache, 5);
   REQUIRE(RunningServer::eventually([&] { return cache.stats().parked == 5; }));
   cache.set_cache_size(0);
   REQUIRE(RunningServer::eventually([&] { return cache.stats().live == 0; }));
