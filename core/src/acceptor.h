@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "log.h"
-#include "unique_fd.h"
+#include "connsched/unique_fd.h"
 
 namespace connsched {
 

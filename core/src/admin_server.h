@@ -12,7 +12,7 @@
 
 #include "admin_routes.h"
 #include "log.h"
-#include "unique_fd.h"
+#include "connsched/unique_fd.h"
 
 namespace connsched {
 

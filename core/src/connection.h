@@ -18,7 +18,7 @@
 
 #include "connsched/protocol.h"
 #include "connsched/scheduler_abi.h"
-#include "unique_fd.h"
+#include "connsched/unique_fd.h"
 
 namespace connsched {
 class ServerCore;

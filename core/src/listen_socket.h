@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "unique_fd.h"
+#include "connsched/unique_fd.h"
 
 namespace connsched {
 

@@ -1,39 +1,13 @@
 // File: examples/loadgen/unique_fd.h
 //
-// Owns one file descriptor: closed exactly once, when the owner goes away.
+// The load generator owns its sockets with core's RAII fd holder.
 #ifndef CONNSCHED_LOADGEN_UNIQUE_FD_H_
 #define CONNSCHED_LOADGEN_UNIQUE_FD_H_
 
-#include <unistd.h>
-
-#include <utility>
+#include "connsched/unique_fd.h"
 
 namespace loadgen {
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
+using connsched::UniqueFd;
 }  // namespace loadgen
 
 #endif  // CONNSCHED_LOADGEN_UNIQUE_FD_H_

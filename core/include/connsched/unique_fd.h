@@ -1,8 +1,8 @@
-// File: core/src/unique_fd.h
+// File: connsched/unique_fd.h
 //
 // Owns one file descriptor: closed exactly once, when the owner goes away.
-#ifndef CONNSCHED_CORE_UNIQUE_FD_H_
-#define CONNSCHED_CORE_UNIQUE_FD_H_
+#ifndef CONNSCHED_UNIQUE_FD_H_
+#define CONNSCHED_UNIQUE_FD_H_
 
 #include <unistd.h>
 
@@ -38,4 +38,4 @@ class UniqueFd {
 
 }  // namespace connsched
 
-#endif  // CONNSCHED_CORE_UNIQUE_FD_H_
+#endif  // CONNSCHED_UNIQUE_FD_H_
