@@ -10,8 +10,8 @@
 #include <functional>
 #include <thread>
 
-#include "log.h"
 #include "connsched/unique_fd.h"
+#include "log.h"
 
 namespace connsched {
 

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "admin_routes.h"
-#include "log.h"
 #include "connsched/unique_fd.h"
+#include "log.h"
 
 namespace connsched {
 

@@ -2,9 +2,9 @@
 //
 // run_server_main: the flags every server shares (CLI11), the backend's own flags
 // (declared by the backend, checked by core), signals, and exit statuses.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <signal.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <thread>

@@ -28,9 +28,9 @@ struct connsched_conn {
   connsched::ServerCore* core = nullptr;
   std::uint64_t id = 0;
   connsched::UniqueFd fd;
-  std::string in;             // received, not yet consumed from in_start on
+  std::string in;  // received, not yet consumed from in_start on
   std::size_t in_start = 0;
-  std::string out;            // replies not yet written
+  std::string out;  // replies not yet written
   std::unique_ptr<connsched::Session> session;
   std::atomic<int> killed{CONNSCHED_KILL_NONE};
   std::atomic<bool> in_transaction{false};

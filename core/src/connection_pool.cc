@@ -10,12 +10,16 @@ constexpr std::size_t kKeepBufferBytes = 64 * 1024;
 thread_local Connection* tls_current = nullptr;
 }  // namespace
 
-Connection* current_connection() { return tls_current; }
+Connection* current_connection() {
+  return tls_current;
+}
 
 CurrentConnectionScope::CurrentConnectionScope(Connection* conn) : previous_(tls_current) {
   tls_current = conn;
 }
-CurrentConnectionScope::~CurrentConnectionScope() { tls_current = previous_; }
+CurrentConnectionScope::~CurrentConnectionScope() {
+  tls_current = previous_;
+}
 
 std::unique_ptr<Connection> ConnectionPool::acquire() {
   {

@@ -19,10 +19,14 @@ std::optional<LogLevel> parse_log_level(std::string_view name) {
 namespace {
 std::string_view level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "?";
 }
@@ -36,8 +40,9 @@ void Logger::write(LogLevel level, std::string_view message) const {
   localtime_r(&tv.tv_sec, &parts);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &parts);
-  std::string line = fmt::format("{}.{:03d} {} [{}] {}\n", stamp, static_cast<int>(tv.tv_usec / 1000),
-                                 program_, level_name(level), message);
+  std::string line =
+      fmt::format("{}.{:03d} {} [{}] {}\n", stamp, static_cast<int>(tv.tv_usec / 1000), program_,
+                  level_name(level), message);
   std::string_view rest = line;
   while (!rest.empty()) {
     ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());

@@ -31,7 +31,8 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
 
 std::optional<bool> parse_bool(std::string_view text) {
   std::string lower;
-  for (char c : text) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : text)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   if (lower == "1" || lower == "on" || lower == "true" || lower == "yes") return true;
   if (lower == "0" || lower == "off" || lower == "false" || lower == "no") return false;
   return std::nullopt;
@@ -81,7 +82,8 @@ std::string check_option_value(const connsched_option_desc& option, std::string_
     case CONNSCHED_OPTION_BOOL: {
       auto flag = parse_bool(value);
       if (!flag) {
-        return fmt::format("--{}: '{}' is not a boolean (use on or off)", dashed(option.name), value);
+        return fmt::format("--{}: '{}' is not a boolean (use on or off)", dashed(option.name),
+                           value);
       }
       result = *flag ? "1" : "0";
       break;
@@ -112,7 +114,8 @@ std::map<std::string, std::string> resolve_backend_options(
     const connsched_option_desc* option = find_option(options, name);
     if (option == nullptr) {
       std::string known;
-      for (const auto& o : options) known += fmt::format("{}--{}", known.empty() ? "" : ", ", dashed(o.name));
+      for (const auto& o : options)
+        known += fmt::format("{}--{}", known.empty() ? "" : ", ", dashed(o.name));
       throw StartupError(fmt::format("unknown option --{} (backend '{}' takes: {})", dashed(name),
                                      backend_name, known.empty() ? "no options" : known));
     }
@@ -130,10 +133,18 @@ std::string describe_options(const std::vector<connsched_option_desc>& options) 
   for (const auto& o : options) {
     std::string kind;
     switch (o.type) {
-      case CONNSCHED_OPTION_INT: kind = fmt::format("INT in [{}, {}]", o.min_value, o.max_value); break;
-      case CONNSCHED_OPTION_BOOL: kind = "on|off"; break;
-      case CONNSCHED_OPTION_ENUM: kind = o.choices; break;
-      default: kind = "TEXT"; break;
+      case CONNSCHED_OPTION_INT:
+        kind = fmt::format("INT in [{}, {}]", o.min_value, o.max_value);
+        break;
+      case CONNSCHED_OPTION_BOOL:
+        kind = "on|off";
+        break;
+      case CONNSCHED_OPTION_ENUM:
+        kind = o.choices;
+        break;
+      default:
+        kind = "TEXT";
+        break;
     }
     out += fmt::format("  --{:<34} {} ({}; default {}{})\n", dashed(o.name), o.help ? o.help : "",
                        kind, o.default_value ? o.default_value : "unset",

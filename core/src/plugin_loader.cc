@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 #include <system_error>
 
 #include "connsched/server.h"
@@ -79,8 +79,8 @@ std::string validate_descriptor(const connsched_scheduler* t) {
                        t->magic, CONNSCHED_ABI_MAGIC);
   }
   if (t->abi_major != CONNSCHED_ABI_MAJOR) {
-    return fmt::format("built for scheduler ABI {}.{}, this server speaks ABI {}.{}",
-                       t->abi_major, t->abi_minor, CONNSCHED_ABI_MAJOR, CONNSCHED_ABI_MINOR);
+    return fmt::format("built for scheduler ABI {}.{}, this server speaks ABI {}.{}", t->abi_major,
+                       t->abi_minor, CONNSCHED_ABI_MAJOR, CONNSCHED_ABI_MINOR);
   }
   if (t->struct_size < kMinimumTableSize) {
     return fmt::format("descriptor is {} bytes, smaller than the {} bytes of ABI {}.0",
@@ -122,7 +122,8 @@ LoadedScheduler load_scheduler(const std::string& name_or_path, const std::strin
     if (!fs::exists(path)) throw StartupError(fmt::format("{}: no such file", path));
   } else {
     if (name_or_path == "." || name_or_path == "..") {
-      throw StartupError(fmt::format("--thread-handling: '{}' is not a backend name", name_or_path));
+      throw StartupError(
+          fmt::format("--thread-handling: '{}' is not a backend name", name_or_path));
     }
     path = (fs::path(plugin_dir) / (name_or_path + ".so")).string();
     if (!fs::exists(path)) {

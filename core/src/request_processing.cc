@@ -38,7 +38,8 @@ void ServerCore::ensure_thread_initialized() {
   thread_local const ServerCore* initialized_for = nullptr;
   if (initialized_for == this) return;
   initialized_for = this;
-  if (scheduler_.table.init_new_connection_thread) scheduler_.table.init_new_connection_thread(backend_);
+  if (scheduler_.table.init_new_connection_thread)
+    scheduler_.table.init_new_connection_thread(backend_);
 }
 
 int ServerCore::do_command(Connection& c) {
@@ -95,7 +96,8 @@ bool ServerCore::process_input(Connection& c) {
       break;
     } catch (...) {
       CoreCounters::bump(counters_.handler_errors);
-      logger_.log(LogLevel::kWarning, "connection {}: request failed with an unknown exception", c.id);
+      logger_.log(LogLevel::kWarning, "connection {}: request failed with an unknown exception",
+                  c.id);
       c.out += protocol_->internal_error_reply("unknown error");
       keep = false;
       break;
@@ -147,9 +149,10 @@ bool ServerCore::flush(Connection& c) {
       if (left <= 0 || hard_killed(c)) {
         if (left <= 0) {
           CoreCounters::bump(counters_.write_timeouts);
-          logger_.log(LogLevel::kWarning,
-                      "connection {}: peer did not read a reply for {} s (net_write_timeout); closing",
-                      c.id, options_.net_write_timeout);
+          logger_.log(
+              LogLevel::kWarning,
+              "connection {}: peer did not read a reply for {} s (net_write_timeout); closing",
+              c.id, options_.net_write_timeout);
         }
         ok = false;
         break;
@@ -191,7 +194,8 @@ void ServerCore::wait_begin(Connection& c, int type) {
   if (type < 0 || type >= CONNSCHED_WAIT_TYPE_COUNT) type = CONNSCHED_WAIT_UNKNOWN;
   CoreCounters::bump(counters_.waits[static_cast<std::size_t>(type)]);
   // Only the outermost of nested waits reaches the backend.
-  if (c.wait_depth++ == 0 && scheduler_.table.wait_begin) scheduler_.table.wait_begin(backend_, &c, type);
+  if (c.wait_depth++ == 0 && scheduler_.table.wait_begin)
+    scheduler_.table.wait_begin(backend_, &c, type);
 }
 
 void ServerCore::wait_end(Connection& c) {

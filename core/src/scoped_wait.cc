@@ -7,8 +7,8 @@ namespace connsched {
 
 std::string_view wait_type_name(int type) {
   static constexpr std::string_view kNames[CONNSCHED_WAIT_TYPE_COUNT] = {
-      "unknown",   "sleep",     "diskio",     "row_lock",     "global_lock", "meta_data_lock",
-      "table_lock", "user_lock", "binlog",     "group_commit", "sync",        "net"};
+      "unknown",    "sleep",     "diskio", "row_lock",     "global_lock", "meta_data_lock",
+      "table_lock", "user_lock", "binlog", "group_commit", "sync",        "net"};
   if (type < 0 || type >= CONNSCHED_WAIT_TYPE_COUNT) return "unknown";
   return kNames[type];
 }

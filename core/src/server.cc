@@ -25,16 +25,36 @@ Server::Server(ServerOptions options, std::unique_ptr<Protocol> protocol)
     : core_(std::make_unique<ServerCore>(std::move(options), std::move(protocol))) {}
 Server::~Server() = default;
 
-std::uint16_t Server::port() const { return core_->port(); }
-std::string Server::backend_name() const { return core_->backend_name(); }
-std::uint16_t Server::admin_port() const { return core_->admin_port(); }
-void Server::start() { core_->start(); }
-int Server::run() { return core_->run(); }
-void Server::request_shutdown() { core_->request_shutdown(); }
-CoreStats Server::core_stats() const { return core_->core_stats(); }
-BackendStats Server::backend_stats() const { return core_->backend_stats(); }
-bool Server::kill(std::uint64_t id) { return core_->kill(id, CONNSCHED_KILL_CONNECTION); }
-bool Server::reload() { return core_->reload(); }
+std::uint16_t Server::port() const {
+  return core_->port();
+}
+std::string Server::backend_name() const {
+  return core_->backend_name();
+}
+std::uint16_t Server::admin_port() const {
+  return core_->admin_port();
+}
+void Server::start() {
+  core_->start();
+}
+int Server::run() {
+  return core_->run();
+}
+void Server::request_shutdown() {
+  core_->request_shutdown();
+}
+CoreStats Server::core_stats() const {
+  return core_->core_stats();
+}
+BackendStats Server::backend_stats() const {
+  return core_->backend_stats();
+}
+bool Server::kill(std::uint64_t id) {
+  return core_->kill(id, CONNSCHED_KILL_CONNECTION);
+}
+bool Server::reload() {
+  return core_->reload();
+}
 std::string Server::set_option(const std::string& name, const std::string& value) {
   return core_->set_option(name, value);
 }

@@ -8,8 +8,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <cstring>
 #include <fmt/format.h>
+#include <cstring>
 
 #include "option_values.h"
 #include "request_context.h"
@@ -21,7 +21,9 @@ constexpr std::size_t kMaxIdleConnectionObjects = 4096;
 constexpr std::chrono::milliseconds kAcceptPause{100};
 constexpr std::int64_t kAcceptErrorLogIntervalMs = 5000;
 
-std::string errno_text(int error) { return std::strerror(error); }
+std::string errno_text(int error) {
+  return std::strerror(error);
+}
 }  // namespace
 
 ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol)
@@ -44,7 +46,8 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   std::string dir = options_.plugin_dir.empty() ? default_plugin_dir() : options_.plugin_dir;
   scheduler_ = load_scheduler(options_.thread_handling, dir);
   backend_name_ = scheduler_.table.name;
-  option_values_ = resolve_backend_options(backend_name_, scheduler_.options, options_.backend_options);
+  option_values_ =
+      resolve_backend_options(backend_name_, scheduler_.options, options_.backend_options);
   // Core's own settings are readable by backends too (a pool may want wait_timeout).
   option_values_["max_connections"] = std::to_string(options_.max_connections);
   option_values_["wait_timeout"] = std::to_string(options_.wait_timeout);
@@ -68,7 +71,8 @@ ServerCore::~ServerCore() {
       c.killed.store(CONNSCHED_KILL_CONNECTION);
       ::shutdown(c.fd.get(), SHUT_RDWR);
     });
-    registry_.wait_empty(std::chrono::steady_clock::now() + std::chrono::seconds(options_.shutdown_timeout));
+    registry_.wait_empty(std::chrono::steady_clock::now() +
+                         std::chrono::seconds(options_.shutdown_timeout));
     std::unique_lock lifetime(backend_lifetime_);
     scheduler_.table.end(backend_);
   }
@@ -86,8 +90,8 @@ void ServerCore::bind_listener() {
     addr6.sin6_family = AF_INET6;
     addr6.sin6_port = htons(static_cast<std::uint16_t>(options_.port));
   } else {
-    throw StartupError(fmt::format("--bind-address: '{}' is not an IPv4 or IPv6 address",
-                                   options_.bind_address));
+    throw StartupError(
+        fmt::format("--bind-address: '{}' is not an IPv4 or IPv6 address", options_.bind_address));
   }
   if (options_.port < 0 || options_.port > 65535) {
     throw StartupError(fmt::format("--port: {} is out of range [0, 65535]", options_.port));
@@ -147,8 +151,8 @@ void ServerCore::start() {
       listen_fd_.get(), [this](UniqueFd fd) { on_accept(std::move(fd)); },
       [this](int error) { on_accept_error(error); }, kAcceptPause);
   acceptor_->start();
-  logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'", options_.bind_address,
-              port_, backend_name_);
+  logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'",
+              options_.bind_address, port_, backend_name_);
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
 }
 
@@ -158,7 +162,8 @@ int ServerCore::run() {
     std::unique_lock lock(shutdown_mutex_);
     shutdown_cv_.wait(lock, [&] { return shutdown_requested_; });
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.shutdown_timeout);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(options_.shutdown_timeout);
   shutting_down_.store(true);
   acceptor_->request_stop();
   std::size_t draining = 0;
@@ -168,19 +173,22 @@ int ServerCore::run() {
     int expected = CONNSCHED_KILL_NONE;
     c.killed.compare_exchange_strong(expected, CONNSCHED_KILL_SHUTDOWN);
     ::shutdown(c.fd.get(), SHUT_RD);
-    if (scheduler_.table.post_kill_notification) scheduler_.table.post_kill_notification(backend_, &c);
+    if (scheduler_.table.post_kill_notification)
+      scheduler_.table.post_kill_notification(backend_, &c);
   });
-  logger_.log(LogLevel::kInfo, "shutting down: stopped accepting, draining {} connection(s)", draining);
+  logger_.log(LogLevel::kInfo, "shutting down: stopped accepting, draining {} connection(s)",
+              draining);
   acceptor_->join();
   listen_fd_.reset();
   if (!registry_.wait_empty(deadline)) {
     logger_.log(LogLevel::kWarning,
-                "shutdown: {} connection(s) still busy after {} s; closing them",
-                registry_.size(), options_.shutdown_timeout);
+                "shutdown: {} connection(s) still busy after {} s; closing them", registry_.size(),
+                options_.shutdown_timeout);
     registry_.for_each([&](Connection& c) {
       c.killed.store(CONNSCHED_KILL_CONNECTION);
       ::shutdown(c.fd.get(), SHUT_RDWR);
-      if (scheduler_.table.post_kill_notification) scheduler_.table.post_kill_notification(backend_, &c);
+      if (scheduler_.table.post_kill_notification)
+        scheduler_.table.post_kill_notification(backend_, &c);
     });
     if (!registry_.wait_empty(std::chrono::steady_clock::now() + std::chrono::seconds(2))) {
       logger_.log(LogLevel::kError, "shutdown: {} connection(s) stuck in a handler; exiting now",
@@ -271,13 +279,13 @@ void ServerCore::on_accept_error(int error) {
     ++accept_errors_unlogged_;
     return;
   }
-  logger_.log(LogLevel::kWarning,
-              "accept failed: {} ({} connection(s) open{}); pausing accept for {} ms",
-              errno_text(error), registry_.size(),
-              accept_errors_unlogged_ ? fmt::format(", {} more failure(s) since the last report",
-                                                    accept_errors_unlogged_)
-                                      : std::string(),
-              kAcceptPause.count());
+  logger_.log(
+      LogLevel::kWarning, "accept failed: {} ({} connection(s) open{}); pausing accept for {} ms",
+      errno_text(error), registry_.size(),
+      accept_errors_unlogged_
+          ? fmt::format(", {} more failure(s) since the last report", accept_errors_unlogged_)
+          : std::string(),
+      kAcceptPause.count());
   accept_error_logged_ms_ = now;
   accept_errors_unlogged_ = 0;
 }
@@ -291,7 +299,8 @@ bool ServerCore::kill(std::uint64_t id, int reason) {
     c.killed.store(reason);
     CoreCounters::bump(reason == CONNSCHED_KILL_TIMEOUT ? counters_.timed_out : counters_.killed);
     ::shutdown(c.fd.get(), reason == CONNSCHED_KILL_SHUTDOWN ? SHUT_RD : SHUT_RDWR);
-    if (scheduler_.table.post_kill_notification) scheduler_.table.post_kill_notification(backend_, &c);
+    if (scheduler_.table.post_kill_notification)
+      scheduler_.table.post_kill_notification(backend_, &c);
   });
 }
 
@@ -349,7 +358,8 @@ std::string ServerCore::set_option(const std::string& raw_name, const std::strin
   std::string canonical;
   if (std::string why = check_option_value(*option, value, &canonical); !why.empty()) return why;
   char err[512] = {};
-  if (scheduler_.table.set_option(backend_, name.c_str(), canonical.c_str(), err, sizeof err - 1) != 0) {
+  if (scheduler_.table.set_option(backend_, name.c_str(), canonical.c_str(), err, sizeof err - 1) !=
+      0) {
     return fmt::format("{}: {}", name, err[0] ? err : "refused by the backend");
   }
   logger_.log(LogLevel::kInfo, "set {} = {}", name, canonical);
@@ -363,7 +373,8 @@ void sink_counter(void* ctx, const char* name, std::int64_t value, const char* h
 void sink_table(void* ctx, const char* name, std::size_t ncolumns, const char* const* columns) {
   StatsTable table;
   table.name = name ? name : "";
-  for (std::size_t i = 0; i < ncolumns; ++i) table.columns.emplace_back(columns[i] ? columns[i] : "");
+  for (std::size_t i = 0; i < ncolumns; ++i)
+    table.columns.emplace_back(columns[i] ? columns[i] : "");
   static_cast<BackendStats*>(ctx)->tables.push_back(std::move(table));
 }
 void sink_row(void* ctx, const connsched_stat_value* cells) {
@@ -373,9 +384,15 @@ void sink_row(void* ctx, const connsched_stat_value* cells) {
   std::vector<StatValue> row;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     switch (cells[i].kind) {
-      case CONNSCHED_STAT_INT: row.emplace_back(cells[i].i); break;
-      case CONNSCHED_STAT_STRING: row.emplace_back(std::string(cells[i].s ? cells[i].s : "")); break;
-      default: row.emplace_back(std::monostate{}); break;
+      case CONNSCHED_STAT_INT:
+        row.emplace_back(cells[i].i);
+        break;
+      case CONNSCHED_STAT_STRING:
+        row.emplace_back(std::string(cells[i].s ? cells[i].s : ""));
+        break;
+      default:
+        row.emplace_back(std::monostate{});
+        break;
     }
   }
   table.rows.push_back(std::move(row));

@@ -18,7 +18,9 @@ std::int64_t monotonic_ms() {
 
 namespace {
 
-ServerCore& core_of(const connsched_services* svc) { return *static_cast<ServerCore*>(svc->host); }
+ServerCore& core_of(const connsched_services* svc) {
+  return *static_cast<ServerCore*>(svc->host);
+}
 
 int svc_do_command(connsched_conn* conn) noexcept {
   try {
@@ -39,7 +41,9 @@ int svc_wait_for_input(connsched_conn* conn) noexcept {
   }
 }
 
-void svc_end_connection(connsched_conn* conn) noexcept { conn->core->end_connection(*conn); }
+void svc_end_connection(connsched_conn* conn) noexcept {
+  conn->core->end_connection(*conn);
+}
 
 int svc_kill_connection(const connsched_services* svc, std::uint64_t id, int reason) noexcept {
   if (reason != CONNSCHED_KILL_CONNECTION && reason != CONNSCHED_KILL_TIMEOUT &&
@@ -53,11 +57,21 @@ int svc_kill_connection(const connsched_services* svc, std::uint64_t id, int rea
   }
 }
 
-int svc_conn_fd(const connsched_conn* conn) noexcept { return conn->fd.get(); }
-std::uint64_t svc_conn_id(const connsched_conn* conn) noexcept { return conn->id; }
-void* svc_conn_get_data(const connsched_conn* conn) noexcept { return conn->backend_data; }
-void svc_conn_set_data(connsched_conn* conn, void* data) noexcept { conn->backend_data = data; }
-int svc_conn_killed(const connsched_conn* conn) noexcept { return conn->killed.load(); }
+int svc_conn_fd(const connsched_conn* conn) noexcept {
+  return conn->fd.get();
+}
+std::uint64_t svc_conn_id(const connsched_conn* conn) noexcept {
+  return conn->id;
+}
+void* svc_conn_get_data(const connsched_conn* conn) noexcept {
+  return conn->backend_data;
+}
+void svc_conn_set_data(connsched_conn* conn, void* data) noexcept {
+  conn->backend_data = data;
+}
+int svc_conn_killed(const connsched_conn* conn) noexcept {
+  return conn->killed.load();
+}
 int svc_conn_in_transaction(const connsched_conn* conn) noexcept {
   return conn->in_transaction.load(std::memory_order_relaxed) ? 1 : 0;
 }
@@ -83,7 +97,9 @@ const char* svc_get_option(const connsched_services* svc, const char* name) noex
   }
 }
 
-std::int64_t svc_now_ms() noexcept { return monotonic_ms(); }
+std::int64_t svc_now_ms() noexcept {
+  return monotonic_ms();
+}
 
 int svc_shutting_down(const connsched_services* svc) noexcept {
   return core_of(svc).shutting_down() ? 1 : 0;

@@ -26,9 +26,7 @@ class EchoProtocol final : public connsched::Protocol {
   std::unique_ptr<connsched::Session> new_session() override {
     return std::make_unique<EchoSession>();
   }
-  std::string too_many_connections_reply() const override {
-    return "ERROR too many connections\n";
-  }
+  std::string too_many_connections_reply() const override { return "ERROR too many connections\n"; }
   std::string request_too_large_reply(std::size_t limit) const override {
     return fmt::format("ERROR line longer than {} bytes\n", limit);
   }

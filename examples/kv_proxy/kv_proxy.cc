@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
       "(MULTI..EXEC keeps one); past --upstream-borrow-timeout clients get '-ERR upstream busy'.";
   spec.default_port = 6390;
   spec.add_options = [&](CLI::App& app) {
-    app.add_option("--upstream", upstream, "The upstream RESP server, host:port")->capture_default_str();
+    app.add_option("--upstream", upstream, "The upstream RESP server, host:port")
+        ->capture_default_str();
     app.add_option("--upstream-pool-max,--upstream_pool_max", config.pool_max,
                    "Most upstream connections at once; 0 opens a new one per command (no pool)")
         ->capture_default_str()
@@ -33,8 +34,9 @@ int main(int argc, char** argv) {
                    "Upstream connections kept open and idle")
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{0}, std::size_t{100000}));
-    app.add_option("--upstream-borrow-timeout,--upstream_borrow_timeout", borrow_ms,
-                   "Milliseconds a command waits for a pooled connection before '-ERR upstream busy'")
+    app.add_option(
+           "--upstream-borrow-timeout,--upstream_borrow_timeout", borrow_ms,
+           "Milliseconds a command waits for a pooled connection before '-ERR upstream busy'")
         ->capture_default_str()
         ->check(CLI::Range(std::int64_t{0}, std::int64_t{600000}));
     app.add_option("--upstream-connect-timeout,--upstream_connect_timeout", connect_ms,
@@ -52,7 +54,8 @@ int main(int argc, char** argv) {
     config.connect_timeout = std::chrono::milliseconds(connect_ms);
     config.reply_timeout = std::chrono::milliseconds(reply_ms);
     if (config.pool_min_idle > config.pool_max) config.pool_min_idle = config.pool_max;
-    return std::make_unique<kv_proxy::ProxyProtocol>(std::make_shared<kv_proxy::ProxyShared>(config));
+    return std::make_unique<kv_proxy::ProxyProtocol>(
+        std::make_shared<kv_proxy::ProxyShared>(config));
   };
   return connsched::run_server_main(argc, argv, spec);
 }

@@ -54,7 +54,8 @@ ProxyShared::ProxyShared(ProxyConfig cfg) : config(std::move(cfg)) {
   settings.test_while_idle = true;
   settings.maintenance_interval = std::chrono::milliseconds(1000);
   settings.log = [](const std::string& line) { fmt::print(stderr, "kv_proxy: {}\n", line); };
-  pool = std::make_unique<UpstreamPool>("upstream " + address.to_string(), std::move(factory), settings);
+  pool = std::make_unique<UpstreamPool>("upstream " + address.to_string(), std::move(factory),
+                                        settings);
 }
 
 std::string ProxyShared::stats_text() const {
@@ -66,7 +67,8 @@ std::string ProxyShared::stats_text() const {
   if (pool) {
     auto s = pool->stats();
     out += fmt::format(
-        "pool_active:{}\r\npool_idle:{}\r\npool_waiting:{}\r\npool_created:{}\r\npool_destroyed:{}\r\n"
+        "pool_active:{}\r\npool_idle:{}\r\npool_waiting:{}\r\npool_created:{}\r\npool_destroyed:{}"
+        "\r\n"
         "pool_timeouts:{}\r\npool_validation_failures:{}\r\npool_create_failures:{}\r\n"
         "pool_wait_p99_us:{}\r\n",
         s.active, s.idle, s.waiting, s.created, s.destroyed, s.timeouts, s.validation_failures,
@@ -128,7 +130,8 @@ std::size_t ProxySession::handle(std::string_view input, connsched::Reply& out,
     return request.consumed;
   }
   if (unsupported(command)) {
-    out.append(error_reply(fmt::format("ERR '{}' is not supported through kv_proxy", request.args[0])));
+    out.append(
+        error_reply(fmt::format("ERR '{}' is not supported through kv_proxy", request.args[0])));
     return request.consumed;
   }
   const bool begins_pin = command == "MULTI";

@@ -52,7 +52,9 @@ UpstreamAddress UpstreamAddress::parse(std::string_view text) {
   return UpstreamAddress{std::string(text.substr(0, colon)), static_cast<std::uint16_t>(port)};
 }
 
-std::string UpstreamAddress::to_string() const { return fmt::format("{}:{}", host, port); }
+std::string UpstreamAddress::to_string() const {
+  return fmt::format("{}:{}", host, port);
+}
 
 UpstreamConnection::UpstreamConnection(const UpstreamAddress& address,
                                        std::chrono::milliseconds timeout) {
@@ -95,14 +97,16 @@ UpstreamConnection::UpstreamConnection(const UpstreamAddress& address,
     }
   }
   ::freeaddrinfo(found);
-  if (fd_ < 0) throw UpstreamError(fmt::format("cannot connect to {}: {}", address.to_string(), failure));
+  if (fd_ < 0)
+    throw UpstreamError(fmt::format("cannot connect to {}: {}", address.to_string(), failure));
 }
 
 UpstreamConnection::~UpstreamConnection() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string UpstreamConnection::round_trip(std::string_view request, std::chrono::milliseconds timeout) {
+std::string UpstreamConnection::round_trip(std::string_view request,
+                                           std::chrono::milliseconds timeout) {
   const std::int64_t deadline = now_ms() + timeout.count();
   while (!request.empty()) {
     ssize_t n = ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL);
@@ -112,10 +116,12 @@ std::string UpstreamConnection::round_trip(std::string_view request, std::chrono
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!wait_fd(fd_, POLLOUT, deadline)) throw UpstreamError("upstream did not take the request in time");
+      if (!wait_fd(fd_, POLLOUT, deadline))
+        throw UpstreamError("upstream did not take the request in time");
       continue;
     }
-    throw UpstreamError(fmt::format("upstream connection lost while sending: {}", std::strerror(errno)));
+    throw UpstreamError(
+        fmt::format("upstream connection lost while sending: {}", std::strerror(errno)));
   }
   while (true) {
     auto parsed = loadgen::parse_resp_reply(pending_);
@@ -124,7 +130,8 @@ std::string UpstreamConnection::round_trip(std::string_view request, std::chrono
       pending_.erase(0, parsed.consumed);
       return reply;
     }
-    if (parsed.status == loadgen::ParseStatus::kInvalid) throw UpstreamError("upstream sent an invalid reply");
+    if (parsed.status == loadgen::ParseStatus::kInvalid)
+      throw UpstreamError("upstream sent an invalid reply");
     char buffer[16 * 1024];
     ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
     if (n > 0) {
@@ -145,8 +152,8 @@ bool UpstreamConnection::alive() const {
   if (!pending_.empty()) return false;
   char byte;
   ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return false;                                   // closed by the upstream
-  if (n > 0) return false;                                    // unasked data: out of step
+  if (n == 0) return false;                                          // closed by the upstream
+  if (n > 0) return false;                                           // unasked data: out of step
   return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;  // quiet: fine
 }
 

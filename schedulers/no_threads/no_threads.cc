@@ -42,11 +42,14 @@ int no_threads_add_connection(void* backend, connsched_conn* conn) {
 }
 
 // Nothing outlives a connection, so ending is just freeing the state.
-void no_threads_end(void* backend) { std::unique_ptr<NoThreads> owned(static_cast<NoThreads*>(backend)); }
+void no_threads_end(void* backend) {
+  std::unique_ptr<NoThreads> owned(static_cast<NoThreads*>(backend));
+}
 
 void no_threads_stats(void* backend, const connsched_stats_sink* sink) {
   auto& self = *static_cast<NoThreads*>(backend);
-  sink->counter(sink->ctx, "connections_served", self.served.load(), "Connections served to their end");
+  sink->counter(sink->ctx, "connections_served", self.served.load(),
+                "Connections served to their end");
   sink->counter(sink->ctx, "threads_connected", self.serving.load(),
                 "Connections being served (0 or 1: the acceptor thread serves them)");
 }

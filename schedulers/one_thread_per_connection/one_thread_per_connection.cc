@@ -79,7 +79,9 @@ int otpc_add_connection(void* backend, connsched_conn* conn) {
 
 // Core calls end only after every connection ended, so the cache's threads are all
 // parked or exiting: destroying it joins them.
-void otpc_end(void* backend) { std::unique_ptr<PerConnection> owned(static_cast<PerConnection*>(backend)); }
+void otpc_end(void* backend) {
+  std::unique_ptr<PerConnection> owned(static_cast<PerConnection*>(backend));
+}
 
 int otpc_set_option(void* backend, const char* name, const char* value, char*, size_t) {
   auto& self = *static_cast<PerConnection*>(backend);
@@ -97,16 +99,21 @@ void otpc_stats(void* backend, const connsched_stats_sink* sink) {
   auto counter = [&](const char* name, std::int64_t value, const char* help) {
     sink->counter(sink->ctx, name, value, help);
   };
-  counter("threads_created", static_cast<std::int64_t>(s.created), "Threads created to serve connections");
-  counter("threads_cached", static_cast<std::int64_t>(s.parked), "Threads parked in the thread cache");
+  counter("threads_created", static_cast<std::int64_t>(s.created),
+          "Threads created to serve connections");
+  counter("threads_cached", static_cast<std::int64_t>(s.parked),
+          "Threads parked in the thread cache");
   counter("threads_connected", self.connected.load(), "Connections being served, one thread each");
   counter("threads_running", self.running.load(), "Threads executing requests now");
   counter("threads", static_cast<std::int64_t>(s.live), "Threads alive (serving or cached)");
-  counter("thread_cache_hits", static_cast<std::int64_t>(s.hits), "Connections given a cached thread");
-  counter("thread_cache_misses", static_cast<std::int64_t>(s.misses), "Connections that needed a new thread");
+  counter("thread_cache_hits", static_cast<std::int64_t>(s.hits),
+          "Connections given a cached thread");
+  counter("thread_cache_misses", static_cast<std::int64_t>(s.misses),
+          "Connections that needed a new thread");
   counter("thread_cache_expired", static_cast<std::int64_t>(s.expired),
           "Cached threads that exited after thread_cache_timeout");
-  counter("thread_cache_size", static_cast<std::int64_t>(s.cache_size), "Threads the cache may hold");
+  counter("thread_cache_size", static_cast<std::int64_t>(s.cache_size),
+          "Threads the cache may hold");
 }
 
 constexpr connsched_option_desc kOptions[] = {

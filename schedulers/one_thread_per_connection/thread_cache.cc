@@ -6,7 +6,8 @@
 
 namespace connsched {
 
-ThreadCache::ThreadCache(Serve serve, std::size_t cache_size, std::chrono::milliseconds idle_timeout)
+ThreadCache::ThreadCache(Serve serve, std::size_t cache_size,
+                         std::chrono::milliseconds idle_timeout)
     : serve_(std::move(serve)), cache_size_(cache_size), idle_timeout_(idle_timeout) {}
 
 ThreadCache::~ThreadCache() {
@@ -58,8 +59,8 @@ void ThreadCache::run(Worker& worker, void* work) {
     std::unique_lock lock(mutex_);
     if (!stopping_ && parked_.size() < cache_size_) {
       parked_.push_back(&worker);
-      bool woken = worker.wake.wait_for(lock, idle_timeout_,
-                                        [&] { return worker.has_work || worker.exit; });
+      bool woken =
+          worker.wake.wait_for(lock, idle_timeout_, [&] { return worker.has_work || worker.exit; });
       if (worker.has_work) {
         worker.has_work = false;
         work = std::exchange(worker.work, nullptr);

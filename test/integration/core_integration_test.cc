@@ -40,8 +40,10 @@ TEST_CASE("many concurrent clients each get their own echoes back, in order") {
     if (serves_one_at_a_time(backend)) {
       CHECK(server.probe().peak.load() == 1);  // one after another
     }
-    CHECK(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 0; }));
-    CHECK(server.server().core_stats().requests == static_cast<std::uint64_t>(kClients * kRequests));
+    CHECK(RunningServer::eventually(
+        [&] { return server.server().core_stats().connections_current == 0; }));
+    CHECK(server.server().core_stats().requests ==
+          static_cast<std::uint64_t>(kClients * kRequests));
   }
 }
 
@@ -107,7 +109,8 @@ TEST_CASE("a client that vanishes mid-request costs nothing; the server keeps se
     }
     TestClient healthy(server.port());
     CHECK(healthy.request("echo fine", 5s) == "fine");
-    CHECK(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 1; }));
+    CHECK(RunningServer::eventually(
+        [&] { return server.server().core_stats().connections_current == 1; }));
   }
 }
 
@@ -139,7 +142,8 @@ TEST_CASE("max_connections refuses the extra connection with the protocol's mess
     CHECK(extra.wait_closed(5s));
     CHECK(server.server().core_stats().connections_refused == 1);
     held.pop_back();  // one leaves: there is room again
-    REQUIRE(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 2; }));
+    REQUIRE(RunningServer::eventually(
+        [&] { return server.server().core_stats().connections_current == 2; }));
     TestClient again(server.port());
     CHECK(again.request("echo room") == "room");
   }
@@ -265,7 +269,8 @@ TEST_CASE("one-thread-per-connection reuses a cached thread for sequential conne
       REQUIRE(client.request("echo x") == "x");
       client.shutdown_write();
       REQUIRE(client.wait_closed());
-      REQUIRE(RunningServer::eventually([&] { return server.server().backend_stats().counter("threads_cached") == 1; }));
+      REQUIRE(RunningServer::eventually(
+          [&] { return server.server().backend_stats().counter("threads_cached") == 1; }));
     }
     auto stats = server.server().backend_stats();
     CHECK(stats.counter("threads_created") == 1);
@@ -293,9 +298,11 @@ TEST_CASE("backend options change at run time through set_option, with clear err
     TestClient client(server.port());
     REQUIRE(client.request("echo x") == "x");
   }
-  REQUIRE(RunningServer::eventually([&] { return server.server().backend_stats().counter("threads_cached") >= 1; }));
+  REQUIRE(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("threads_cached") >= 1; }));
   CHECK(server.server().set_option("thread-cache-size", "0").empty());
-  CHECK(RunningServer::eventually([&] { return server.server().backend_stats().counter("threads_cached") == 0; }));
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("threads_cached") == 0; }));
   CHECK(server.server().backend_stats().counter("thread_cache_size") == 0);
   CHECK(server.server().set_option("thread_cache_size", "-1") ==
         "--thread-cache-size: -1 is out of range [0, 16384]");
@@ -305,17 +312,17 @@ TEST_CASE("backend options change at run time through set_option, with clear err
 
 TEST_CASE("a backend whose init fails stops the start with its own message") {
   CHECK_THROWS_WITH_AS(
-      {
-        RunningServer server(test_options(broken_plugin_dir() + "/init_fails.so"));
-      },
-      doctest::Contains("init_fails.so: init failed: cannot reach the scheduling oracle"), StartupError);
+      { RunningServer server(test_options(broken_plugin_dir() + "/init_fails.so")); },
+      doctest::Contains("init_fails.so: init failed: cannot reach the scheduling oracle"),
+      StartupError);
 }
 
 TEST_CASE("a connection the backend refuses is closed; the server carries on") {
   RunningServer server(test_options(broken_plugin_dir() + "/refuse_add.so"));
   TestClient refused(server.port());
   CHECK(refused.wait_closed(5s));
-  CHECK(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 0; }));
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().core_stats().connections_current == 0; }));
 }
 
 TEST_CASE("a client that stops reading a large reply is dropped after net_write_timeout") {
@@ -330,9 +337,11 @@ TEST_CASE("a client that stops reading a large reply is dropped after net_write_
     TestClient healthy(server.port());
     CHECK(healthy.request("echo meanwhile", 30s) == "meanwhile");
     // Generous bounds: under TSan with other tests running, a 64 MiB reply is slow to build.
-    CHECK(RunningServer::eventually([&] { return server.server().core_stats().write_timeouts == 1; }, 60s));
+    CHECK(RunningServer::eventually(
+        [&] { return server.server().core_stats().write_timeouts == 1; }, 60s));
     CHECK(server.server().core_stats().waits[CONNSCHED_WAIT_NET] >= 1);  // reported as a NET wait
     CHECK(healthy.request("echo after", 30s) == "after");
-    CHECK(RunningServer::eventually([&] { return server.server().core_stats().connections_current == 1; }, 60s));
+    CHECK(RunningServer::eventually(
+        [&] { return server.server().core_stats().connections_current == 1; }, 60s));
   }
 }

@@ -17,8 +17,12 @@ using namespace connsched::testing;
 using namespace std::chrono_literals;
 
 namespace {
-std::string echo_server() { return bin_dir() + "/echo_server"; }
-std::string test_server() { return bin_dir() + "/cs_test_server"; }
+std::string echo_server() {
+  return bin_dir() + "/echo_server";
+}
+std::string test_server() {
+  return bin_dir() + "/cs_test_server";
+}
 
 // The lines of `output` that are not empty.
 std::vector<std::string> lines(const std::string& output) {
@@ -49,12 +53,15 @@ TEST_CASE("every bad backend is refused with one line and exit status 2") {
   check_refusal({"--thread-handling=pool-of-dreams"}, "unknown scheduler backend 'pool-of-dreams'");
   check_refusal({"--thread-handling=/no/such/backend.so"}, "/no/such/backend.so: no such file");
   check_refusal({"--thread-handling=" + dir + "/not_elf.so"}, "not a shared object");
-  check_refusal({"--thread-handling=" + dir + "/no_entry.so"}, "entry symbol 'connsched_scheduler_entry' not found");
-  check_refusal({"--thread-handling=" + dir + "/null_entry.so"}, "the entry function returned NULL");
+  check_refusal({"--thread-handling=" + dir + "/no_entry.so"},
+                "entry symbol 'connsched_scheduler_entry' not found");
+  check_refusal({"--thread-handling=" + dir + "/null_entry.so"},
+                "the entry function returned NULL");
   check_refusal({"--thread-handling=" + dir + "/bad_magic.so"}, "bad magic 0x12345678");
   check_refusal({"--thread-handling=" + dir + "/abi_major.so"}, "built for scheduler ABI 2.0");
   check_refusal({"--thread-handling=" + dir + "/too_small.so"}, "descriptor is 24 bytes");
-  check_refusal({"--thread-handling=" + dir + "/null_member.so"}, "required member 'add_connection' is NULL");
+  check_refusal({"--thread-handling=" + dir + "/null_member.so"},
+                "required member 'add_connection' is NULL");
   check_refusal({"--thread-handling=" + dir + "/empty_name.so"}, "the backend's name is empty");
   check_refusal({"--thread-handling=" + dir + "/init_fails.so", "--port=0"},
                 "init_fails.so: init failed: cannot reach the scheduling oracle");
@@ -73,7 +80,8 @@ TEST_CASE("unknown flags and bad values are refused with a clear message and exi
   check_refusal({"--thread-cache-size=-3"}, "--thread-cache-size: -3 is out of range [0, 16384]");
   check_refusal({"--thread-handling=no-threads", "--thread-cache-size=3"},
                 "unknown option --thread-cache-size (backend 'no-threads' takes: no options)");
-  check_refusal({"--bind-address=not-an-ip"}, "--bind-address: 'not-an-ip' is not an IPv4 or IPv6 address");
+  check_refusal({"--bind-address=not-an-ip"},
+                "--bind-address: 'not-an-ip' is not an IPv4 or IPv6 address");
   check_refusal({"stray"}, "unexpected argument 'stray'");
 }
 

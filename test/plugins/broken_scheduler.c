@@ -28,15 +28,26 @@ static int refuse_add(void* backend, connsched_conn* conn) {
   return 1; /* core must close it */
 }
 
-static void ok_end(void* backend) { (void)backend; }
+static void ok_end(void* backend) {
+  (void)backend;
+}
 
 static const connsched_scheduler kBroken = {
 #if defined(BROKEN_BAD_MAGIC)
-    0x12345678u, CONNSCHED_ABI_MAJOR, CONNSCHED_ABI_MINOR, (uint32_t)sizeof(connsched_scheduler),
+    0x12345678u,
+    CONNSCHED_ABI_MAJOR,
+    CONNSCHED_ABI_MINOR,
+    (uint32_t)sizeof(connsched_scheduler),
 #elif defined(BROKEN_ABI_MAJOR)
-    CONNSCHED_ABI_MAGIC, CONNSCHED_ABI_MAJOR + 1, 0, (uint32_t)sizeof(connsched_scheduler),
+    CONNSCHED_ABI_MAGIC,
+    CONNSCHED_ABI_MAJOR + 1,
+    0,
+    (uint32_t)sizeof(connsched_scheduler),
 #elif defined(BROKEN_TOO_SMALL)
-    CONNSCHED_ABI_MAGIC, CONNSCHED_ABI_MAJOR, CONNSCHED_ABI_MINOR, 24,
+    CONNSCHED_ABI_MAGIC,
+    CONNSCHED_ABI_MAJOR,
+    CONNSCHED_ABI_MINOR,
+    24,
 #else
     CONNSCHED_SCHEDULER_HEADER_INIT,
 #endif
@@ -55,12 +66,22 @@ static const connsched_scheduler kBroken = {
 #else
     refuse_add,
 #endif
-    NULL, NULL, NULL, NULL, ok_end, NULL, NULL};
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    ok_end,
+    NULL,
+    NULL};
 
 #if defined(BROKEN_NO_ENTRY)
-CONNSCHED_EXPORT const connsched_scheduler* some_other_symbol(void) { return &kBroken; }
+CONNSCHED_EXPORT const connsched_scheduler* some_other_symbol(void) {
+  return &kBroken;
+}
 #elif defined(BROKEN_NULL_ENTRY)
-CONNSCHED_EXPORT const connsched_scheduler* connsched_scheduler_entry(void) { return NULL; }
+CONNSCHED_EXPORT const connsched_scheduler* connsched_scheduler_entry(void) {
+  return NULL;
+}
 #else
 CONNSCHED_DEFINE_SCHEDULER(kBroken)
 #endif

@@ -97,21 +97,20 @@ static void c_stats(void* backend, const connsched_stats_sink* sink) {
   sink->counter(sink->ctx, "threads", threads, "Threads serving a connection now");
 }
 
-static const connsched_scheduler kCBackend = {
-    CONNSCHED_SCHEDULER_HEADER_INIT,
-    "c-thread-per-connection",
-    "a detached pthread per connection, written in C",
-    0,
-    NULL,
-    c_init,
-    NULL,
-    c_add_connection,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    c_end,
-    NULL,
-    c_stats};
+static const connsched_scheduler kCBackend = {CONNSCHED_SCHEDULER_HEADER_INIT,
+                                              "c-thread-per-connection",
+                                              "a detached pthread per connection, written in C",
+                                              0,
+                                              NULL,
+                                              c_init,
+                                              NULL,
+                                              c_add_connection,
+                                              NULL,
+                                              NULL,
+                                              NULL,
+                                              NULL,
+                                              c_end,
+                                              NULL,
+                                              c_stats};
 
 CONNSCHED_DEFINE_SCHEDULER(kCBackend)

@@ -43,7 +43,8 @@ long long upstream_clients(std::uint16_t upstream_port) {
   return *value;
 }
 
-std::vector<std::string> proxy_args(std::uint16_t upstream, const std::vector<std::string>& more = {}) {
+std::vector<std::string> proxy_args(std::uint16_t upstream,
+                                    const std::vector<std::string>& more = {}) {
   std::vector<std::string> args = {"--upstream=127.0.0.1:" + std::to_string(upstream)};
   args.insert(args.end(), more.begin(), more.end());
   return args;
@@ -70,8 +71,9 @@ TEST_CASE("commands pass through kv_proxy to the upstream, under every backend")
 
 TEST_CASE("MULTI ... EXEC runs on one pinned upstream connection") {
   ExampleServer upstream("kv_server", "one-thread-per-connection");
-  ExampleServer proxy("kv_proxy", "pool-of-threads",
-                      proxy_args(upstream.port(), {"--upstream-pool-max=1", "--upstream-borrow-timeout=300"}));
+  ExampleServer proxy(
+      "kv_proxy", "pool-of-threads",
+      proxy_args(upstream.port(), {"--upstream-pool-max=1", "--upstream-borrow-timeout=300"}));
   TestClient tx(proxy.port());
   CHECK(tx.request("MULTI") == "+OK\r");
   CHECK(tx.request("SET pinned 41") == "+QUEUED\r");
@@ -93,8 +95,9 @@ TEST_CASE("an exhausted pool answers '-ERR upstream busy' within the borrow time
   for (const auto& backend : builtin_backends()) {
     if (serves_one_at_a_time(backend)) continue;  // one client at a time: no contention
     CAPTURE(backend);
-    ExampleServer proxy("kv_proxy", backend,
-                        proxy_args(upstream.port(), {"--upstream-pool-max=1", "--upstream-borrow-timeout=300"}));
+    ExampleServer proxy(
+        "kv_proxy", backend,
+        proxy_args(upstream.port(), {"--upstream-pool-max=1", "--upstream-borrow-timeout=300"}));
     TestClient holder(proxy.port());
     REQUIRE(holder.send("SLEEP 3000\r\n"));  // holds the only upstream connection
     std::this_thread::sleep_for(300ms);
@@ -113,8 +116,9 @@ TEST_CASE("an exhausted pool answers '-ERR upstream busy' within the borrow time
 
 TEST_CASE("the upstream never sees more connections than the pool's maximum") {
   ExampleServer upstream("kv_server", "pool-of-threads");
-  ExampleServer proxy("kv_proxy", "pool-of-threads",
-                      proxy_args(upstream.port(), {"--upstream-pool-max=4", "--upstream-borrow-timeout=5000"}));
+  ExampleServer proxy(
+      "kv_proxy", "pool-of-threads",
+      proxy_args(upstream.port(), {"--upstream-pool-max=4", "--upstream-borrow-timeout=5000"}));
   std::atomic<bool> running{true};
   std::atomic<long long> peak{0};
   std::jthread sampler([&] {
@@ -133,7 +137,8 @@ TEST_CASE("the upstream never sees more connections than the pool's maximum") {
       clients.emplace_back([&, c] {
         TestClient client(proxy.port(), 30s);
         for (int i = 0; i < 20; ++i) {
-          if (client.request("SET k" + std::to_string(c) + " " + std::to_string(i), 30s) == "+OK\r") {
+          if (client.request("SET k" + std::to_string(c) + " " + std::to_string(i), 30s) ==
+              "+OK\r") {
             answered.fetch_add(1);
           }
         }
@@ -151,11 +156,13 @@ TEST_CASE("the upstream never sees more connections than the pool's maximum") {
 
 TEST_CASE("redis-benchmark through the proxy: every request answered") {
   ExampleServer upstream("kv_server", "pool-of-threads");
-  ExampleServer proxy("kv_proxy", "pool-of-threads",
-                      proxy_args(upstream.port(), {"--upstream-pool-max=8", "--upstream-borrow-timeout=10000"}));
-  auto result = run_tool("redis-benchmark", {"-p", std::to_string(proxy.port()), "-t", "ping,set,get",
-                                             "-n", "3000", "-c", "20", "-q"},
-                         {}, 300s);
+  ExampleServer proxy(
+      "kv_proxy", "pool-of-threads",
+      proxy_args(upstream.port(), {"--upstream-pool-max=8", "--upstream-borrow-timeout=10000"}));
+  auto result = run_tool(
+      "redis-benchmark",
+      {"-p", std::to_string(proxy.port()), "-t", "ping,set,get", "-n", "3000", "-c", "20", "-q"},
+      {}, 300s);
   CHECK(result.status == 0);
   INFO(result.output);
   CHECK(result.output.find("SET: ") != std::string::npos);
@@ -166,8 +173,9 @@ TEST_CASE("redis-benchmark through the proxy: every request answered") {
 TEST_CASE("an upstream that dies costs errors, not hangs, and is used again when it returns") {
   auto upstream = std::make_unique<ExampleServer>("kv_server", "one-thread-per-connection");
   const std::uint16_t port = upstream->port();
-  ExampleServer proxy("kv_proxy", "pool-of-threads",
-                      proxy_args(port, {"--upstream-pool-max=4", "--upstream-connect-timeout=500"}));
+  ExampleServer proxy(
+      "kv_proxy", "pool-of-threads",
+      proxy_args(port, {"--upstream-pool-max=4", "--upstream-connect-timeout=500"}));
   TestClient client(proxy.port());
   CHECK(client.request("SET before 1") == "+OK\r");
   upstream->process().signal(SIGKILL);
@@ -178,7 +186,8 @@ TEST_CASE("an upstream that dies costs errors, not hangs, and is used again when
   CHECK(during->rfind("-ERR upstream unavailable", 0) == 0);
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   // The upstream comes back on the same port: the proxy reconnects by itself.
-  ServerProcess again(bin_dir() + "/kv_server", {"--port=" + std::to_string(port), "--plugin-dir=" + plugin_dir()});
+  ServerProcess again(bin_dir() + "/kv_server",
+                      {"--port=" + std::to_string(port), "--plugin-dir=" + plugin_dir()});
   REQUIRE(again.wait_listening().has_value());
   bool recovered = false;
   for (int i = 0; i < 50 && !recovered; ++i) {
@@ -190,9 +199,11 @@ TEST_CASE("an upstream that dies costs errors, not hangs, and is used again when
   CHECK(again.wait_exit(20s) == 0);
 }
 
-TEST_CASE("without a pool (--upstream-pool-max=0) every command opens its own upstream connection") {
+TEST_CASE(
+    "without a pool (--upstream-pool-max=0) every command opens its own upstream connection") {
   ExampleServer upstream("kv_server", "one-thread-per-connection");
-  ExampleServer proxy("kv_proxy", "one-thread-per-connection", proxy_args(upstream.port(), {"--upstream-pool-max=0"}));
+  ExampleServer proxy("kv_proxy", "one-thread-per-connection",
+                      proxy_args(upstream.port(), {"--upstream-pool-max=0"}));
   for (int i = 0; i < 5; ++i) CHECK(cli(proxy.port(), {"ping"}) == "PONG");
   auto stats = cli(proxy.port(), {"proxystats"});
   CHECK(number_after(stats, "unpooled_connects:").value_or(0) == 5);
@@ -206,11 +217,12 @@ TEST_CASE("kv_proxy in front of a real redis-server") {
     ExampleServer probe("kv_server", "no-threads");
     port = probe.port();
   }
-  ServerProcess redis(find_tool("redis-server"),
-                      {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"});
+  ServerProcess redis(find_tool("redis-server"), {"--port", std::to_string(port), "--bind",
+                                                  "127.0.0.1", "--save", "", "--appendonly", "no"});
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {
-    up = run_tool("redis-cli", {"-p", std::to_string(port), "ping"}, {}, 5s).output.find("PONG") == 0;
+    up = run_tool("redis-cli", {"-p", std::to_string(port), "ping"}, {}, 5s).output.find("PONG") ==
+         0;
     if (!up) std::this_thread::sleep_for(50ms);
   }
   REQUIRE(up);

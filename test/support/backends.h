@@ -14,10 +14,14 @@
 namespace connsched::testing {
 
 /// Built-in backend names, as --thread-handling takes them.
-inline std::vector<std::string> builtin_backends() { return available_backends(plugin_dir()); }
+inline std::vector<std::string> builtin_backends() {
+  return available_backends(plugin_dir());
+}
 
 /// A valid third-party backend written in C, loaded by path.
-inline std::string c_backend_path() { return broken_plugin_dir() + "/c-thread-per-connection.so"; }
+inline std::string c_backend_path() {
+  return broken_plugin_dir() + "/c-thread-per-connection.so";
+}
 
 /// Every backend to test: the built-ins and the C one by path.
 inline std::vector<std::string> all_backends() {
@@ -27,7 +31,9 @@ inline std::vector<std::string> all_backends() {
 }
 
 /// no-threads serves one connection at a time, on the acceptor thread.
-inline bool serves_one_at_a_time(const std::string& backend) { return backend == "no-threads"; }
+inline bool serves_one_at_a_time(const std::string& backend) {
+  return backend == "no-threads";
+}
 
 }  // namespace connsched::testing
 

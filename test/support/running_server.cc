@@ -5,9 +5,15 @@
 
 namespace connsched::testing {
 
-std::string plugin_dir() { return CONNSCHED_TEST_PLUGIN_DIR; }
-std::string broken_plugin_dir() { return CONNSCHED_TEST_BROKEN_PLUGIN_DIR; }
-std::string bin_dir() { return CONNSCHED_TEST_BIN_DIR; }
+std::string plugin_dir() {
+  return CONNSCHED_TEST_PLUGIN_DIR;
+}
+std::string broken_plugin_dir() {
+  return CONNSCHED_TEST_BROKEN_PLUGIN_DIR;
+}
+std::string bin_dir() {
+  return CONNSCHED_TEST_BIN_DIR;
+}
 
 ServerOptions test_options(const std::string& thread_handling) {
   ServerOptions options;
@@ -20,7 +26,8 @@ ServerOptions test_options(const std::string& thread_handling) {
 
 RunningServer::RunningServer(ServerOptions options, std::shared_ptr<Probe> probe)
     : probe_(std::move(probe)),
-      server_(std::make_unique<Server>(std::move(options), std::make_unique<TestProtocol>(probe_))) {
+      server_(
+          std::make_unique<Server>(std::move(options), std::make_unique<TestProtocol>(probe_))) {
   start();
 }
 
@@ -35,7 +42,9 @@ void RunningServer::start() {
   thread_ = std::jthread([this] { status_ = server_->run(); });
 }
 
-RunningServer::~RunningServer() { stop(); }
+RunningServer::~RunningServer() {
+  stop();
+}
 
 int RunningServer::stop() {
   if (!stopped_) {

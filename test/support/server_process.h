@@ -25,7 +25,8 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   /// Waits for the "listening on" line; nullopt if the process exits or times out first.
-  std::optional<std::uint16_t> wait_listening(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  std::optional<std::uint16_t> wait_listening(
+      std::chrono::milliseconds timeout = std::chrono::seconds(20));
   void signal(int sig);
   /// Waits for exit; returns the exit status (128+N for signal N), nullopt on timeout.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
@@ -34,9 +35,9 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
 
   /// Runs `program args...` to completion; returns {exit status, output}.
-  static std::pair<int, std::string> run(const std::string& program,
-                                         const std::vector<std::string>& args,
-                                         std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  static std::pair<int, std::string> run(
+      const std::string& program, const std::vector<std::string>& args,
+      std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
  private:
   void drain(int timeout_ms);

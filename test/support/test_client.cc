@@ -31,7 +31,8 @@ TestClient::TestClient(std::uint16_t port, std::chrono::milliseconds timeout) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     int error = errno;
@@ -83,7 +84,8 @@ std::optional<std::string> TestClient::read_line(std::chrono::milliseconds timeo
   }
 }
 
-std::optional<std::string> TestClient::request(std::string_view line, std::chrono::milliseconds timeout) {
+std::optional<std::string> TestClient::request(std::string_view line,
+                                               std::chrono::milliseconds timeout) {
   std::string message(line);
   message += '\n';
   if (!send(message)) return std::nullopt;
@@ -112,7 +114,9 @@ std::string TestClient::read_all(std::chrono::milliseconds timeout) {
   return std::exchange(buffered_, std::string());
 }
 
-void TestClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void TestClient::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
 void TestClient::reset() {
   linger hard{1, 0};

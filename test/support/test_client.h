@@ -27,7 +27,8 @@ class TestClient {
   /// One line without its '\n'; nullopt on timeout or EOF.
   std::optional<std::string> read_line(std::chrono::milliseconds timeout = 10s);
   /// Sends `line + "\n"` and reads one reply line.
-  std::optional<std::string> request(std::string_view line, std::chrono::milliseconds timeout = 10s);
+  std::optional<std::string> request(std::string_view line,
+                                     std::chrono::milliseconds timeout = 10s);
   /// Waits until the server closes the connection (EOF or reset); true if it did.
   bool wait_closed(std::chrono::milliseconds timeout = 10s);
   /// Reads whatever arrives until EOF or timeout.

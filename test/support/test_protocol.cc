@@ -62,7 +62,8 @@ class TestSession final : public Session {
   void execute(std::string_view line, Reply& out, RequestContext& ctx) {
     auto space = line.find(' ');
     std::string_view verb = line.substr(0, space);
-    std::string_view arg = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+    std::string_view arg =
+        space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
     if (verb == "echo") {
       out.append(arg);
     } else if (verb == "burn") {
@@ -98,7 +99,9 @@ class TestSession final : public Session {
 
 }  // namespace
 
-std::unique_ptr<Session> TestProtocol::new_session() { return std::make_unique<TestSession>(probe_); }
+std::unique_ptr<Session> TestProtocol::new_session() {
+  return std::make_unique<TestSession>(probe_);
+}
 
 std::string TestProtocol::request_too_large_reply(std::size_t limit) const {
   return fmt::format("ERROR request larger than {} bytes\n", limit);

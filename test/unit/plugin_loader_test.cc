@@ -17,7 +17,9 @@ using connsched::testing::broken_plugin_dir;
 using connsched::testing::plugin_dir;
 
 namespace {
-std::string broken(const std::string& stem) { return broken_plugin_dir() + "/" + stem + ".so"; }
+std::string broken(const std::string& stem) {
+  return broken_plugin_dir() + "/" + stem + ".so";
+}
 
 std::string refusal(const std::string& name_or_path, const std::string& dir = plugin_dir()) {
   try {
@@ -72,7 +74,8 @@ TEST_CASE("a shared object without the entry symbol is refused") {
 }
 
 TEST_CASE("an entry function that returns NULL is refused") {
-  CHECK(refusal(broken("null_entry")) == broken("null_entry") + ": the entry function returned NULL");
+  CHECK(refusal(broken("null_entry")) ==
+        broken("null_entry") + ": the entry function returned NULL");
 }
 
 TEST_CASE("a descriptor with a bad magic is refused") {
@@ -80,16 +83,19 @@ TEST_CASE("a descriptor with a bad magic is refused") {
 }
 
 TEST_CASE("a descriptor built for another ABI major is refused") {
-  CHECK(refusal(broken("abi_major")).find("built for scheduler ABI 2.0, this server speaks ABI 1.") !=
-        std::string::npos);
+  CHECK(
+      refusal(broken("abi_major")).find("built for scheduler ABI 2.0, this server speaks ABI 1.") !=
+      std::string::npos);
 }
 
 TEST_CASE("a descriptor smaller than ABI 1.0's is refused") {
-  CHECK(refusal(broken("too_small")).find("descriptor is 24 bytes, smaller than") != std::string::npos);
+  CHECK(refusal(broken("too_small")).find("descriptor is 24 bytes, smaller than") !=
+        std::string::npos);
 }
 
 TEST_CASE("a descriptor with a required member NULL is refused, naming the member") {
-  CHECK(refusal(broken("null_member")) == broken("null_member") + ": required member 'add_connection' is NULL");
+  CHECK(refusal(broken("null_member")) ==
+        broken("null_member") + ": required member 'add_connection' is NULL");
 }
 
 TEST_CASE("a descriptor with an empty name is refused") {
@@ -103,7 +109,8 @@ TEST_CASE("a backend file that any user may write is refused") {
   fs::path copy = dir / "writable.so";
   fs::copy_file(plugin_dir() + "/no-threads.so", copy, fs::copy_options::overwrite_existing);
   ::chmod(copy.c_str(), 0666);
-  CHECK(refusal(copy.string()).find("refusing a scheduler that any user may write") != std::string::npos);
+  CHECK(refusal(copy.string()).find("refusing a scheduler that any user may write") !=
+        std::string::npos);
   fs::remove_all(dir);
 }
 

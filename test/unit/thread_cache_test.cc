@@ -77,7 +77,8 @@ TEST_CASE("with a cache of zero, every connection creates a thread") {
   ThreadCache cache([&](void* w) { recorder.serve(w); }, 0, 60s);
   for (int i = 0; i < 10; ++i) {
     cache.dispatch(nullptr);
-    REQUIRE(RunningServer::eventually([&] { return recorder.count() == static_cast<std::size_t>(i + 1); }));
+    REQUIRE(RunningServer::eventually(
+        [&] { return recorder.count() == static_cast<std::size_t>(i + 1); }));
   }
   auto s = cache.stats();
   CHECK(s.created == 10);
@@ -131,7 +132,8 @@ TEST_CASE("the most recently parked thread gets the next connection") {
   REQUIRE(RunningServer::eventually([&] { return started.load() == 3; }));
   for (int k = 1; k <= 3; ++k) {
     release_next.store(k);
-    REQUIRE(RunningServer::eventually([&] { return cache.stats().parked == static_cast<std::size_t>(k); }));
+    REQUIRE(RunningServer::eventually(
+        [&] { return cache.stats().parked == static_cast<std::size_t>(k); }));
   }
   std::thread::id last_parked;
   {

@@ -107,10 +107,10 @@ typedef enum connsched_log_level {
 
 /* Option types a backend may declare; core validates values before the backend sees them. */
 typedef enum connsched_option_type {
-  CONNSCHED_OPTION_INT = 0,    /* decimal integer within [min, max] */
-  CONNSCHED_OPTION_BOOL = 1,   /* on|off|true|false|1|0|yes|no */
-  CONNSCHED_OPTION_ENUM = 2,   /* one of `choices`, a '|'-separated list */
-  CONNSCHED_OPTION_STRING = 3  /* anything */
+  CONNSCHED_OPTION_INT = 0,   /* decimal integer within [min, max] */
+  CONNSCHED_OPTION_BOOL = 1,  /* on|off|true|false|1|0|yes|no */
+  CONNSCHED_OPTION_ENUM = 2,  /* one of `choices`, a '|'-separated list */
+  CONNSCHED_OPTION_STRING = 3 /* anything */
 } connsched_option_type;
 
 /* One option a backend takes, as `--name=value` on the command line (dashes or
@@ -218,7 +218,7 @@ typedef struct connsched_services {
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the
  * server it is loaded into must check before calling an appended service). */
-#define CONNSCHED_SERVICES_HAS(svc, member)                                   \
+#define CONNSCHED_SERVICES_HAS(svc, member)                                              \
   ((svc)->struct_size >= offsetof(connsched_services, member) + sizeof((svc)->member) && \
    (svc)->member != NULL)
 
@@ -284,8 +284,7 @@ typedef struct connsched_scheduler {
   /* set_option: optional; change a `dynamic` option at run time (admin thread, no
    * core lock held). Core has already checked the value against the declaration.
    * Returns 0, or nonzero with a message in err. */
-  int (*set_option)(void* backend, const char* name, const char* value, char* err,
-                    size_t errlen);
+  int (*set_option)(void* backend, const char* name, const char* value, char* err, size_t errlen);
 
   /* stats: optional; report counters and tables to `sink` (admin or any thread, no core
    * lock held). Take the backend's own locks as needed; do not call into core. */
@@ -304,8 +303,8 @@ typedef struct connsched_scheduler {
 } connsched_scheduler;
 
 /* The fixed header of a descriptor, for C99 designated or positional initialisers. */
-#define CONNSCHED_SCHEDULER_HEADER_INIT                                          \
-  CONNSCHED_ABI_MAGIC, CONNSCHED_ABI_MAJOR, CONNSCHED_ABI_MINOR,                 \
+#define CONNSCHED_SCHEDULER_HEADER_INIT                          \
+  CONNSCHED_ABI_MAGIC, CONNSCHED_ABI_MAJOR, CONNSCHED_ABI_MINOR, \
       (uint32_t)sizeof(connsched_scheduler)
 
 /* The exported entry function's type. */
@@ -313,14 +312,14 @@ typedef const connsched_scheduler* (*connsched_scheduler_entry_fn)(void);
 
 /* Defines the one exported symbol, returning the address of a static descriptor. */
 #ifdef __cplusplus
-#define CONNSCHED_DEFINE_SCHEDULER(descriptor)                                      \
+#define CONNSCHED_DEFINE_SCHEDULER(descriptor)                                             \
   extern "C" CONNSCHED_EXPORT const connsched_scheduler* connsched_scheduler_entry(void) { \
-    return &(descriptor);                                                           \
+    return &(descriptor);                                                                  \
   }
 #else
-#define CONNSCHED_DEFINE_SCHEDULER(descriptor)                                      \
-  CONNSCHED_EXPORT const connsched_scheduler* connsched_scheduler_entry(void) {     \
-    return &(descriptor);                                                           \
+#define CONNSCHED_DEFINE_SCHEDULER(descriptor)                                  \
+  CONNSCHED_EXPORT const connsched_scheduler* connsched_scheduler_entry(void) { \
+    return &(descriptor);                                                       \
   }
 #endif
 

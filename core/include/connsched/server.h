@@ -41,10 +41,10 @@ struct ServerOptions {
   std::string bind_address = "127.0.0.1";
   int port = 0;  ///< 0: an ephemeral port (logged at start)
   std::uint32_t max_connections = 1000;
-  std::uint32_t wait_timeout = 28800;      ///< seconds a connection may sit idle
-  std::uint32_t net_write_timeout = 60;    ///< seconds a reply may wait for a full socket
+  std::uint32_t wait_timeout = 28800;        ///< seconds a connection may sit idle
+  std::uint32_t net_write_timeout = 60;      ///< seconds a reply may wait for a full socket
   std::uint64_t max_request_size = 1 << 20;  ///< bytes of one request, at most
-  std::uint32_t shutdown_timeout = 10;     ///< seconds a graceful shutdown may take
+  std::uint32_t shutdown_timeout = 10;       ///< seconds a graceful shutdown may take
   std::string log_level = "info";
   int admin_port = -1;  ///< the admin port (HTTP: /stats, /metrics, ...); 0: ephemeral, -1: off
   std::string admin_bind_address = "127.0.0.1";

@@ -33,7 +33,9 @@ int consumer_add(void* backend, connsched_conn* conn) {
   return 0;
 }
 
-void consumer_end(void* backend) { std::unique_ptr<Consumer> owned(static_cast<Consumer*>(backend)); }
+void consumer_end(void* backend) {
+  std::unique_ptr<Consumer> owned(static_cast<Consumer*>(backend));
+}
 
 constexpr connsched_scheduler kConsumer = [] {
   connsched_scheduler d{};
