@@ -106,6 +106,7 @@ std::string stats_json(const CoreStats& core, const BackendStats& backend) {
       {"connections_accepted", core.connections_accepted},
       {"connections_refused", core.connections_refused},
       {"connections_current", core.connections_current},
+      {"connections_peak", core.connections_peak},
       {"connections_killed", core.connections_killed},
       {"connections_timed_out", core.connections_timed_out},
       {"requests", core.requests},

@@ -121,6 +121,8 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
   }
   family(out, "connsched_connections_current", "gauge", "Connections open now.");
   out += fmt::format("connsched_connections_current {}\n", core.connections_current);
+  family(out, "connsched_connections_peak", "gauge", "Most connections open at once since start.");
+  out += fmt::format("connsched_connections_peak {}\n", core.connections_peak);
   family(out, "connsched_waits_total", "counter", "Blocking waits reported by handlers, by type.");
   for (std::size_t i = 0; i < core.waits.size(); ++i) {
     out += fmt::format("connsched_waits_total{{type=\"{}\"}} {}\n",

@@ -1,6 +1,8 @@
 // File: core/src/connection_registry.cc
 #include "connection_registry.h"
 
+#include <algorithm>
+
 namespace connsched {
 
 ConnectionRegistry::AddResult ConnectionRegistry::add(std::unique_ptr<Connection>& conn,
@@ -10,6 +12,7 @@ ConnectionRegistry::AddResult ConnectionRegistry::add(std::unique_ptr<Connection
   if (live_.size() >= max_connections) return AddResult::kFull;
   std::uint64_t id = conn->id;
   live_.emplace(id, std::move(conn));
+  peak_ = std::max(peak_, live_.size());
   return AddResult::kAdded;
 }
 
@@ -52,6 +55,11 @@ bool ConnectionRegistry::wait_empty(std::chrono::steady_clock::time_point deadli
 std::size_t ConnectionRegistry::size() const {
   std::lock_guard lock(mutex_);
   return live_.size();
+}
+
+std::size_t ConnectionRegistry::peak() const {
+  std::lock_guard lock(mutex_);
+  return peak_;
 }
 
 }  // namespace connsched

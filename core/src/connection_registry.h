@@ -39,11 +39,14 @@ class ConnectionRegistry {
   bool wait_empty(std::chrono::steady_clock::time_point deadline);
 
   std::size_t size() const;
+  /// The most connections open at once since start (MySQL's Max_used_connections).
+  std::size_t peak() const;
 
  private:
   mutable std::mutex mutex_;
   std::condition_variable empty_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> live_;
+  std::size_t peak_ = 0;
   bool shutting_down_ = false;
 };
 

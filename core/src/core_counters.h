@@ -21,12 +21,13 @@ struct CoreCounters {
 
   static void bump(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 
-  CoreStats snapshot(std::uint64_t current) const {
+  CoreStats snapshot(std::uint64_t current, std::uint64_t peak) const {
     auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
     CoreStats s;
     s.connections_accepted = get(accepted);
     s.connections_refused = get(refused);
     s.connections_current = current;
+    s.connections_peak = peak;
     s.connections_killed = get(killed);
     s.connections_timed_out = get(timed_out);
     s.requests = get(requests);

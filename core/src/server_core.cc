@@ -203,7 +203,7 @@ int ServerCore::run() {
     scheduler_.table.end(backend_);
     backend_ = nullptr;
   }
-  auto stats = counters_.snapshot(0);
+  auto stats = counters_.snapshot(0, registry_.peak());
   logger_.log(LogLevel::kInfo, "shut down cleanly after {} connection(s) and {} request(s)",
               stats.connections_accepted, stats.requests);
   return 0;

@@ -38,7 +38,7 @@ class ServerCore {
   int run();
   void request_shutdown();
 
-  CoreStats core_stats() const { return counters_.snapshot(registry_.size()); }
+  CoreStats core_stats() const { return counters_.snapshot(registry_.size(), registry_.peak()); }
   BackendStats backend_stats() const;
   bool kill(std::uint64_t id, int reason);
   bool reload();

@@ -15,7 +15,8 @@
 namespace compare_tool {
 
 struct BackendUnderTest {
-  enum class Kind { kConnsched, kRedis, kNginx };
+  /// kUpstream: in the proxy scenario, the load goes straight to the upstream kv_server.
+  enum class Kind { kConnsched, kRedis, kNginx, kUpstream };
   Kind kind = Kind::kConnsched;
   std::string label;                 ///< the name in tables, CSV and charts
   std::string thread_handling;       ///< --thread-handling value (connsched only)

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace compare_tool {
@@ -19,6 +20,59 @@ std::vector<std::string> declared_flags(const std::set<std::string>& declared,
     if (declared.contains(name)) flags.push_back("--" + option);
   }
   return flags;
+}
+
+// The proxy scenario's rows: the load straight at the upstream (what the clients would
+// cost it without a proxy), the proxy with a pool under each backend, and the proxy
+// without a pool under the upstream's own backend (a connection per request) — so the
+// rows differ only in what stands between the clients and the upstream.
+std::vector<BackendUnderTest> proxy_backends(const Scenario& scenario,
+                                             const std::vector<std::string>& handlings,
+                                             const std::string& server, const PlanOptions& options,
+                                             OptionDeclarations& declarations) {
+  std::vector<BackendUnderTest> out;
+  out.push_back({.kind = BackendUnderTest::Kind::kUpstream,
+                 .label = "direct to kv_server",
+                 .thread_handling = scenario.upstream_backend,
+                 .options = {}});
+  const auto proxy = [&](const std::string& handling, const std::string& label, std::uint32_t pool,
+                         std::vector<std::string> extra) {
+    auto flags = declared_flags(declarations.of(server, handling), options.server_options);
+    flags.push_back(fmt::format("--upstream-pool-max={}", pool));
+    // A generous borrow timeout: the scenario measures queueing for the pool, not refusals.
+    flags.push_back("--upstream-borrow-timeout=10000");
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    out.push_back({.kind = BackendUnderTest::Kind::kConnsched,
+                   .label = label,
+                   .thread_handling = handling,
+                   .options = std::move(flags)});
+  };
+  const bool max_threads_given =
+      std::any_of(options.server_options.begin(), options.server_options.end(),
+                  [](const std::string& o) { return o.starts_with("thread-pool-max-threads="); });
+  for (const auto& handling : handlings) {
+    const auto name = handling.find('/') == std::string::npos
+                          ? handling
+                          : std::filesystem::path(handling).stem().string();
+    proxy(handling, fmt::format("pool {} on {}", scenario.upstream_pool, name),
+          scenario.upstream_pool, {});
+    // A handler waiting to borrow reports a NET wait, and a thread pool answers a wait by
+    // adding a thread, so behind a pool of 16 it grows a thread per waiting client. The
+    // variant caps the pool at 4 threads per upstream connection: what tuning buys.
+    if (!max_threads_given &&
+        declarations.of(server, handling).contains("thread-pool-max-threads")) {
+      const std::uint32_t cap = 4 * scenario.upstream_pool;
+      proxy(handling,
+            fmt::format("pool {} on {} (max threads {})", scenario.upstream_pool, name, cap),
+            scenario.upstream_pool, {fmt::format("--thread-pool-max-threads={}", cap)});
+    }
+  }
+  const bool upstream_backend_runs =
+      std::find(handlings.begin(), handlings.end(), scenario.upstream_backend) != handlings.end();
+  const std::string unpooled =
+      upstream_backend_runs || handlings.empty() ? scenario.upstream_backend : handlings.front();
+  proxy(unpooled, fmt::format("no pool on {}", unpooled), 0, {});
+  return out;
 }
 
 }  // namespace
@@ -64,6 +118,22 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
         planned.backends.push_back(variant);
       }
     };
+    if (scenario.server == ServerKind::kProxy) {
+      std::vector<std::string> handlings;
+      for (const auto& name : options.builtins) {
+        if (name != "no-threads") handlings.push_back(name);
+      }
+      handlings.insert(handlings.end(), options.extra_backends.begin(),
+                       options.extra_backends.end());
+      const std::string upstream = options.bin_dir + "/" + server_executable(ServerKind::kKv);
+      if (::access(upstream.c_str(), X_OK) != 0) {
+        plan.notes.push_back(fmt::format("{}: skipped, {} is not built", scenario.name, upstream));
+        continue;
+      }
+      planned.backends = proxy_backends(scenario, handlings, server, options, declarations);
+      plan.scenarios.push_back(std::move(planned));
+      continue;
+    }
     for (const auto& name : options.builtins) {
       if (name == "no-threads" && !scenario.serial_backends_too) {
         if (!noted_serial) {

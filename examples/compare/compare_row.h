@@ -6,6 +6,7 @@
 #define CONNSCHED_COMPARE_COMPARE_ROW_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "load_report.h"
@@ -38,6 +39,8 @@ struct CompareRow {
   std::uint64_t threads_peak = 0;
   double cpu_seconds = 0;  ///< the server's user+system time over the measured window
   int exit_status = -1;    ///< after SIGTERM; -1: unknown (killed after a timeout)
+  /// Proxy scenario: the most connections the upstream had open at once (its INFO).
+  std::optional<std::uint64_t> upstream_peak;
 
   /// The server's CPU time per request (connection, for churn), in microseconds: what a
   /// request costs the server, whoever else shares the machine.

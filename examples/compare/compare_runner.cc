@@ -8,6 +8,7 @@
 
 #include "load_generator.h"
 #include "proc_sampler.h"
+#include "upstream_probe.h"
 
 namespace compare_tool {
 
@@ -68,12 +69,62 @@ void fill_load_figures(CompareRow& row, const loadgen::LoadResult& result) {
   if (!result.first_error.empty()) row.note = result.first_error;
 }
 
+// The servers one measurement needs. Most scenarios start one; the proxy scenario starts
+// the upstream kv_server first and then kv_proxy pointed at it, except in its direct
+// row, where the upstream itself is under test (both handles then share the process).
+struct ServersUnderTest {
+  LaunchedServer under_test;
+  LaunchedServer upstream;  ///< proxy scenario only
+};
+
+ServersUnderTest start_servers(const BackendUnderTest& backend, const Scenario& scenario,
+                               const LaunchSettings& launch, const std::string& log_path) {
+  ServersUnderTest servers;
+  if (scenario.server != ServerKind::kProxy) {
+    servers.under_test = launch_server(backend, scenario, launch, log_path);
+    return servers;
+  }
+  Scenario kv = scenario;
+  kv.server = ServerKind::kKv;
+  const BackendUnderTest upstream{.kind = BackendUnderTest::Kind::kConnsched,
+                                  .label = "upstream",
+                                  .thread_handling = scenario.upstream_backend,
+                                  .options = {"--admin-port=0"}};
+  const std::string upstream_log =
+      log_path.substr(0, log_path.size() - std::string_view(".log").size()) + "-upstream.log";
+  auto started = launch_server(upstream, kv, launch, upstream_log);
+  if (!started.process) {
+    servers.under_test.error = fmt::format("the upstream kv_server: {}", started.error);
+    return servers;
+  }
+  servers.upstream = std::move(started);
+  if (backend.kind == BackendUnderTest::Kind::kUpstream) {
+    servers.under_test.port = servers.upstream.port;
+    servers.under_test.process = servers.upstream.process;
+    return servers;
+  }
+  auto proxy = backend;
+  proxy.options.push_back(fmt::format("--upstream=127.0.0.1:{}", servers.upstream.port));
+  servers.under_test = launch_server(proxy, scenario, launch, log_path);
+  return servers;
+}
+
+// SIGTERM, then the exit status; -1 (and a note) if it outlives the bound and is killed.
+int stop(ChildProcess& process, std::string& note) {
+  process.signal(SIGTERM);
+  if (auto status = process.wait_exit(60s)) return *status;
+  if (note.empty()) note = "did not exit within 60 s of SIGTERM; killed";
+  return -1;
+}
+
 }  // namespace
 
 std::string server_name(const BackendUnderTest& backend, const Scenario& scenario) {
   switch (backend.kind) {
     case BackendUnderTest::Kind::kConnsched:
       return server_executable(scenario.server);
+    case BackendUnderTest::Kind::kUpstream:
+      return server_executable(ServerKind::kKv);
     case BackendUnderTest::Kind::kRedis:
       return "redis-server";
     case BackendUnderTest::Kind::kNginx:
@@ -94,17 +145,17 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
   row.idle = scenario.idle;
   const std::string log_path = fmt::format("{}/{}-{}-{}.log", settings.log_dir, scenario.name,
                                            connections, slug(backend.label));
-  auto server = launch_server(backend, scenario, settings.launch, log_path);
-  if (!server.process) {
-    row.note = fmt::format("did not start: {}", server.error);
+  auto servers = start_servers(backend, scenario, settings.launch, log_path);
+  if (!servers.under_test.process) {
+    row.note = fmt::format("did not start: {}", servers.under_test.error);
     return row;
   }
-  const pid_t pid = server.process->pid();
+  const pid_t pid = servers.under_test.process->pid();
   std::optional<double> cpu_start, cpu_stop;
   {
     PeakSampler sampler(pid);
     const auto result = loadgen::run_load(
-        make_spec(scenario, connections, server.port, settings.loadgen_threads),
+        make_spec(scenario, connections, servers.under_test.port, settings.loadgen_threads),
         [&](loadgen::Phase phase) {
           if (phase != loadgen::Phase::kMeasure && phase != loadgen::Phase::kStop) return;
           auto sample = read_proc_sample(pid);
@@ -117,11 +168,18 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
   }
   if (cpu_start && cpu_stop) row.cpu_seconds = *cpu_stop - *cpu_start;
   row.ran = true;
-  server.process->signal(SIGTERM);
-  if (auto status = server.process->wait_exit(60s)) {
-    row.exit_status = *status;
-  } else {
-    row.note = "did not exit within 60 s of SIGTERM; killed";
+  if (servers.upstream.process) {
+    std::string error;
+    row.upstream_peak =
+        read_admin_counter(servers.upstream.admin_port, "connections_peak", 10s, error);
+    if (!row.upstream_peak && row.note.empty()) row.note = error;
+  }
+  row.exit_status = stop(*servers.under_test.process, row.note);
+  if (servers.upstream.process && servers.upstream.process != servers.under_test.process) {
+    const int upstream_status = stop(*servers.upstream.process, row.note);
+    if (upstream_status != 0 && row.note.empty()) {
+      row.note = fmt::format("the upstream exited with status {}", upstream_status);
+    }
   }
   return row;
 }

@@ -69,15 +69,20 @@ std::string line_chart(const Scenario& scenario, const std::vector<CompareRow>& 
       scenario.churn ? "connections per second" : "requests per second", throughput_plot, p99_plot);
 }
 
-// Bars: one per backend, for scenarios measured at a single connection count.
+// Bars: one per backend, for scenarios measured at a single connection count. The third
+// panel is the server's RSS, except in the proxy scenario, whose point is how many
+// connections reach the upstream.
 std::string bar_chart(const Scenario& scenario, const std::vector<CompareRow>& rows,
                       const std::string& data_path) {
+  const bool proxy = scenario.server == ServerKind::kProxy;
   std::ofstream data(data_path);
   int x = 0;
   for (const auto& row : rows) {
     if (!row.ran) continue;
+    const double third =
+        proxy ? static_cast<double>(row.upstream_peak.value_or(0)) : row.rss_peak_mb;
     data << fmt::format("{} {} {:.1f} {:.3f} {:.1f}\n", x++, quoted(row.backend), row.throughput,
-                        row.latency.p99_us / 1e3, row.rss_peak_mb);
+                        row.latency.p99_us / 1e3, third);
   }
   const std::string file = quoted(data_path);
   return fmt::format(
@@ -87,14 +92,14 @@ std::string bar_chart(const Scenario& scenario, const std::vector<CompareRow>& r
       "set ylabel '{}'\nplot {} using 1:3:xtic(2) with boxes lc rgb '#4477aa' notitle\n"
       "set ylabel 'p99 latency (ms){}'\nplot {} using 1:4:xtic(2) with boxes lc rgb '#cc6677' "
       "notitle\n"
-      "set ylabel 'peak server RSS (MB)'\nplot {} using 1:5:xtic(2) with boxes lc rgb '#228833' "
-      "notitle\n"
+      "set ylabel '{}'\nplot {} using 1:5:xtic(2) with boxes lc rgb '#228833' notitle\n"
       "unset multiplot\n",
       quoted(fmt::format("{}: {} ({} connections{})", scenario.name, scenario.summary,
                          rows.empty() ? 0 : rows.front().connections,
                          scenario.idle > 0 ? fmt::format(" + {} idle", scenario.idle) : "")),
       x - 0.4, scenario.churn ? "connections per second" : "requests per second", file,
-      scenario.mix ? fmt::format(", {}", scenario.request) : "", file, file);
+      scenario.mix ? fmt::format(", {}", scenario.request) : "", file,
+      proxy ? "upstream peak connections" : "peak server RSS (MB)", file);
 }
 
 }  // namespace

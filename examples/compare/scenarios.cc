@@ -53,6 +53,10 @@ std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
   out.back().reference = true;
   out.push_back(make("http-cpu", "GET /burn?us=200: the cpu shape over HTTP", ServerKind::kHttp,
                      {two_per_core, 2000}, "/burn?us=200"));
+  out.push_back(make("proxy",
+                     "GET through kv_proxy (pool of 16) vs straight to kv_server vs a proxy "
+                     "connection per request: what a pool spares the upstream",
+                     ServerKind::kProxy, {2000}, "GET proxy-key"));
   return out;
 }
 
@@ -60,6 +64,8 @@ std::string server_executable(ServerKind kind) {
   switch (kind) {
     case ServerKind::kKv:
       return "kv_server";
+    case ServerKind::kProxy:
+      return "kv_proxy";
     case ServerKind::kHttp:
       break;
   }
@@ -69,6 +75,7 @@ std::string server_executable(ServerKind kind) {
 loadgen::WireProtocol server_protocol(ServerKind kind) {
   switch (kind) {
     case ServerKind::kKv:
+    case ServerKind::kProxy:
       return loadgen::WireProtocol::kResp;
     case ServerKind::kHttp:
       break;

@@ -15,7 +15,8 @@
 
 namespace compare_tool {
 
-enum class ServerKind { kKv, kHttp };
+/// kProxy: kv_proxy in front of a kv_server upstream, started together per measurement.
+enum class ServerKind { kKv, kHttp, kProxy };
 
 struct Scenario {
   std::string name;     ///< "ping", "http-cpu"
@@ -28,6 +29,9 @@ struct Scenario {
   bool churn = false;
   bool reference = false;            ///< add redis-server / nginx when installed
   bool serial_backends_too = false;  ///< no-threads takes part (one connection at a time)
+  /// kProxy: the upstream kv_server's backend, and the proxy's pool size in the pooled rows.
+  std::string upstream_backend = "pool-of-threads";
+  std::uint32_t upstream_pool = 16;
   std::chrono::milliseconds warmup{1000};
   std::chrono::milliseconds duration{5000};
 };

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -92,8 +93,15 @@ LaunchedServer launch_connsched(const BackendUnderTest& backend, const Scenario&
   args.insert(args.end(), backend.options.begin(), backend.options.end());
   auto child = std::make_unique<ChildProcess>(
       settings.bin_dir + "/" + server_executable(scenario.server), args, log_path);
-  return wait_ready(std::move(child), log_path,
-                    [&] { return parse_listening_port(read_file(log_path)); });
+  // Ready once the main port is logged, and the admin port too when one was asked for.
+  const bool admin = std::find(args.begin(), args.end(), "--admin-port=0") != args.end();
+  auto out = wait_ready(std::move(child), log_path, [&]() -> std::optional<std::uint16_t> {
+    const std::string text = read_file(log_path);
+    if (admin && !parse_admin_port(text)) return std::nullopt;
+    return parse_listening_port(text);
+  });
+  if (admin && out.process) out.admin_port = parse_admin_port(read_file(log_path)).value_or(0);
+  return out;
 }
 
 LaunchedServer launch_redis(const LaunchSettings& settings, const std::string& log_path) {
@@ -154,10 +162,27 @@ std::optional<std::uint16_t> parse_listening_port(const std::string& log_text) {
   return std::nullopt;
 }
 
+std::optional<std::uint16_t> parse_admin_port(const std::string& log_text) {
+  static constexpr std::string_view kMarker = "admin port listening on ";
+  const auto at = log_text.find(kMarker);
+  if (at == std::string::npos) return std::nullopt;
+  const auto end = log_text.find_first_of(" \n", at + kMarker.size());
+  if (end == std::string::npos) return std::nullopt;  // the line is still being written
+  const auto colon = log_text.rfind(':', end);
+  if (colon == std::string::npos || colon < at) return std::nullopt;
+  const std::string digits = log_text.substr(colon + 1, end - colon - 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(std::stoul(digits));
+}
+
 LaunchedServer launch_server(const BackendUnderTest& backend, const Scenario& scenario,
                              const LaunchSettings& settings, const std::string& log_path) {
   switch (backend.kind) {
     case BackendUnderTest::Kind::kConnsched:
+    case BackendUnderTest::Kind::kUpstream:
       return launch_connsched(backend, scenario, settings, log_path);
     case BackendUnderTest::Kind::kRedis:
       return launch_redis(settings, log_path);

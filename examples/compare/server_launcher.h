@@ -18,9 +18,11 @@
 namespace compare_tool {
 
 struct LaunchedServer {
-  std::unique_ptr<ChildProcess> process;
+  std::shared_ptr<ChildProcess>
+      process;  ///< shared: the proxy scenario's direct row has one server in two roles
   std::uint16_t port = 0;
-  std::string error;  ///< why it did not start (process is then null)
+  std::uint16_t admin_port = 0;  ///< when started with --admin-port=0
+  std::string error;             ///< why it did not start (process is then null)
 };
 
 struct LaunchSettings {
@@ -36,6 +38,9 @@ LaunchedServer launch_server(const BackendUnderTest& backend, const Scenario& sc
 /// The port of the first "listening on ADDRESS:PORT" line that is not the admin
 /// port's, in a server's log text; nullopt if there is none yet. Pure, for tests.
 std::optional<std::uint16_t> parse_listening_port(const std::string& log_text);
+
+/// The port of the "admin port listening on ADDRESS:PORT" line; nullopt if none yet.
+std::optional<std::uint16_t> parse_admin_port(const std::string& log_text);
 
 }  // namespace compare_tool
 

@@ -35,8 +35,9 @@ void server_section(std::string& out, const connsched::BackendStats& backend, Kv
 }
 
 void clients_section(std::string& out, const connsched::CoreStats& core, KvShared& shared) {
-  out += fmt::format("# Clients\r\nconnected_clients:{}\r\nnamed_locks_held:{}\r\n",
-                     core.connections_current, shared.locks.held_count());
+  out += fmt::format(
+      "# Clients\r\nconnected_clients:{}\r\nconnected_clients_peak:{}\r\nnamed_locks_held:{}\r\n",
+      core.connections_current, core.connections_peak, shared.locks.held_count());
 }
 
 void stats_section(std::string& out, const connsched::CoreStats& core) {

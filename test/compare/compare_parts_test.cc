@@ -13,6 +13,7 @@
 #include "proc_sampler.h"
 #include "report_csv.h"
 #include "server_launcher.h"
+#include "upstream_probe.h"
 
 using namespace compare_tool;
 
@@ -26,6 +27,27 @@ TEST_CASE("the port is read from the 'listening on' line, never from the admin p
   CHECK(parse_listening_port("x [info] listening on [::1]:8080 with\n") == 8080);
   CHECK(parse_listening_port("x [info] listening on 127.0.0.1:80") == std::nullopt);  // cut short
   CHECK(parse_listening_port("") == std::nullopt);
+}
+
+TEST_CASE("the admin port is read from its own line") {
+  CHECK(parse_admin_port("x [info] admin port listening on 127.0.0.1:9000\n"
+                         "x [info] listening on 127.0.0.1:7001 with thread handling\n") == 9000);
+  CHECK(parse_admin_port("x [info] listening on 127.0.0.1:7001 with thread handling\n") ==
+        std::nullopt);
+  CHECK(parse_admin_port("x [info] admin port listening on 127.0.0.1:90") == std::nullopt);
+  CHECK(parse_admin_port("x [info] admin port listening on 127.0.0.1:999999\n") == std::nullopt);
+}
+
+TEST_CASE("a core counter is read from /stats JSON by its whole quoted name") {
+  const std::string json =
+      "{\n  \"backend\": \"pool-of-threads\",\n  \"core\": {\n    \"connections_current\": 3,\n"
+      "    \"connections_peak\": 2000,\n    \"requests\":17\n  }\n}\n";
+  CHECK(json_counter(json, "connections_peak") == 2000);
+  CHECK(json_counter(json, "connections_current") == 3);
+  CHECK(json_counter(json, "requests") == 17);
+  CHECK(json_counter(json, "connections") == std::nullopt);  // a prefix of a name is no name
+  CHECK(json_counter(json, "backend") == std::nullopt);      // not a number
+  CHECK(json_counter("", "requests") == std::nullopt);
 }
 
 TEST_CASE("a backend's options are read from the section of --help that lists them") {

@@ -114,3 +114,46 @@ TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a
     CHECK(png.substr(1, 3) == "PNG");
   }
 }
+
+TEST_CASE(
+    "the proxy scenario reports the upstream's peak connections: every client direct, at most "
+    "the pool through the proxy") {
+  TempDir out;
+  auto [status, output] = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--scenarios=proxy", "--connections=40", "--duration=0.5", "--warmup=0.1",
+       "--backends=pool-of-threads", "--no-reference", "--out=" + out.path.string()},
+      600s);
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== proxy") != std::string::npos);
+  CHECK(output.find("upstream peak") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(lines.size() == 1 + 4);  // direct, pool 16, pool 16 (max threads 64), no pool
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto fields = split(lines[i], ',');
+    CAPTURE(lines[i]);
+    REQUIRE(fields.size() >= header.size() - 1);
+    CHECK(fields[column("errors")] == "0");
+    CHECK(fields[column("exit_status")] == "0");
+    CHECK(std::stoull(fields[column("requests")]) > 0);
+    const auto peak = std::stoull(fields[column("upstream_peak_connections")]);
+    const auto& backend = fields[column("backend")];
+    if (backend == "direct to kv_server") {
+      CHECK(peak == 40);  // exact: the admin port that reports it is no client
+    } else if (backend.starts_with("pool 16")) {
+      CHECK(peak >= 1);
+      CHECK(peak <= 16);
+    } else {
+      CHECK(backend == "no pool on pool-of-threads");
+      CHECK(peak >= 1);
+    }
+  }
+  CHECK(read_file(out.path / "compare-proxy.png").substr(1, 3) == "PNG");
+}

@@ -125,7 +125,9 @@ TEST_CASE("a half-closed client still gets the replies to what it sent") {
   }
 }
 
-TEST_CASE("max_connections refuses the extra connection with the protocol's message") {
+TEST_CASE(
+    "max_connections refuses the extra connection with the protocol's message; the peak counts "
+    "only admitted ones") {
   for (const auto& backend : all_backends()) {
     if (serves_one_at_a_time(backend)) continue;  // the acceptor is busy serving: it queues
     CAPTURE(backend);
@@ -141,11 +143,13 @@ TEST_CASE("max_connections refuses the extra connection with the protocol's mess
     CHECK(extra.read_line(5s) == "ERROR too many connections");
     CHECK(extra.wait_closed(5s));
     CHECK(server.server().core_stats().connections_refused == 1);
+    CHECK(server.server().core_stats().connections_peak == 3);
     held.pop_back();  // one leaves: there is room again
     REQUIRE(RunningServer::eventually(
         [&] { return server.server().core_stats().connections_current == 2; }));
     TestClient again(server.port());
     CHECK(again.request("echo room") == "room");
+    CHECK(server.server().core_stats().connections_peak == 3);  // a high-water mark
   }
 }
 

@@ -64,6 +64,7 @@ struct CoreStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_refused = 0;  ///< max_connections reached
   std::uint64_t connections_current = 0;
+  std::uint64_t connections_peak = 0;  ///< most open at once since start
   std::uint64_t connections_killed = 0;
   std::uint64_t connections_timed_out = 0;
   std::uint64_t requests = 0;

@@ -39,6 +39,7 @@ CoreStats sample_core() {
   CoreStats c;
   c.requests = 12;
   c.connections_current = 2;
+  c.connections_peak = 9;
   c.waits.assign(CONNSCHED_WAIT_TYPE_COUNT, 0);
   c.waits[CONNSCHED_WAIT_SLEEP] = 4;
   return c;
@@ -63,6 +64,7 @@ TEST_CASE("/stats holds core counters, waits by name, and the backend's counters
   std::string doc = stats_json(sample_core(), sample_backend());
   CHECK(doc.find("\"backend\": \"pool \\\"x\\\"\"") != std::string::npos);
   CHECK(doc.find("\"requests\": 12,") != std::string::npos);
+  CHECK(doc.find("\"connections_peak\": 9,") != std::string::npos);
   CHECK(doc.find("\"sleep\": 4") != std::string::npos);
   CHECK(doc.find("\"threads_created\": 7") != std::string::npos);
   CHECK(doc.find("\"GROUPS\": {\"columns\": [\"group_id\", \"threads\", \"is_stalled\"], \"rows\": "
@@ -96,6 +98,8 @@ TEST_CASE(
   CHECK(text.find("# TYPE connsched_requests_total counter\nconnsched_requests_total 12\n") !=
         std::string::npos);
   CHECK(text.find("connsched_connections_current 2\n") != std::string::npos);
+  CHECK(text.find("# TYPE connsched_connections_peak gauge\nconnsched_connections_peak 9\n") !=
+        std::string::npos);
   CHECK(text.find("connsched_waits_total{type=\"sleep\"} 4\n") != std::string::npos);
   CHECK(text.find("connsched_backend_info{backend=\"pool \\\"x\\\"\"} 1\n") != std::string::npos);
   CHECK(text.find("connsched_backend_threads_created{backend=\"pool \\\"x\\\"\"} 7\n") !=
