@@ -1,6 +1,8 @@
 // File: examples/compare/child_process.cc
 #include "child_process.h"
 
+#include <sched.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -16,7 +18,7 @@
 namespace compare_tool {
 
 ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
-                           const std::string& log_path) {
+                           const std::string& log_path, const std::vector<int>& cpus) {
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls until exec.
   std::vector<std::string> storage{program};
@@ -24,6 +26,9 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
   std::vector<char*> argv;
   for (auto& arg : storage) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  cpu_set_t cpu_set;
+  CPU_ZERO(&cpu_set);
+  for (int cpu : cpus) CPU_SET(cpu, &cpu_set);
   const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::runtime_error("cannot create " + log_path);
   pid_ = ::fork();
@@ -41,6 +46,7 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
       limit.rlim_cur = limit.rlim_max;
       ::setrlimit(RLIMIT_NOFILE, &limit);
     }
+    if (!cpus.empty()) ::sched_setaffinity(0, sizeof cpu_set, &cpu_set);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -18,9 +18,10 @@ namespace compare_tool {
 class ChildProcess {
  public:
   /// Starts `program` (a path, or a name looked up in PATH) with `args`, writing its
-  /// stdout and stderr to `log_path`. Throws std::runtime_error if fork fails.
+  /// stdout and stderr to `log_path`, on `cpus` only when that is not empty. Throws
+  /// std::runtime_error if fork fails.
   ChildProcess(const std::string& program, const std::vector<std::string>& args,
-               const std::string& log_path);
+               const std::string& log_path, const std::vector<int>& cpus = {});
   /// SIGKILLs and reaps the child if it has not exited.
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;

@@ -16,6 +16,7 @@
 
 #include "compare_plan.h"
 #include "compare_runner.h"
+#include "cpu_split.h"
 #include "fd_limit.h"
 #include "progress_line.h"
 #include "report_chart.h"
@@ -39,6 +40,7 @@ struct Flags {
   std::string out_dir = "connsched-compare";
   std::string bin_dir, plugin_dir;
   std::uint32_t loadgen_threads = 2;
+  bool no_pin = false;
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -102,14 +104,25 @@ int run(const Flags& flags) {
     return 2;
   }
   fs::create_directories(fs::path(flags.out_dir) / "logs");
-  const RunSettings settings{
-      .launch = {.bin_dir = bin_dir, .work_dir = flags.out_dir, .max_connections = 20000},
-      .loadgen_threads = flags.loadgen_threads,
-      .log_dir = (fs::path(flags.out_dir) / "logs").string()};
+  // Pinned before the load generator starts a thread, so every one of them inherits it.
+  std::optional<CpuSplit> cpus = flags.no_pin ? std::nullopt : split_cpus(usable_cpus());
+  if (cpus && !pin_calling_thread(cpus->client)) cpus.reset();
+  const RunSettings settings{.launch = {.bin_dir = bin_dir,
+                                        .work_dir = flags.out_dir,
+                                        .max_connections = 20000,
+                                        .server_cpus = cpus ? cpus->server : std::vector<int>{}},
+                             .loadgen_threads = flags.loadgen_threads,
+                             .log_dir = (fs::path(flags.out_dir) / "logs").string()};
 
   fmt::print("connsched_compare: {} version, {} measurements, {} CPUs, backends from {}\n",
              flags.full ? "full" : "quick", plan.measurements(),
              std::thread::hardware_concurrency(), plugin_dir);
+  if (cpus) {
+    fmt::print("  servers run on CPU {}, the load generator on CPU {} (--no-pin to share)\n",
+               cpu_list(cpus->server), cpu_list(cpus->client));
+  } else {
+    fmt::print("  servers and the load generator share the CPUs (not pinned)\n");
+  }
   for (const auto& note : plan.notes) fmt::print("  note: {}\n", note);
   std::fflush(stdout);
 
@@ -178,6 +191,9 @@ int main(int argc, char** argv) {
                  "folder of built-in backends (default: ../lib/connsched from --bin-dir)");
   app.add_option("--loadgen-threads", flags.loadgen_threads, "load generator threads")
       ->capture_default_str();
+  app.add_flag("--no-pin", flags.no_pin,
+               "let servers and the load generator share every CPU (default: with 2 or more "
+               "CPUs, servers get the first half and the load generator the rest)");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(flags);

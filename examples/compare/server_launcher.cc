@@ -91,8 +91,9 @@ LaunchedServer launch_connsched(const BackendUnderTest& backend, const Scenario&
                                 fmt::format("--max-connections={}", settings.max_connections),
                                 "--log-level=info"};
   args.insert(args.end(), backend.options.begin(), backend.options.end());
-  auto child = std::make_unique<ChildProcess>(
-      settings.bin_dir + "/" + server_executable(scenario.server), args, log_path);
+  auto child =
+      std::make_unique<ChildProcess>(settings.bin_dir + "/" + server_executable(scenario.server),
+                                     args, log_path, settings.server_cpus);
   // Ready once the main port is logged, and the admin port too when one was asked for.
   const bool admin = std::find(args.begin(), args.end(), "--admin-port=0") != args.end();
   auto out = wait_ready(std::move(child), log_path, [&]() -> std::optional<std::uint16_t> {
@@ -111,7 +112,7 @@ LaunchedServer launch_redis(const LaunchSettings& settings, const std::string& l
       std::vector<std::string>{"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no", "--maxclients",
                                std::to_string(settings.max_connections)},
-      log_path);
+      log_path, settings.server_cpus);
   return wait_ready(std::move(child), log_path, [&]() -> std::optional<std::uint16_t> {
     if (accepts(port)) return port;
     return std::nullopt;
@@ -134,7 +135,8 @@ LaunchedServer launch_nginx(const LaunchSettings& settings, const std::string& l
       "  server {{ listen 127.0.0.1:{1}; location / {{ return 200 \"hello\\n\"; }} }}\n}}\n",
       settings.work_dir, port, log_path, settings.max_connections);
   auto child = std::make_unique<ChildProcess>(
-      "nginx", std::vector<std::string>{"-c", conf, "-p", settings.work_dir}, log_path);
+      "nginx", std::vector<std::string>{"-c", conf, "-p", settings.work_dir}, log_path,
+      settings.server_cpus);
   return wait_ready(std::move(child), log_path, [&]() -> std::optional<std::uint16_t> {
     if (accepts(port)) return port;
     return std::nullopt;

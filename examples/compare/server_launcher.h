@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "backend_catalog.h"
 #include "child_process.h"
@@ -29,6 +30,7 @@ struct LaunchSettings {
   std::string bin_dir;   ///< where kv_server and http_server are
   std::string work_dir;  ///< where logs and reference-server configs go
   std::uint32_t max_connections = 20000;
+  std::vector<int> server_cpus;  ///< every server runs on these; empty: anywhere
 };
 
 /// Starts `backend` serving `scenario`'s protocol, its output in `log_path`.

@@ -6,6 +6,9 @@
 // threads only when a request blocks or the group stalls. Thousands of mostly idle
 // connections cost a handful of threads. This file is the C ABI surface: options,
 // the descriptor, and thunks that keep C++ exceptions out of core.
+#include <sched.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -35,14 +38,24 @@ long long option_int(const connsched_services* svc, const char* name, long long 
   return value ? std::atoll(value) : fallback;
 }
 
-// thread_pool_size is declared without a default: unset means one group per CPU
-// (MariaDB's MDEV-7806), which only init can know. Every other option arrives from
+// The CPUs this process may run on: its affinity mask under taskset, cpusets or a
+// container's cpu quota set by mask, else every online CPU. One group per CPU it
+// cannot use would only add listeners contending for the ones it can.
+long long usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// thread_pool_size is declared without a default: unset means one group per usable
+// CPU (MariaDB's MDEV-7806), which only init can know. Every other option arrives from
 // core already validated against its declaration, and goes through set_option so the
 // start-up and run-time paths are one.
 int pool_init(const connsched_services* svc, void** backend, char* err, size_t errlen) {
   try {
     long long size = option_int(svc, "thread_pool_size", 0);
-    if (size <= 0) size = std::max(1u, std::thread::hardware_concurrency());
+    if (size <= 0) size = usable_cpus();
     size = std::min<long long>(size, static_cast<long long>(kMaxGroups));
     auto pool = std::make_unique<Pool>(svc, static_cast<std::size_t>(size));
     for (const char* name :
@@ -110,18 +123,27 @@ void pool_stats(void* backend, const connsched_stats_sink* sink) {
   }
 }
 
+// MariaDB defaults thread_pool_stall_limit to 500 ms. A group's queue waits behind a
+// long request for up to that long before the pool adds a thread, and a request shorter
+// than the limit never counts as a stall, so 4 connections burning 200 ms each took a
+// 2-group pool from 15,000 PINGs/s to 500 (docs/benchmarks.md, mixed). Stall detection
+// needs a whole tick with nothing dequeued, so a pool that is merely busy (CPU-bound
+// overload) is not stalled at any limit and does not grow; 100 ms costs 10 timer
+// wake-ups a second and bounds how long a blocked group waits.
+constexpr const char* kStallLimitDefault = "100";
+
 constexpr connsched_option_desc kOptions[] = {
     {"thread_pool_size",
      "Thread groups; connection N is served by group N modulo this (default: the number of "
-     "CPUs). Changing it moves each connection after its next request",
+     "CPUs the server may run on). Changing it moves each connection after its next request",
      CONNSCHED_OPTION_INT, nullptr, 1, static_cast<int64_t>(kMaxGroups), nullptr, 1},
     {"thread_pool_oversubscribe",
      "Threads beyond one that a group lets run requests at once (0: exactly one)",
      CONNSCHED_OPTION_INT, "3", 0, 1000, nullptr, 1},
     {"thread_pool_stall_limit",
      "Milliseconds without progress after which a group counts as stalled and gets another "
-     "thread; also the timer's tick and the throttling unit",
-     CONNSCHED_OPTION_INT, "500", 1, 4294967295LL, nullptr, 1},
+     "thread; also the timer's tick and the throttling unit (MariaDB: 500)",
+     CONNSCHED_OPTION_INT, kStallLimitDefault, 1, 4294967295LL, nullptr, 1},
     {"thread_pool_max_threads", "Most threads in the pool (each group may still reach 2)",
      CONNSCHED_OPTION_INT, "65536", 1, 65536, nullptr, 1},
     {"thread_pool_idle_timeout", "Seconds a standby thread waits for work before exiting",

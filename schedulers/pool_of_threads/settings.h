@@ -16,7 +16,8 @@ enum class HighPrioMode : int { kTransactions = 0, kStatements = 1, kNone = 2 };
 
 struct Settings {
   std::atomic<std::int64_t> oversubscribe{3};
-  std::atomic<std::int64_t> stall_limit_ms{500};
+  /// 100, not MariaDB's 500: see kStallLimitDefault's comment in pool_of_threads.cc.
+  std::atomic<std::int64_t> stall_limit_ms{100};
   std::atomic<std::int64_t> max_threads{65536};
   std::atomic<std::int64_t> idle_timeout_s{60};
   std::atomic<std::int64_t> prio_kickup_ms{1000};

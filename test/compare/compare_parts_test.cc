@@ -10,6 +10,7 @@
 
 #include "backend_catalog.h"
 #include "compare_plan.h"
+#include "cpu_split.h"
 #include "proc_sampler.h"
 #include "report_csv.h"
 #include "server_launcher.h"
@@ -95,4 +96,21 @@ TEST_CASE("/proc gives this process's memory, threads and CPU time") {
   CHECK(sample->threads >= 1);
   CHECK(sample->cpu_seconds >= 0);
   CHECK_FALSE(read_proc_sample(0x7ffffff0).has_value());
+}
+
+TEST_CASE("the CPUs are split between servers (first half) and the load generator (the rest)") {
+  CHECK_FALSE(split_cpus({}).has_value());
+  CHECK_FALSE(split_cpus({3}).has_value());  // one CPU: nothing to split
+  const auto two = split_cpus({0, 1});
+  REQUIRE(two.has_value());
+  CHECK(two->server == std::vector<int>{0});
+  CHECK(two->client == std::vector<int>{1});
+  const auto odd = split_cpus({0, 2, 4, 6, 8});  // the client keeps the extra one
+  REQUIRE(odd.has_value());
+  CHECK(odd->server == std::vector<int>{0, 2});
+  CHECK(odd->client == std::vector<int>{4, 6, 8});
+  CHECK(cpu_list({0}) == "0");
+  CHECK(cpu_list({0, 1, 2, 3}) == "0-3");
+  CHECK(cpu_list({0, 2, 3, 4, 7}) == "0,2-4,7");
+  CHECK_FALSE(usable_cpus().empty());
 }
