@@ -38,7 +38,10 @@ struct CompareRow {
   double rss_peak_mb = 0;
   std::uint64_t threads_peak = 0;
   double cpu_seconds = 0;  ///< the server's user+system time over the measured window
-  int exit_status = -1;    ///< after SIGTERM; -1: unknown (killed after a timeout)
+  /// The load generator's CPU time over the same window: near the CPUs it may use times
+  /// the window, the client (not the server) set the pace.
+  double client_cpu_seconds = 0;
+  int exit_status = -1;  ///< after SIGTERM; -1: unknown (killed after a timeout)
   /// Proxy scenario: the most connections the upstream had open at once (its INFO).
   std::optional<std::uint64_t> upstream_peak;
 

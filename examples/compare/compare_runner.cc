@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <optional>
 
@@ -151,22 +152,28 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
     return row;
   }
   const pid_t pid = servers.under_test.process->pid();
-  std::optional<double> cpu_start, cpu_stop;
+  std::optional<double> cpu_start, cpu_stop, client_start, client_stop;
   {
     PeakSampler sampler(pid);
     const auto result = loadgen::run_load(
         make_spec(scenario, connections, servers.under_test.port, settings.loadgen_threads),
         [&](loadgen::Phase phase) {
           if (phase != loadgen::Phase::kMeasure && phase != loadgen::Phase::kStop) return;
+          const bool start = phase == loadgen::Phase::kMeasure;
+          // This process is the load generator: its CPU tells whether the client kept up.
+          if (auto self = read_proc_sample(::getpid())) {
+            (start ? client_start : client_stop) = self->cpu_seconds;
+          }
           auto sample = read_proc_sample(pid);
           if (!sample) return;
-          (phase == loadgen::Phase::kMeasure ? cpu_start : cpu_stop) = sample->cpu_seconds;
+          (start ? cpu_start : cpu_stop) = sample->cpu_seconds;
         });
     fill_load_figures(row, result);
     row.rss_peak_mb = static_cast<double>(sampler.peak_rss_kb()) / 1024.0;
     row.threads_peak = sampler.peak_threads();
   }
   if (cpu_start && cpu_stop) row.cpu_seconds = *cpu_stop - *cpu_start;
+  if (client_start && client_stop) row.client_cpu_seconds = *client_stop - *client_start;
   row.ran = true;
   if (servers.upstream.process) {
     std::string error;

@@ -27,20 +27,21 @@ std::string csv_header() {
          "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,class2,class2_requests,class2_p50_ms,class2_p99_ms,"
          "class2_max_ms,errors,error_replies,refused,connect_failures,dropped,unanswered,"
          "invalid_replies,idle_open_at_end,rss_peak_mb,threads_peak,cpu_seconds,cpu_us_per_op,"
+         "client_cpu_seconds,"
          "exit_status,upstream_peak_connections,note";
 }
 
 std::string csv_line(const CompareRow& r) {
   return fmt::format(
       "{},{},{},{},{},{},{:.3f},{},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{:.3f},{:.3f},"
-      "{:.3f},{},{},{},{},{},{},{},{},{:.1f},{},{:.3f},{:.2f},{},{},{}",
+      "{:.3f},{},{},{},{},{},{},{},{},{:.1f},{},{:.3f},{:.2f},{:.3f},{},{},{}",
       field(r.scenario), field(r.server), field(r.backend), r.connections, r.idle, r.ran ? 1 : 0,
       r.seconds, r.requests, r.throughput, r.latency.p50_us / 1e3, r.latency.p90_us / 1e3,
       r.latency.p99_us / 1e3, r.latency.p999_us / 1e3, r.latency.max_us / 1e3, field(r.class2),
       r.class2_requests, r.class2_latency.p50_us / 1e3, r.class2_latency.p99_us / 1e3,
       r.class2_latency.max_us / 1e3, r.errors, r.error_replies, r.refused, r.connect_failures,
       r.dropped, r.unanswered, r.invalid_replies, r.idle_open_at_end, r.rss_peak_mb, r.threads_peak,
-      r.cpu_seconds, r.cpu_us_per_op(), r.exit_status,
+      r.cpu_seconds, r.cpu_us_per_op(), r.client_cpu_seconds, r.exit_status,
       r.upstream_peak ? std::to_string(*r.upstream_peak) : std::string(), field(r.note));
 }
 
