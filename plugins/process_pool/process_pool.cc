@@ -130,13 +130,9 @@ constexpr connsched_option_desc kOptions[] = {
 };
 
 constexpr connsched_scheduler kProcessPool = [] {
-  connsched_scheduler d{};
-  d.magic = CONNSCHED_ABI_MAGIC;
-  d.abi_major = CONNSCHED_ABI_MAJOR;
-  d.abi_minor = CONNSCHED_ABI_MINOR;
-  d.struct_size = sizeof(connsched_scheduler);
-  d.name = "process-pool";
-  d.description = "pre-forked worker processes; the master passes each socket to one (SCM_RIGHTS)";
+  auto d = connsched_scheduler_header(
+      "process-pool",
+      "pre-forked worker processes; the master passes each socket to one (SCM_RIGHTS)");
   d.max_threads = 1;  // in the master: the manager thread; workers are single-threaded
   d.options = kOptions;
   d.init = process_pool_init;

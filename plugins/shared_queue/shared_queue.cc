@@ -246,13 +246,8 @@ constexpr connsched_option_desc kOptions[] = {
 };
 
 constexpr connsched_scheduler kSharedQueue = [] {
-  connsched_scheduler d{};
-  d.magic = CONNSCHED_ABI_MAGIC;
-  d.abi_major = CONNSCHED_ABI_MAJOR;
-  d.abi_minor = CONNSCHED_ABI_MINOR;
-  d.struct_size = sizeof(connsched_scheduler);
-  d.name = "shared-queue";
-  d.description = "one epoll reactor feeds a fixed pool of workers through one shared queue";
+  auto d = connsched_scheduler_header(
+      "shared-queue", "one epoll reactor feeds a fixed pool of workers through one shared queue");
   d.max_threads = 0;  // fixed by --shared-queue-workers, not known at load
   d.options = kOptions;
   d.init = shared_queue_init;

@@ -55,13 +55,8 @@ void no_threads_stats(void* backend, const connsched_stats_sink* sink) {
 }
 
 constexpr connsched_scheduler kNoThreads = [] {
-  connsched_scheduler d{};
-  d.magic = CONNSCHED_ABI_MAGIC;
-  d.abi_major = CONNSCHED_ABI_MAJOR;
-  d.abi_minor = CONNSCHED_ABI_MINOR;
-  d.struct_size = sizeof(connsched_scheduler);
-  d.name = "no-threads";
-  d.description = "the acceptor thread serves each connection to its end (MySQL's debug mode)";
+  auto d = connsched_scheduler_header(
+      "no-threads", "the acceptor thread serves each connection to its end (MySQL's debug mode)");
   d.max_threads = 1;
   d.init = no_threads_init;
   d.add_connection = no_threads_add_connection;

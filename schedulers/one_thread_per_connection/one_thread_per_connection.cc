@@ -125,13 +125,8 @@ constexpr connsched_option_desc kOptions[] = {
 };
 
 constexpr connsched_scheduler kOneThreadPerConnection = [] {
-  connsched_scheduler d{};
-  d.magic = CONNSCHED_ABI_MAGIC;
-  d.abi_major = CONNSCHED_ABI_MAJOR;
-  d.abi_minor = CONNSCHED_ABI_MINOR;
-  d.struct_size = sizeof(connsched_scheduler);
-  d.name = "one-thread-per-connection";
-  d.description = "a thread per connection, with MySQL's thread cache";
+  auto d = connsched_scheduler_header("one-thread-per-connection",
+                                      "a thread per connection, with MySQL's thread cache");
   d.max_threads = 0;
   d.options = kOptions;
   d.init = otpc_init;

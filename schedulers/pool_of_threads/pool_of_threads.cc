@@ -165,13 +165,8 @@ constexpr connsched_option_desc kOptions[] = {
 };
 
 constexpr connsched_scheduler kPoolOfThreads = [] {
-  connsched_scheduler d{};
-  d.magic = CONNSCHED_ABI_MAGIC;
-  d.abi_major = CONNSCHED_ABI_MAJOR;
-  d.abi_minor = CONNSCHED_ABI_MINOR;
-  d.struct_size = sizeof(connsched_scheduler);
-  d.name = "pool-of-threads";
-  d.description = "MariaDB's thread pool: groups of threads sharing epoll sets and queues";
+  auto d = connsched_scheduler_header(
+      "pool-of-threads", "MariaDB's thread pool: groups of threads sharing epoll sets and queues");
   d.max_threads = 65536;
   d.options = kOptions;
   d.init = pool_init;

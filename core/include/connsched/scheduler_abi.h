@@ -325,6 +325,32 @@ typedef const connsched_scheduler* (*connsched_scheduler_entry_fn)(void);
 
 #ifdef __cplusplus
 } /* extern "C" */
+
+/* C++ backends: a descriptor with the header (magic, version, size, name, description)
+ * filled in and every other member NULL or 0, to set the members on. Designated
+ * initializers would say the same, but g++ warns at -Wextra about every member they
+ * leave out, and a descriptor leaves most out on purpose:
+ *
+ *   constexpr connsched_scheduler kMine = [] {
+ *     auto d = connsched_scheduler_header("mine", "what it does");
+ *     d.init = mine_init;
+ *     d.add_connection = mine_add_connection;
+ *     d.end = mine_end;
+ *     return d;
+ *   }();
+ *   CONNSCHED_DEFINE_SCHEDULER(kMine)
+ */
+constexpr connsched_scheduler connsched_scheduler_header(const char* name,
+                                                         const char* description) {
+  connsched_scheduler d{};
+  d.magic = CONNSCHED_ABI_MAGIC;
+  d.abi_major = CONNSCHED_ABI_MAJOR;
+  d.abi_minor = CONNSCHED_ABI_MINOR;
+  d.struct_size = sizeof(connsched_scheduler);
+  d.name = name;
+  d.description = description;
+  return d;
+}
 #endif
 
 #endif /* CONNSCHED_SCHEDULER_ABI_H_ */

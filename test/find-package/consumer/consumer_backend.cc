@@ -38,13 +38,8 @@ void consumer_end(void* backend) {
 }
 
 constexpr connsched_scheduler kConsumer = [] {
-  connsched_scheduler d{};
-  d.magic = CONNSCHED_ABI_MAGIC;
-  d.abi_major = CONNSCHED_ABI_MAJOR;
-  d.abi_minor = CONNSCHED_ABI_MINOR;
-  d.struct_size = sizeof(connsched_scheduler);
-  d.name = "consumer";
-  d.description = "built out of tree against the installed package";
+  auto d =
+      connsched_scheduler_header("consumer", "built out of tree against the installed package");
   d.init = consumer_init;
   d.add_connection = consumer_add;
   d.end = consumer_end;
