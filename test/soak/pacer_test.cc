@@ -63,9 +63,14 @@ TEST_CASE("a paced load keeps to its rate against a real server, churn too") {
     const auto result = run_load(spec);
     CAPTURE(result.first_error);
     CHECK(result.errors() == 0);
-    // 200 expected; a closed loop on 8 connections would do thousands.
-    CHECK(result.requests >= 150);
-    CHECK(result.requests <= 230);
+    // 100 a second; a closed loop on 8 connections would do thousands. Pacing never
+    // goes over (bar the first tokens); a busy machine (sanitizers, parallel tests)
+    // may fall short, and a pacer does not catch up beyond its burst.
+    const double expected = 100 * result.seconds;
+    CAPTURE(result.requests);
+    CAPTURE(result.seconds);
+    CHECK(static_cast<double>(result.requests) <= expected * 1.1 + 12);
+    CHECK(static_cast<double>(result.requests) >= expected * 0.5);
     CHECK(progress.requests.load() == result.requests);
     CHECK(progress.errors.load() == 0);
   }
