@@ -5,6 +5,7 @@
 
 namespace loadgen {
 
+// One token at start, so the first request goes at once.
 Pacer::Pacer(double rate, double burst, Clock::time_point start)
     : rate_(rate), burst_(std::max(1.0, burst)), tokens_(1.0), last_(start) {}
 

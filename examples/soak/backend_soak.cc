@@ -20,6 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string read_text(const std::string& path) {
+  // The server log is polled for the admin port line as the server writes it.
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
@@ -47,6 +48,7 @@ loadgen::LoadSpec keepalive_spec(const SoakLoad& load, std::uint16_t port) {
 }
 
 loadgen::LoadSpec churn_spec(const SoakLoad& load, std::uint16_t port) {
+  // INCR, not PING: every churned connection also writes to the store.
   loadgen::LoadSpec spec;
   spec.port = port;
   spec.connections = load.churn_connections;
@@ -81,6 +83,7 @@ BackendSoak::BackendSoak(const compare_tool::BackendUnderTest& backend,
 }
 
 BackendSoak::~BackendSoak() {
+  // The load threads reference members: they are joined before anything is torn down.
   if (!finished_ && !load_threads_.empty()) finish_load();
 }
 
@@ -168,6 +171,7 @@ void BackendSoak::finish_load() {
 }
 
 std::uint64_t BackendSoak::errors() const {
+  // Live while the load runs; the final totals (with unanswered requests) after it.
   if (finished_) return final_errors_;
   return keepalive_progress_.errors.load() + churn_progress_.errors.load() +
          (chaos_ ? chaos_->errors() : 0);
@@ -193,6 +197,7 @@ void BackendSoak::wait_fds_settle(std::chrono::milliseconds limit) {
 }
 
 void BackendSoak::shutdown() {
+  // A graceful stop is part of the verdict: a soaked server must still exit 0.
   server_.process->signal(SIGTERM);
   series_.exit_status = server_.process->wait_exit(60s).value_or(-1);
 }

@@ -45,6 +45,7 @@ UniqueFd connect_to(std::uint16_t port, std::chrono::milliseconds timeout) {
 }
 
 bool send_all(int fd, std::string_view bytes) {
+  // Blocking sends may be partial; MSG_NOSIGNAL keeps a reset peer from killing us.
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
@@ -68,6 +69,7 @@ struct Replies {
 };
 
 Replies read_replies(int fd, std::size_t count) {
+  // Replies may arrive in any split; the load generator's RESP parser frames them.
   Replies out;
   std::string in;
   char buf[4096];
@@ -108,6 +110,7 @@ ChaosClient::~ChaosClient() {
 }
 
 void ChaosClient::stop() {
+  // Idempotent: the owner stops it before reading totals, the destructor again.
   if (thread_.joinable()) {
     thread_.request_stop();
     thread_.join();
@@ -115,11 +118,13 @@ void ChaosClient::stop() {
 }
 
 std::string ChaosClient::first_error() const {
+  // Read by the sampling thread while the client thread may still write it.
   std::lock_guard lock(error_mutex_);
   return first_error_;
 }
 
 void ChaosClient::note_error(const std::string& what) {
+  // Every error counts; the first one is kept to say what went wrong.
   errors_.fetch_add(1);
   std::lock_guard lock(error_mutex_);
   if (first_error_.empty()) first_error_ = what;

@@ -16,6 +16,7 @@ namespace soak {
 namespace {
 
 std::string quoted(const std::string& text) {
+  // Labels and paths go into gnuplot strings: quotes and backslashes are escaped.
   std::string out = "\"";
   for (char c : text) {
     if (c == '"' || c == '\\') out += '\\';
@@ -32,6 +33,8 @@ struct MetricShape {
 };
 
 MetricShape shape_of(const std::string& metric) {
+  // Each chart pairs a metric with the line that explains it (fds with fds beyond
+  // the clients' connections, RSS with its peak).
   if (metric == "fds") {
     return {"server open descriptors (/proc/PID/fd)",
             "descriptors",

@@ -41,6 +41,7 @@ struct Flags {
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
+  // Flags are in seconds (fractions allowed), the code works in milliseconds.
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
 }
 
@@ -55,6 +56,7 @@ compare_tool::BackendUnderTest backend_for(const std::string& name) {
 }
 
 std::string progress_line(double t, const std::vector<std::unique_ptr<soak::BackendSoak>>& all) {
+  // A 30-minute run says it is alive (and how it is doing) once a minute.
   std::string line = fmt::format("soak {:6.1f} min", t / 60);
   for (const auto& b : all) {
     if (b->series().samples.empty()) continue;
@@ -165,6 +167,7 @@ int run(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Each side of ~200 connections per backend needs descriptors: raise the limit first.
   loadgen::raise_fd_limit();
   Flags flags;
   CLI::App app{

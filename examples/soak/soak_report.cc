@@ -26,6 +26,8 @@ std::vector<SeriesPoint> points(const BackendSeries& series, Value value) {
 }  // namespace
 
 std::vector<MetricVerdict> judge_backend(const BackendSeries& series, const SoakRules& rules) {
+  // Descriptors are judged beyond the clients' connections: the idle turnover and
+  // churn move the raw count, the server's own overhead must not move.
   return {
       {"fds over client connections",
        judge_growth(points(series, [](const SoakSample& s) { return s.fds_over_conns(); }),
@@ -60,6 +62,7 @@ const SoakSample& sample_at(const BackendSeries& series, double fraction) {
 }
 
 std::string format_backend_table(const BackendSeries& series) {
+  // The curve in eight numbers per metric: enough to see levelling off at a glance.
   if (series.samples.empty()) return fmt::format("== {}: no samples ==\n", series.label);
   const auto& before = series.samples.front();
   const SoakSample* after = series.samples.back().after_load ? &series.samples.back() : nullptr;
@@ -111,6 +114,7 @@ std::string format_backend_table(const BackendSeries& series) {
 }
 
 bool write_samples_csv(const std::string& path, const std::vector<BackendSeries>& all) {
+  // Every sample, for re-plotting or a different verdict later.
   std::ofstream out(path);
   if (!out) return false;
   out << "backend,t_s,fds,client_conns,fds_over_conns,server_conns,threads,rss_kb,hwm_kb,cpu_s,"
