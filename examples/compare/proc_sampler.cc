@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -30,6 +31,7 @@ std::optional<ProcSample> read_proc_sample(pid_t pid) {
   bool found = false;
   while (std::getline(status, line)) {
     if (line.starts_with("VmRSS:")) out.rss_kb = std::stoull(line.substr(6));
+    if (line.starts_with("VmHWM:")) out.hwm_kb = std::stoull(line.substr(6));
     if (line.starts_with("Threads:")) {
       out.threads = std::stoull(line.substr(8));
       found = true;
@@ -49,6 +51,19 @@ std::optional<ProcSample> read_proc_sample(pid_t pid) {
   out.cpu_seconds =
       static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
   return out;
+}
+
+std::optional<std::uint64_t> count_open_fds(pid_t pid) {
+  // Each entry of /proc/PID/fd is one open descriptor: the sharpest leak detector.
+  std::error_code error;
+  std::filesystem::directory_iterator it(fmt::format("/proc/{}/fd", pid), error);
+  if (error) return std::nullopt;
+  std::uint64_t count = 0;
+  for (const auto end = std::filesystem::directory_iterator(); it != end; it.increment(error)) {
+    if (error) return std::nullopt;
+    ++count;
+  }
+  return count;
 }
 
 PeakSampler::PeakSampler(pid_t pid, std::chrono::milliseconds period)

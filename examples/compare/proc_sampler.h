@@ -1,8 +1,9 @@
 // File: examples/compare/proc_sampler.h
 //
-// What /proc says about a server process: resident memory (VmRSS), thread count
-// (Threads) and CPU time (utime + stime); and a sampler thread that keeps the peaks
-// of memory and threads while a load runs.
+// What /proc says about a server process: resident memory (VmRSS, and its peak
+// VmHWM), thread count (Threads), CPU time (utime + stime) and open descriptors
+// (/proc/PID/fd); and a sampler thread that keeps the peaks of memory and threads
+// while a load runs.
 #ifndef CONNSCHED_COMPARE_PROC_SAMPLER_H_
 #define CONNSCHED_COMPARE_PROC_SAMPLER_H_
 
@@ -18,12 +19,17 @@ namespace compare_tool {
 
 struct ProcSample {
   std::uint64_t rss_kb = 0;
+  std::uint64_t hwm_kb = 0;  ///< peak resident memory since the process started
   std::uint64_t threads = 0;
   double cpu_seconds = 0;  ///< user + system, all threads, since the process started
 };
 
 /// The process's current figures; nullopt when it is gone.
 std::optional<ProcSample> read_proc_sample(pid_t pid);
+
+/// The number of open descriptors of the process (entries of /proc/PID/fd); nullopt
+/// when it is gone or not ours to read.
+std::optional<std::uint64_t> count_open_fds(pid_t pid);
 
 class PeakSampler {
  public:

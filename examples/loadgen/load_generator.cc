@@ -85,6 +85,7 @@ std::string check_spec(const LoadSpec& spec) {
     return fmt::format("the mixed classes claim {} of {} connections; the first class needs one",
                        claimed, spec.connections);
   }
+  if (spec.rate < 0) return "the rate must not be negative";
   if (spec.requests == 0 && spec.duration.count() <= 0)
     return "neither a request count nor a duration";
   return {};
@@ -99,7 +100,8 @@ LoadResult run_load(const LoadSpec& spec, const PhaseHook& on_phase) {
   control.budget.store(static_cast<std::int64_t>(spec.requests));
   std::vector<std::unique_ptr<LoadWorker>> workers;
   for (auto& plan : plan_connections(spec, threads)) {
-    workers.push_back(std::make_unique<LoadWorker>(spec, control, std::move(plan)));
+    workers.push_back(std::make_unique<LoadWorker>(spec, control, std::move(plan),
+                                                   spec.rate / static_cast<double>(threads)));
   }
   std::vector<std::exception_ptr> failures(workers.size());
   const auto enter = [&](Phase phase) {

@@ -4,6 +4,7 @@
 #ifndef CONNSCHED_LOADGEN_LOAD_SPEC_H_
 #define CONNSCHED_LOADGEN_LOAD_SPEC_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -22,6 +23,13 @@ struct RequestClass {
   std::uint32_t connections = 0;  ///< for classes after the first: how many send this
 };
 
+/// Live totals for a caller that watches a long run while it goes (the soak test samples
+/// them every few seconds); workers add to them about every 100 ms.
+struct LoadProgress {
+  std::atomic<std::uint64_t> requests{0};  ///< replies counted while measuring
+  std::atomic<std::uint64_t> errors{0};    ///< every kind, as LoadResult::errors()
+};
+
 struct LoadSpec {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
@@ -38,6 +46,11 @@ struct LoadSpec {
   std::chrono::milliseconds connect_timeout{20000};  ///< for opening every connection
   std::chrono::milliseconds drain_timeout{15000};    ///< for replies after the run ends
   std::uint32_t connects_in_flight = 256;            ///< per thread, so the listen backlog keeps up
+  /// Target requests per second over all threads (churn: connections per second); 0 is
+  /// a closed loop as fast as replies come. A connection whose reply came when no token
+  /// was left waits for one, so `connections` bounds the concurrency, `rate` the load.
+  double rate = 0;
+  LoadProgress* progress = nullptr;  ///< if set, live totals go here (not owned)
 };
 
 struct ClassResult {

@@ -28,8 +28,13 @@ bool is_refusal(const ReplyParse& reply) {
 
 }  // namespace
 
-LoadWorker::LoadWorker(const LoadSpec& spec, LoadControl& control, std::vector<ConnectionPlan> plan)
-    : spec_(spec), control_(control), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+LoadWorker::LoadWorker(const LoadSpec& spec, LoadControl& control, std::vector<ConnectionPlan> plan,
+                       double rate)
+    : spec_(spec),
+      control_(control),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      pacer_(rate, default_burst(rate), Clock::now()),
+      last_publish_(Clock::now()) {
   // Everything is allocated up front: the loop itself only moves bytes.
   if (!epoll_.valid())
     throw std::runtime_error(fmt::format("epoll_create1: {}", std::strerror(errno)));
@@ -55,6 +60,11 @@ void LoadWorker::run() {
     if (phase_ == Phase::kDone) break;
     const auto now = Clock::now();
     if (phase_ < Phase::kStop) start_connects(now);
+    if (sending_allowed()) release_paced(now);
+    if (spec_.progress != nullptr && now - last_publish_ >= std::chrono::milliseconds(100)) {
+      last_publish_ = now;
+      publish_progress();
+    }
     if (!started_ && sending_allowed()) {
       started_ = true;
       for (auto& conn : conns_) {
@@ -83,6 +93,18 @@ void LoadWorker::run() {
     conn.fd.reset();
   }
   for (const auto& cls : result_.classes) result_.requests += cls.requests;
+  if (spec_.progress != nullptr) publish_progress();
+}
+
+void LoadWorker::publish_progress() {
+  // Deltas since the last publication, so several workers can share one LoadProgress.
+  std::uint64_t requests = 0;
+  for (const auto& cls : result_.classes) requests += cls.requests;
+  const std::uint64_t errors = result_.errors();
+  spec_.progress->requests.fetch_add(requests - published_requests_, std::memory_order_relaxed);
+  spec_.progress->errors.fetch_add(errors - published_errors_, std::memory_order_relaxed);
+  published_requests_ = requests;
+  published_errors_ = errors;
 }
 
 bool LoadWorker::sending_allowed() const {
@@ -97,6 +119,8 @@ void LoadWorker::start_connects(Clock::time_point now) {
     auto& conn = conns_[index];
     // Churn reconnects wait for the load phases; first connects go at once.
     if (conn.settled && !sending_allowed()) break;
+    // A churn reconnect is the next request: it waits for the pacer's token.
+    if (conn.settled && spec_.churn && !pacer_.try_take(now)) break;
     to_connect_.pop_front();
     connect(index, now);
   }
@@ -196,6 +220,12 @@ void LoadWorker::on_connected(ClientConnection& conn, Clock::time_point now) {
 
 void LoadWorker::fill_pipeline(ClientConnection& conn, Clock::time_point now) {
   const std::size_t depth = spec_.churn ? 1 : spec_.pipeline;
+  if (pacer_.paced() && !spec_.churn) {  // each slot waits for a token like any request
+    const auto index = static_cast<std::size_t>(&conn - conns_.data());
+    for (std::size_t slot = conn.sent_at.size(); slot < depth; ++slot) send_paced(index, now);
+    flush(conn);
+    return;
+  }
   while (conn.sent_at.size() < depth) {
     const std::size_t before = conn.sent_at.size();
     send_request(conn, now);
@@ -213,6 +243,27 @@ void LoadWorker::send_request(ClientConnection& conn, Clock::time_point now) {
   conn.out += encoded_[conn.class_index];
   conn.sent_at.push_back(spec_.churn ? conn.connect_started : now);
   ++in_flight_;
+}
+
+void LoadWorker::send_paced(std::size_t index, Clock::time_point now) {
+  // Sends now if a token is free and nobody waits before us; else queues for one.
+  if (!pacer_.paced() || (paced_.empty() && pacer_.try_take(now))) {
+    send_request(conns_[index], now);
+    return;
+  }
+  paced_.push_back(index);
+}
+
+void LoadWorker::release_paced(Clock::time_point now) {
+  // Waiting requests go out in arrival order as tokens accrue; a connection closed
+  // meanwhile just gives its turn up.
+  while (!paced_.empty() && pacer_.try_take(now)) {
+    auto& conn = conns_[paced_.front()];
+    paced_.pop_front();
+    if (conn.state != ClientConnection::State::kOpen || conn.idle) continue;
+    send_request(conn, now);
+    flush(conn);
+  }
 }
 
 void LoadWorker::flush(ClientConnection& conn) {
@@ -333,7 +384,7 @@ void LoadWorker::on_reply(std::size_t index, const ReplyParse& reply, Clock::tim
     if (spec_.churn && phase_ < Phase::kStop) to_connect_.push_front(index);
     return;
   }
-  if (sending_allowed()) send_request(conn, now);
+  if (sending_allowed()) send_paced(index, now);
 }
 
 void LoadWorker::close(std::size_t index, bool failure, std::string_view why) {

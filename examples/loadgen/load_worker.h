@@ -14,6 +14,7 @@
 #include "client_connection.h"
 #include "load_control.h"
 #include "load_spec.h"
+#include "pacer.h"
 #include "unique_fd.h"
 
 namespace loadgen {
@@ -26,7 +27,9 @@ struct ConnectionPlan {
 
 class LoadWorker {
  public:
-  LoadWorker(const LoadSpec& spec, LoadControl& control, std::vector<ConnectionPlan> plan);
+  /// `rate`: this worker's share of the spec's rate (0: unpaced).
+  LoadWorker(const LoadSpec& spec, LoadControl& control, std::vector<ConnectionPlan> plan,
+             double rate = 0);
   /// Runs until the control's phase is kDone.
   void run();
   /// What this worker measured; valid after run() returned.
@@ -40,6 +43,9 @@ class LoadWorker {
   void on_readable(std::size_t index, Clock::time_point now);
   void on_reply(std::size_t index, const ReplyParse& reply, Clock::time_point now);
   void send_request(ClientConnection& conn, Clock::time_point now);
+  void send_paced(std::size_t index, Clock::time_point now);
+  void release_paced(Clock::time_point now);
+  void publish_progress();
   void fill_pipeline(ClientConnection& conn, Clock::time_point now);
   void flush(ClientConnection& conn);
   void set_writing(ClientConnection& conn, bool writing);
@@ -53,7 +59,13 @@ class LoadWorker {
   std::vector<ClientConnection> conns_;
   std::vector<std::string> encoded_;  ///< each class's request bytes
   std::deque<std::size_t> to_connect_;
+
   UniqueFd epoll_;
+  Pacer pacer_;
+  std::deque<std::size_t> paced_;  ///< one entry per request waiting for a token
+  Clock::time_point last_publish_;
+  std::uint64_t published_requests_ = 0;
+  std::uint64_t published_errors_ = 0;
   std::uint32_t connecting_ = 0;
   std::uint64_t in_flight_ = 0;
   bool started_ = false;

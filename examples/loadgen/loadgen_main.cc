@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
   app.add_flag("--churn", spec.churn, "connect, send one request, read the reply, close; repeat");
   app.add_option("--idle", spec.idle_connections, "extra connections held open, silent")
       ->capture_default_str();
+  app.add_option("--rate", spec.rate,
+                 "target requests per second over all connections (churn: connections per "
+                 "second); 0: closed loop, as fast as replies come")
+      ->capture_default_str();
   app.add_option("--threads", spec.threads, "event-loop threads")->capture_default_str();
   app.add_option("--request", request,
                  "the request: a RESP command (PING), an HTTP target (/), or a line")
