@@ -78,8 +78,9 @@ int run(const Flags& flags) {
   soak::SoakLoad load = flags.load;
   load.duration = to_ms(duration);
   fs::create_directories(fs::path(flags.out_dir) / "logs");
+  // Not pinned: the backends run side by side and share the machine with their loads.
   const compare_tool::LaunchSettings launch{
-      .bin_dir = bin_dir, .work_dir = flags.out_dir, .max_connections = 20000};
+      .bin_dir = bin_dir, .work_dir = flags.out_dir, .max_connections = 20000, .server_cpus = {}};
 
   fmt::print(
       "connsched_soak: {:.0f} s, sampling every {:.1f} s, backends side by side: {}\n"
