@@ -101,7 +101,8 @@ TEST_CASE(
   auto lost = lost_keys(server.port(), healthy.acknowledged());
   if (!lost.empty()) lost = lost_keys(server.port(), healthy.acknowledged());
   CHECK(lost.empty());
-  CHECK(stats_counter(server.admin_port(), "connections_current") == 0);
+  CHECK(RunningServer::eventually(
+      [&] { return stats_counter(server.admin_port(), "connections_current") == 0; }, scaled(10s)));
   CHECK(server.stop() == 0);
 }
 

@@ -160,7 +160,10 @@ TEST_CASE(
     // no-threads: the stuck client holds the only thread until the timeout; the
     // healthy client is checked after it.
     std::optional<HealthyClient> healthy;
-    if (!one_at_a_time) healthy.emplace(server.port(), Dialect::kKv);
+    if (!one_at_a_time) {
+      healthy.emplace(server.port(), Dialect::kKv);
+      REQUIRE(RunningServer::eventually([&] { return healthy->answered() >= 3; }, scaled(10s)));
+    }
     TestClient stuck(server.port());
     int small = 4096;
     ::setsockopt(stuck.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
