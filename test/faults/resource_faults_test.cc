@@ -176,6 +176,8 @@ TEST_CASE(
         server.process().output());
     CHECK(server.process().output().find("net_write_timeout") != std::string::npos);
     if (healthy) {
+      MESSAGE(fmt::format("{}: healthy client's slowest reply while a client did not read: {} ms",
+                          backend, healthy->max_latency().count()));
       CHECK(healthy->max_latency() < scaled(1s));
       check_healthy(*healthy, server.port());
     } else {
