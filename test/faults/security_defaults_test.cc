@@ -200,6 +200,7 @@ TEST_CASE(
   MESSAGE(fmt::format("server peak RSS {} KiB before, {} KiB after the unread pipeline", before,
                       after));
   REQUIRE(before > 0);
-  CHECK(after - before < 64 * 1024);
+  // 64 MiB, doubled under the sanitizers (ASan's quarantine keeps freed buffers resident).
+  CHECK(after - before < (slowdown() > 1 ? 128 : 64) * 1024);
   CHECK(served(server.port(), Dialect::kKv, scaled(10s)));
 }
