@@ -24,6 +24,8 @@ std::string_view reason_phrase(int status) {
       return "Accepted";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 404:
       return "Not Found";
     case 405:
@@ -37,6 +39,28 @@ std::string_view reason_phrase(int status) {
     default:
       return "Error";
   }
+}
+
+// The value of the Authorization header in `headers` (the lines after the request line),
+// trimmed; empty when absent. Only this header is kept: the token check needs it.
+std::string find_authorization(std::string_view headers) {
+  constexpr std::string_view kName = "authorization:";
+  while (!headers.empty()) {
+    std::string_view line = headers.substr(0, headers.find('\n'));
+    headers.remove_prefix(std::min(headers.size(), line.size() + 1));
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() < kName.size()) continue;
+    bool match = std::equal(kName.begin(), kName.end(), line.begin(), [](char a, char b) {
+      return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
+    });
+    if (!match) continue;
+    std::string_view value = line.substr(kName.size());
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    return std::string(value);
+  }
+  return {};
 }
 
 bool is_token_char(char c) {
@@ -109,6 +133,10 @@ AdminParse parse_admin_request(std::string_view bytes) {
   std::string_view raw_path = target.substr(0, target.find('?'));
   auto path = percent_decode(raw_path);
   if (!path) return bad("bad %-escape in the path");
+  if (line_end < head_end) {
+    result.request.authorization =
+        find_authorization(bytes.substr(line_end + 1, head_end - line_end - 1));
+  }
   result.request.method = std::string(method);
   result.request.path = std::move(*path);
   if (auto q = target.find('?'); q != std::string_view::npos) {
@@ -134,6 +162,9 @@ std::string format_admin_response(const AdminResponse& response) {
       fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n", response.status,
                   reason_phrase(response.status), response.content_type, response.body.size());
   if (!response.allow.empty()) head += fmt::format("Allow: {}\r\n", response.allow);
+  if (!response.www_authenticate.empty()) {
+    head += fmt::format("WWW-Authenticate: {}\r\n", response.www_authenticate);
+  }
   head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
   return head + response.body;
 }

@@ -22,6 +22,7 @@ struct AdminRequest {
   std::string method;                                      ///< "GET", "POST", ...
   std::string path;                                        ///< decoded, without the query
   std::vector<std::pair<std::string, std::string>> query;  ///< decoded, in order
+  std::string authorization;  ///< the Authorization header's value, trimmed; empty if absent
 };
 
 struct AdminParse {
@@ -40,7 +41,8 @@ struct AdminResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::string allow;  ///< the Allow header, for 405
+  std::string allow;             ///< the Allow header, for 405
+  std::string www_authenticate;  ///< the WWW-Authenticate header, for 401
 };
 
 /// The response as bytes on the wire (HTTP/1.1, Content-Length, Connection: close).

@@ -12,11 +12,11 @@ namespace connsched {
 namespace {
 
 AdminResponse error(int status, std::string_view message) {
-  return AdminResponse{status, "application/json", json_error(message), {}};
+  return AdminResponse{status, "application/json", json_error(message), {}, {}};
 }
 
 AdminResponse ok_json(std::string body, int status = 200) {
-  return AdminResponse{status, "application/json", std::move(body), {}};
+  return AdminResponse{status, "application/json", std::move(body), {}, {}};
 }
 
 // POST /kill?id=N: a bad id is the client's error (400), a missing connection is 404.
@@ -77,6 +77,7 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
     return AdminResponse{200,
                          "text/plain; version=0.0.4; charset=utf-8",
                          stats_prometheus(actions.core_stats(), actions.backend_stats()),
+                         {},
                          {}};
   }
   if (path == "/kill") return kill_route(request, actions);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "admin_auth.h"
 #include "admin_json.h"
 #include "listen_socket.h"
 #include "server_core.h"
@@ -39,8 +40,11 @@ bool wait_for(int fd, short events, int wake_fd, std::int64_t deadline_ms) {
 }  // namespace
 
 AdminServer::AdminServer(const std::string& bind_address, int port, AdminActions actions,
-                         Logger& logger)
-    : bind_address_(bind_address), actions_(std::move(actions)), logger_(logger) {
+                         Logger& logger, std::string token)
+    : bind_address_(bind_address),
+      actions_(std::move(actions)),
+      logger_(logger),
+      token_(std::move(token)) {
   if (port < 0 || port > 65535) {
     throw StartupError(fmt::format("--admin-port: {} is out of range [0, 65535]", port));
   }
@@ -72,6 +76,7 @@ void AdminServer::stop() {
 // Accepts and serves one client at a time: admin traffic is rare and small, and one
 // thread that never blocks on the server's own locks is what keeps it answering.
 void AdminServer::run(std::stop_token stop) {
+  bool accept_failing = false;
   while (!stop.stop_requested()) {
     pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
@@ -86,10 +91,17 @@ void AdminServer::run(std::stop_token stop) {
       int error = errno;
       if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR || error == ECONNABORTED)
         continue;
-      logger_.log(LogLevel::kWarning, "admin port: accept failed: {}", std::strerror(error));
+      // Logged once per run of failures (EMFILE repeats every pause), not every 100 ms.
+      if (!accept_failing) {
+        logger_.log(LogLevel::kWarning, "admin port: accept failed: {}; retrying every {} ms",
+                    std::strerror(error), kAcceptPauseMs);
+      }
+      accept_failing = true;
       ::poll(nullptr, 0, kAcceptPauseMs);
       continue;
     }
+    if (accept_failing) logger_.log(LogLevel::kInfo, "admin port: accepting again");
+    accept_failing = false;
     serve(UniqueFd(fd), stop);
   }
 }
@@ -116,12 +128,18 @@ void AdminServer::serve(UniqueFd client, const std::stop_token& stop) {
   AdminResponse response;
   if (parsed.status == AdminParse::Status::kBad) {
     int status = parsed.error == "request head too large" ? 431 : 400;
-    response = AdminResponse{status, "application/json", json_error(parsed.error), {}};
+    response = AdminResponse{status, "application/json", json_error(parsed.error), {}, {}};
+  } else if (!token_.empty() && !admin_token_matches(parsed.request.authorization, token_)) {
+    // Checked before routing: without the token, not even a 404 says which paths exist.
+    response = admin_unauthorized(!parsed.request.authorization.empty());
+    logger_.log(LogLevel::kWarning, "admin: {} {} refused: {}", parsed.request.method,
+                parsed.request.path,
+                parsed.request.authorization.empty() ? "no token" : "wrong token");
   } else {
     try {
       response = route_admin_request(parsed.request, actions_);
     } catch (const std::exception& e) {
-      response = AdminResponse{500, "application/json", json_error(e.what()), {}};
+      response = AdminResponse{500, "application/json", json_error(e.what()), {}, {}};
     }
     logger_.log(LogLevel::kDebug, "admin: {} {} -> {}", parsed.request.method, parsed.request.path,
                 response.status);

@@ -19,7 +19,9 @@ namespace connsched {
 class AdminServer {
  public:
   /// Binds `bind_address:port` (0 = ephemeral); throws StartupError when it cannot.
-  AdminServer(const std::string& bind_address, int port, AdminActions actions, Logger& logger);
+  /// A non-empty `token` makes every request need "Authorization: Bearer <token>".
+  AdminServer(const std::string& bind_address, int port, AdminActions actions, Logger& logger,
+              std::string token = {});
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -37,6 +39,7 @@ class AdminServer {
   std::string bind_address_;
   AdminActions actions_;
   Logger& logger_;
+  std::string token_;
   UniqueFd listen_fd_;
   UniqueFd wake_fd_;
   std::uint16_t port_ = 0;

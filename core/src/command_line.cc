@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "admin_auth.h"
 #include "connsched/server.h"
 #include "option_values.h"
 #include "plugin_loader.h"
@@ -54,7 +55,7 @@ CLI::Validator integer_in(std::int64_t min, std::int64_t max) {
       fmt::format("INT in [{}, {}]", min, max));
 }
 
-void add_core_options(CLI::App& app, ServerOptions& o) {
+void add_core_options(CLI::App& app, ServerOptions& o, std::string& token_file) {
   app.add_option("--thread-handling,--thread_handling", o.thread_handling,
                  "Scheduler backend: a name in --plugin-dir (no-threads, "
                  "one-thread-per-connection, pool-of-threads, ...) or a path to a .so")
@@ -93,6 +94,12 @@ void add_core_options(CLI::App& app, ServerOptions& o) {
   app.add_option("--admin-bind-address,--admin_bind_address", o.admin_bind_address,
                  "Address the admin port listens on")
       ->capture_default_str();
+  app.add_option("--admin-token,--admin_token", o.admin_token,
+                 "Token every admin request must carry (Authorization: Bearer TOKEN); visible "
+                 "in ps, so prefer --admin-token-file");
+  app.add_option("--admin-token-file,--admin_token_file", token_file,
+                 "File whose first line is the admin token (must not be readable by other "
+                 "users)");
   app.add_option("--log-level,--log_level", o.log_level, "debug, info, warning or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
@@ -126,7 +133,8 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   app.set_help_flag();  // handled below, after the backend is known
   bool help = false;
   app.add_flag("--help,-h", help, "Print this help and exit");
-  add_core_options(app, options);
+  std::string token_file;
+  add_core_options(app, options, token_file);
   if (spec.add_options) spec.add_options(app);
   try {
     app.parse(argc, argv);
@@ -151,6 +159,12 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   std::unique_ptr<Server> server;
   try {
     options.backend_options = backend_flags(app.remaining());
+    if (!token_file.empty()) {
+      if (!options.admin_token.empty()) {
+        throw StartupError("--admin-token and --admin-token-file: give one, not both");
+      }
+      options.admin_token = read_admin_token_file(token_file);
+    }
     server = std::make_unique<Server>(options, spec.make_protocol());
   } catch (const StartupError& e) {
     std::fprintf(stderr, "%s: %s\n", spec.name.c_str(), e.what());

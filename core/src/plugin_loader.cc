@@ -139,6 +139,17 @@ LoadedScheduler load_scheduler(const std::string& name_or_path, const std::strin
     throw StartupError(fmt::format("{}: refusing a scheduler that any user may write (mode {:o})",
                                    path, st.st_mode & 07777));
   }
+  // Anyone who may write the folder may swap the file (unless the sticky bit keeps
+  // them to their own files, as in /tmp). The folder of the file itself, after links.
+  std::error_code ec;
+  fs::path folder = fs::canonical(path, ec).parent_path();
+  struct stat dir_st {};
+  if (!ec && ::stat(folder.c_str(), &dir_st) == 0 && (dir_st.st_mode & S_IWOTH) &&
+      !(dir_st.st_mode & S_ISVTX)) {
+    throw StartupError(
+        fmt::format("{}: refusing a scheduler in a folder any user may write ({}, mode {:o})", path,
+                    folder.string(), dir_st.st_mode & 07777));
+  }
   if (!looks_like_elf(path)) {
     throw StartupError(fmt::format("{}: not a shared object (no ELF header)", path));
   }

@@ -129,7 +129,7 @@ void ServerCore::make_admin_server() {
   };
   actions.shutdown = [this] { request_shutdown(); };
   admin_ = std::make_unique<AdminServer>(options_.admin_bind_address, options_.admin_port,
-                                         std::move(actions), logger_);
+                                         std::move(actions), logger_, options_.admin_token);
 }
 
 void ServerCore::start_backend() {

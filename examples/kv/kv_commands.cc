@@ -1,6 +1,8 @@
 // File: examples/kv/kv_commands.cc
 #include "kv_commands.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -113,11 +115,17 @@ void cmd_incr(const Args& a, std::string& out, KvShared& s, connsched::RequestCo
   }
 }
 
+// Checked as the reply grows, so the memory spent is the bound plus one value.
 void cmd_mget(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+  const std::size_t start = out.size();
   resp::array(out, a.size() - 1);
   for (std::size_t i = 1; i < a.size(); ++i) {
     auto value = s.store.get(a[i]);
     value ? resp::bulk(out, *value) : resp::null_bulk(out);
+    if (out.size() - start > s.max_reply_size) {
+      out.resize(start);
+      return reply_too_large(out, s.max_reply_size);
+    }
   }
 }
 
@@ -277,6 +285,10 @@ const std::unordered_map<std::string, Command>& command_table() {
 }
 
 }  // namespace
+
+void reply_too_large(std::string& out, std::size_t limit) {
+  resp::error(out, fmt::format("ERR reply larger than {} bytes (max_reply_size)", limit));
+}
 
 std::string upper(std::string_view name) {
   std::string out(name);

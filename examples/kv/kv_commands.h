@@ -26,6 +26,9 @@ void execute_command(const std::vector<std::string>& args, std::string& out, KvS
 /// `name` in ASCII upper case.
 std::string upper(std::string_view name);
 
+/// The error a command gets when its reply would exceed --max-reply-size.
+void reply_too_large(std::string& out, std::size_t limit);
+
 }  // namespace kv
 
 #endif  // CONNSCHED_EXAMPLES_KV_KV_COMMANDS_H_

@@ -13,6 +13,7 @@
 int main(int argc, char** argv) {
   kv::RespLimits limits;
   std::size_t shards = 16;
+  std::size_t max_reply_size = kv::KvShared::kDefaultMaxReplySize;
   connsched::ServerSpec spec;
   spec.name = "kv_server";
   spec.description =
@@ -27,12 +28,18 @@ int main(int argc, char** argv) {
                    "by --max-request-size)")
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
+    app.add_option("--max-reply-size,--max_reply_size", max_reply_size,
+                   "Largest reply one command (MGET, EXEC) may build, in bytes; a larger one is "
+                   "answered '-ERR reply larger than N bytes (max_reply_size)'")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 40));
     app.add_option("--shards", shards, "Shards of the store, each with its own lock")
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
   };
   spec.make_protocol = [&] {
-    return std::make_unique<kv::KvProtocol>(std::make_shared<kv::KvShared>(limits, shards));
+    return std::make_unique<kv::KvProtocol>(
+        std::make_shared<kv::KvShared>(limits, shards, max_reply_size));
   };
   return connsched::run_server_main(argc, argv, spec);
 }

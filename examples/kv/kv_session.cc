@@ -79,8 +79,17 @@ void KvSession::exec(std::string& out, connsched::RequestContext& ctx) {
   if (multi_failed_) {
     resp::error(out, "EXECABORT Transaction discarded because of previous errors.");
   } else {
+    // Each command's reply is bounded on its own; the sum is checked as it grows.
+    const std::size_t start = out.size();
     resp::array(out, queued_.size());
-    for (const auto& args : queued_) execute_command(args, out, *shared_, ctx);
+    for (const auto& args : queued_) {
+      execute_command(args, out, *shared_, ctx);
+      if (out.size() - start > shared_->max_reply_size) {
+        out.resize(start);
+        reply_too_large(out, shared_->max_reply_size);
+        break;
+      }
+    }
   }
   reset();
   ctx.set_in_transaction(false);

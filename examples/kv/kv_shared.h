@@ -13,11 +13,19 @@
 namespace kv {
 
 struct KvShared {
-  explicit KvShared(RespLimits resp_limits = {}, std::size_t shards = 16)
-      : store(shards), limits(resp_limits), started_ms(steady_now_ms()) {}
+  explicit KvShared(RespLimits resp_limits = {}, std::size_t shards = 16,
+                    std::size_t reply_limit = kDefaultMaxReplySize)
+      : store(shards),
+        limits(resp_limits),
+        max_reply_size(reply_limit),
+        started_ms(steady_now_ms()) {}
+  /// Largest reply one command may build (MGET, EXEC): a few bytes of request naming
+  /// one large value many times must not allocate without bound.
+  static constexpr std::size_t kDefaultMaxReplySize = 64 << 20;
   KvStore store;
   NamedLocks locks;
   RespLimits limits;
+  std::size_t max_reply_size;
   std::int64_t started_ms;
 };
 

@@ -4,6 +4,9 @@
  * A complete scheduler backend written in plain C99 with pthreads, loaded by path in
  * the tests: proof that the ABI needs no C++ on the backend's side. Policy: a detached
  * thread per connection; `end` waits until the last one has finished.
+ *
+ * Built a second time with REFUSE_EVERY_SECOND (flaky-add.so): add_connection then
+ * fails for every second connection, the misbehaving backend of the fault tests.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@ struct c_backend {
   pthread_cond_t idle;
   int threads;
   long served;
+  long added;
 };
 
 struct c_job {
@@ -59,6 +63,13 @@ static int c_add_connection(void* backend, connsched_conn* conn) {
   job->backend = b;
   job->conn = conn;
   pthread_mutex_lock(&b->mutex);
+#ifdef REFUSE_EVERY_SECOND
+  if (b->added++ % 2 == 1) {
+    pthread_mutex_unlock(&b->mutex);
+    free(job);
+    return 1; /* core must close it and carry on */
+  }
+#endif
   b->threads++;
   pthread_mutex_unlock(&b->mutex);
   pthread_attr_t attr;

@@ -48,6 +48,8 @@ struct ServerOptions {
   std::string log_level = "info";
   int admin_port = -1;  ///< the admin port (HTTP: /stats, /metrics, ...); 0: ephemeral, -1: off
   std::string admin_bind_address = "127.0.0.1";
+  /// When not empty, every admin request needs "Authorization: Bearer <admin_token>".
+  std::string admin_token;
   /// The backend's own options (`--name=value` the backend declares), by
   /// underscore name; validated against the backend's declarations at start.
   std::map<std::string, std::string> backend_options;
