@@ -89,7 +89,11 @@ void check_response(const connsched::AdminResponse& response) {
 // Line endings are the client's choice: with every CRLF made a bare LF, the same head
 // parses to the same request (or is refused the same way).
 void check_line_endings(std::string_view input, const AdminParse& parse) {
+  // A CR that does not end a line would make a new CRLF of "\r\r\n": no like-for-like.
   if (input.size() > connsched::kAdminMaxRequestBytes) return;
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    if (input[i] == '\r' && (i + 1 == input.size() || input[i + 1] != '\n')) return;
+  }
   std::string lf_only;
   for (std::size_t i = 0; i < input.size(); ++i) {
     if (!(input[i] == '\r' && i + 1 < input.size() && input[i + 1] == '\n')) {
