@@ -110,6 +110,7 @@ void check_line_endings(std::string_view input, const AdminParse& parse) {
 
 }  // namespace
 
+// The input is what a client sent the admin port; a refusal is checked as a response too.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   AdminParse parse = connsched::parse_admin_request(input);

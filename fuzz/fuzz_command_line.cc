@@ -55,6 +55,8 @@ void check_ranges(const connsched::ServerOptions& o) {
 
 }  // namespace
 
+// Parsed as run_server_main parses it; a refusal (ParseError, StartupError) is fine, a
+// crash or a value outside its promised range is not.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::vector<std::string> args =
       split_arguments(std::string_view(reinterpret_cast<const char*>(data), size));

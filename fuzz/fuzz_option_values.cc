@@ -88,6 +88,8 @@ void check_value(const connsched_option_desc& option, const std::string& value) 
 
 }  // namespace
 
+// The input picks the declarations first, then name/value pairs as an operator or the
+// admin port's /set would give them.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
   Declarations d = make_declarations(in);

@@ -24,6 +24,8 @@ class JsonCheck {
  private:
   explicit JsonCheck(std::string_view s) : s_(s) {}
 
+  // Cursor helpers: reading past the end yields 0, which no rule accepts.
+
   bool at_end() const { return pos_ >= s_.size(); }
   unsigned char peek() const { return at_end() ? 0 : static_cast<unsigned char>(s_[pos_]); }
   bool eat(char c) {
@@ -65,6 +67,7 @@ class JsonCheck {
         return number();
     }
   }
+  // The grammar's rules, one each; true when the text at the cursor is one, cursor after it.
   bool object(int depth) {
     eat('{');
     space();

@@ -47,6 +47,7 @@ inputs_of() {
 echo "=== connsched: fuzz: replaying seed and regression inputs"
 for t in "${targets[@]}"; do
   mapfile -t files < <(inputs_of "$t")
+  ((${#files[@]})) || { echo "fuzz: $t has no seed corpus in fuzz/corpus/${t#fuzz_}" >&2; exit 1; }
   log=$work/$t/replay.log
   mkdir -p "$work/$t"
   if ! "$bin/$t" "${limits[@]}" "${files[@]}" >"$log" 2>&1; then
