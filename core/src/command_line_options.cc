@@ -10,7 +10,9 @@ namespace connsched {
 namespace {
 
 // An integer flag's check: says "not an integer" or "out of range", not CLI11's
-// one message for both.
+// one message for both. It is a transform (used with ->transform, not ->check) that
+// rewrites the text as the decimal it checked, because CLI11 converts "010" as octal:
+// checked as 10 but stored as 8, "--max-request-size=016" stored 14, below its minimum.
 CLI::Validator integer_in(std::int64_t min, std::int64_t max) {
   return CLI::Validator(
       [min, max](std::string& text) -> std::string {
@@ -19,6 +21,7 @@ CLI::Validator integer_in(std::int64_t min, std::int64_t max) {
         if (*value < min || *value > max) {
           return fmt::format("{} is out of range [{}, {}]", *value, min, max);
         }
+        text = std::to_string(*value);
         return {};
       },
       fmt::format("INT in [{}, {}]", min, max));
@@ -59,31 +62,31 @@ void add_core_options(CLI::App& app, ServerOptions& o) {
       ->capture_default_str();
   app.add_option("--port,-P", o.port, "TCP port (0: any free port, logged at start)")
       ->capture_default_str()
-      ->check(integer_in(0, 65535));
+      ->transform(integer_in(0, 65535));
   app.add_option("--max-connections,--max_connections", o.max_connections,
                  "Connections served at once; more are refused with the protocol's error")
       ->capture_default_str()
-      ->check(integer_in(1, 1000000));
+      ->transform(integer_in(1, 1000000));
   app.add_option("--wait-timeout,--wait_timeout", o.wait_timeout,
                  "Seconds a connection may sit idle before it is closed")
       ->capture_default_str()
-      ->check(integer_in(1, 31536000));
+      ->transform(integer_in(1, 31536000));
   app.add_option("--net-write-timeout,--net_write_timeout", o.net_write_timeout,
                  "Seconds a reply may wait for a client that does not read")
       ->capture_default_str()
-      ->check(integer_in(1, 31536000));
+      ->transform(integer_in(1, 31536000));
   app.add_option("--max-request-size,--max_request_size", o.max_request_size,
                  "Largest request in bytes; a larger one gets an error and a close")
       ->capture_default_str()
-      ->check(integer_in(16, std::int64_t{1} << 32));
+      ->transform(integer_in(16, std::int64_t{1} << 32));
   app.add_option("--shutdown-timeout,--shutdown_timeout", o.shutdown_timeout,
                  "Seconds a graceful shutdown (SIGTERM/SIGINT) may take")
       ->capture_default_str()
-      ->check(integer_in(1, 3600));
+      ->transform(integer_in(1, 3600));
   app.add_option("--admin-port,--admin_port", o.admin_port,
                  "Admin HTTP port (/stats, /metrics, /kill, /set, /shutdown) served by its own "
                  "thread; 0: any free port (logged at start); not given: no admin port")
-      ->check(integer_in(0, 65535));
+      ->transform(integer_in(0, 65535));
   app.add_option("--admin-bind-address,--admin_bind_address", o.admin_bind_address,
                  "Address the admin port listens on")
       ->capture_default_str();
