@@ -5,6 +5,7 @@ set -euo pipefail
 
 CONNSCHED_PACKAGES=(
   cmake ninja-build g++ clang ccache       # toolchain (ccache caches rebuilds)
+  libclang-rt-14-dev                       # libFuzzer and clang's sanitizer runtimes (fuzz preset)
   libfmt-dev doctest-dev libcli11-dev      # the project's chosen libraries
   libhttp-parser-dev                       # HTTP parsing for examples/http
   redis-tools redis-server wrk curl        # real clients, and the reference servers

@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then configures, builds and runs CTest
-# under each preset given (default: release, asan, tsan — the whole suite three times),
-# then the `soak` stage: the 2-minute soak on the release build (scripts/soak.sh --short).
-#   scripts/test.sh               # all three, then the short soak
+# under each preset given, and the two stages that are not CMake presets:
+#   soak  the 2-minute soak on the release build (scripts/soak.sh --short)
+#   fuzz  every libFuzzer target replays its committed inputs, then fuzzes for a bounded
+#         time (scripts/fuzz.sh; clang, its own build in build/fuzz)
+# Default: release, soak, asan, tsan, fuzz — the whole suite three times, then the rest.
+#   scripts/test.sh               # everything (CI runs exactly this)
 #   scripts/test.sh release       # one preset
+#   scripts/test.sh fuzz          # the fuzz stage alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 
 presets=("$@")
-((${#presets[@]})) || presets=(release asan tsan soak)
+((${#presets[@]})) || presets=(release soak asan tsan fuzz)
 jobs=$(nproc)
 for preset in "${presets[@]}"; do
-  if [[ $preset == soak ]]; then # not a CMake preset: the short soak, on the release build
-    echo "=== connsched: soak (2 minutes, release build)"
-    bash scripts/soak.sh --short
-    continue
-  fi
+  case "$preset" in
+    soak)
+      echo "=== connsched: soak (2 minutes, release build)"
+      bash scripts/soak.sh --short
+      continue
+      ;;
+    fuzz)
+      echo "=== connsched: fuzz (every target, bounded)"
+      bash scripts/fuzz.sh
+      continue
+      ;;
+  esac
   echo "=== connsched: preset '$preset': configure, build, test"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"

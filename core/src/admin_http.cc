@@ -68,6 +68,19 @@ bool is_token_char(char c) {
          c == '_';
 }
 
+// Where the head's blank line ends, or npos: the first line that is empty once a trailing
+// CR is dropped, so "\r\n\r\n", "\n\n" and mixes such as "\n\r\n" all end a head, as
+// they do for http-parser and curl.
+std::size_t head_length(std::string_view bytes) {
+  for (std::size_t nl = bytes.find('\n'); nl != std::string_view::npos;
+       nl = bytes.find('\n', nl + 1)) {
+    std::size_t next = nl + 1;
+    if (next < bytes.size() && bytes[next] == '\r') ++next;
+    if (next < bytes.size() && bytes[next] == '\n') return next + 1;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 std::optional<std::string> percent_decode(std::string_view text) {
@@ -100,9 +113,8 @@ AdminParse parse_admin_request(std::string_view bytes) {
     result.error = std::move(why);
     return result;
   };
-  std::size_t end = bytes.find("\r\n\r\n");
-  std::size_t end_lf = bytes.find("\n\n");
-  if (end == std::string_view::npos && end_lf == std::string_view::npos) {
+  std::size_t head_end = head_length(bytes);
+  if (head_end == std::string_view::npos) {
     if (bytes.size() > kAdminMaxRequestBytes) return bad("request head too large");
     // A request line that is already wrong need not wait for the rest.
     std::size_t first = bytes.find('\n');
@@ -111,7 +123,6 @@ AdminParse parse_admin_request(std::string_view bytes) {
     }
     return result;
   }
-  std::size_t head_end = std::min(end, end_lf);
   if (head_end > kAdminMaxRequestBytes) return bad("request head too large");
   std::size_t line_end = bytes.find('\n');
   std::string_view line = bytes.substr(0, line_end);

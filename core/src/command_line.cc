@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "admin_auth.h"
+#include "command_line_options.h"
 #include "connsched/server.h"
 #include "option_values.h"
 #include "plugin_loader.h"
@@ -19,91 +20,6 @@ namespace connsched {
 namespace {
 
 constexpr int kExitBadStart = 2;
-
-// Splits CLI11's leftovers into --name=value / --name value pairs for the backend.
-std::map<std::string, std::string> backend_flags(const std::vector<std::string>& extras) {
-  std::map<std::string, std::string> out;
-  for (std::size_t i = 0; i < extras.size(); ++i) {
-    const std::string& arg = extras[i];
-    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
-      throw StartupError(fmt::format("unexpected argument '{}'", arg));
-    }
-    auto eq = arg.find('=');
-    if (eq != std::string::npos) {
-      out[normalize_option_name(arg.substr(2, eq - 2))] = arg.substr(eq + 1);
-    } else if (i + 1 < extras.size() && extras[i + 1].rfind("--", 0) != 0) {
-      out[normalize_option_name(arg.substr(2))] = extras[++i];
-    } else {
-      throw StartupError(fmt::format("option {} needs a value ({}=VALUE)", arg, arg));
-    }
-  }
-  return out;
-}
-
-// An integer flag's check: says "not an integer" or "out of range", not CLI11's
-// one message for both.
-CLI::Validator integer_in(std::int64_t min, std::int64_t max) {
-  return CLI::Validator(
-      [min, max](std::string& text) -> std::string {
-        auto value = parse_int(text);
-        if (!value) return fmt::format("'{}' is not an integer", text);
-        if (*value < min || *value > max) {
-          return fmt::format("{} is out of range [{}, {}]", *value, min, max);
-        }
-        return {};
-      },
-      fmt::format("INT in [{}, {}]", min, max));
-}
-
-void add_core_options(CLI::App& app, ServerOptions& o, std::string& token_file) {
-  app.add_option("--thread-handling,--thread_handling", o.thread_handling,
-                 "Scheduler backend: a name in --plugin-dir (no-threads, "
-                 "one-thread-per-connection, pool-of-threads, ...) or a path to a .so")
-      ->capture_default_str();
-  app.add_option("--plugin-dir,--plugin_dir", o.plugin_dir,
-                 "Folder of scheduler backends (default: the build's or install's)");
-  app.add_option("--bind-address,--bind_address", o.bind_address, "Address to listen on")
-      ->capture_default_str();
-  app.add_option("--port,-P", o.port, "TCP port (0: any free port, logged at start)")
-      ->capture_default_str()
-      ->check(integer_in(0, 65535));
-  app.add_option("--max-connections,--max_connections", o.max_connections,
-                 "Connections served at once; more are refused with the protocol's error")
-      ->capture_default_str()
-      ->check(integer_in(1, 1000000));
-  app.add_option("--wait-timeout,--wait_timeout", o.wait_timeout,
-                 "Seconds a connection may sit idle before it is closed")
-      ->capture_default_str()
-      ->check(integer_in(1, 31536000));
-  app.add_option("--net-write-timeout,--net_write_timeout", o.net_write_timeout,
-                 "Seconds a reply may wait for a client that does not read")
-      ->capture_default_str()
-      ->check(integer_in(1, 31536000));
-  app.add_option("--max-request-size,--max_request_size", o.max_request_size,
-                 "Largest request in bytes; a larger one gets an error and a close")
-      ->capture_default_str()
-      ->check(integer_in(16, std::int64_t{1} << 32));
-  app.add_option("--shutdown-timeout,--shutdown_timeout", o.shutdown_timeout,
-                 "Seconds a graceful shutdown (SIGTERM/SIGINT) may take")
-      ->capture_default_str()
-      ->check(integer_in(1, 3600));
-  app.add_option("--admin-port,--admin_port", o.admin_port,
-                 "Admin HTTP port (/stats, /metrics, /kill, /set, /shutdown) served by its own "
-                 "thread; 0: any free port (logged at start); not given: no admin port")
-      ->check(integer_in(0, 65535));
-  app.add_option("--admin-bind-address,--admin_bind_address", o.admin_bind_address,
-                 "Address the admin port listens on")
-      ->capture_default_str();
-  app.add_option("--admin-token,--admin_token", o.admin_token,
-                 "Token every admin request must carry (Authorization: Bearer TOKEN); visible "
-                 "in ps, so prefer --admin-token-file");
-  app.add_option("--admin-token-file,--admin_token_file", token_file,
-                 "File whose first line is the admin token (must not be readable by other "
-                 "users)");
-  app.add_option("--log-level,--log_level", o.log_level, "debug, info, warning or error")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
-}
 
 // The backend's own options, for --help; silent when it cannot be loaded.
 std::string backend_help(const ServerOptions& o) {

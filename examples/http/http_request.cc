@@ -37,14 +37,15 @@ int on_url(http_parser* p, const char* at, std::size_t length) {
   return 0;
 }
 
-// A declared Content-Length over the limit is refused before any of the body arrives.
+// Pausing at the end of the head makes http_parser_execute return there, so the head's
+// length is the parser's own (whatever line endings the client used), and a declared
+// Content-Length over the limit is refused before any of the body arrives.
 int on_headers_complete(http_parser* p) {
   ParseState& s = state_of(p);
   s.headers_done = true;
-  if (p->content_length != ULLONG_MAX && p->content_length > s.limits->max_body_bytes) {
-    s.body_too_large = true;
-    http_parser_pause(p, 1);
-  }
+  s.body_too_large =
+      p->content_length != ULLONG_MAX && p->content_length > s.limits->max_body_bytes;
+  http_parser_pause(p, 1);
   return 0;
 }
 
@@ -76,16 +77,6 @@ HttpRequest error(int status, std::string why) {
   return r;
 }
 
-// Where the head (request line and headers) ends, or npos while it has not.
-std::size_t head_length(std::string_view input) {
-  std::size_t crlf = input.find("\r\n\r\n");
-  std::size_t lf = input.find("\n\n");
-  std::size_t end = std::string_view::npos;
-  if (crlf != std::string_view::npos) end = crlf + 4;
-  if (lf != std::string_view::npos && (end == std::string_view::npos || lf + 2 < end)) end = lf + 2;
-  return end;
-}
-
 }  // namespace
 
 // A fresh parser per call over everything pending: pure, and cheap because the input
@@ -103,11 +94,18 @@ HttpRequest parse_http_request(std::string_view input, const HttpLimits& limits)
   settings.on_body = on_body;
   settings.on_message_complete = on_message_complete;
   std::size_t parsed = http_parser_execute(&parser, &settings, input.data(), input.size());
+  if (state.headers_done) {
+    // Paused on the head's final LF, which the parser reads again when resumed.
+    if (parsed + 1 > limits.max_head_bytes) {
+      return error(431, "request line and headers are too large");
+    }
+    if (state.body_too_large) return error(413, "request body is too large");
+    http_parser_pause(&parser, 0);
+    parsed += http_parser_execute(&parser, &settings, input.data() + parsed, input.size() - parsed);
+  }
   auto err = HTTP_PARSER_ERRNO(&parser);
-
-  std::size_t head = head_length(input);
-  bool head_too_large = head == std::string_view::npos ? input.size() > limits.max_head_bytes
-                                                       : head > limits.max_head_bytes;
+  bool head_too_large =
+      !state.headers_done && err == HPE_OK && input.size() > limits.max_head_bytes;
   if (state.url_too_long || err == HPE_HEADER_OVERFLOW || head_too_large) {
     return error(431, "request line and headers are too large");
   }

@@ -56,11 +56,13 @@ TEST_CASE("connsched_loadgen answers every request of an echo server and reports
                        {"--port=0", "--thread-handling=one-thread-per-connection"});
   auto port = server.wait_listening();
   REQUIRE(port.has_value());
-  auto [status, output] = ServerProcess::run(
+  auto run = ServerProcess::run(
       bin_dir() + "/connsched_loadgen",
       {"--port=" + std::to_string(*port), "--protocol=line", "--request=hello", "-c", "8",
        "--pipeline=4", "--requests=2000", "--warmup=0.1", "--idle=5", "--json"},
       120s);
+  const int status = run.first;
+  const std::string& output = run.second;
   CAPTURE(output);
   CHECK(status == 0);
   CHECK(output.find("\"errors\":0,") != std::string::npos);
@@ -72,12 +74,14 @@ TEST_CASE("connsched_loadgen answers every request of an echo server and reports
 
 TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a chart each") {
   TempDir out;
-  auto [status, output] =
+  auto run =
       ServerProcess::run(bin_dir() + "/connsched_compare",
                          {"--scenarios=ping,churn", "--connections=4,8", "--duration=0.5",
                           "--warmup=0.1", "--backends=one-thread-per-connection,pool-of-threads",
                           "--no-reference", "--out=" + out.path.string()},
                          600s);
+  const int status = run.first;
+  const std::string& output = run.second;
   CAPTURE(output);
   REQUIRE(status == 0);
   CHECK(output.find("== ping") != std::string::npos);

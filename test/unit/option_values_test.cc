@@ -1,8 +1,10 @@
 // File: test/unit/option_values_test.cc
 //
-// Option values are checked against a backend's declarations before it sees them.
+// Option values are checked against a backend's declarations before it sees them, and
+// core's own flags by their validators.
 #include <doctest/doctest.h>
 
+#include "../../core/src/command_line_options.h"
 #include "../../core/src/option_values.h"
 #include "connsched/server.h"
 
@@ -75,4 +77,28 @@ TEST_CASE("help lists every declared option with its type, default and dynamism"
   CHECK(help.find("INT in [1, 128]; default 4; settable at run time") != std::string::npos);
   CHECK(help.find("transactions|statements|none") != std::string::npos);
   CHECK(help.find("default unset") != std::string::npos);
+}
+
+// Found by fuzz_command_line (fuzz/regressions/command_line/leading_zero_read_as_octal):
+// core's flags were checked as decimal but converted by CLI11, which reads a leading 0 as
+// octal, so "--max-request-size=016" passed the [16, 2^32] check and stored 14.
+TEST_CASE("core's integer flags are decimal: a leading zero is not octal") {
+  auto parse = [](std::vector<std::string> args, ServerOptions& o) {
+    CLI::App app;
+    std::string token_file;
+    add_core_options(app, o, token_file);
+    std::vector<char*> argv;
+    std::string name = "server";
+    argv.push_back(name.data());
+    for (auto& a : args) argv.push_back(a.data());
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  };
+  ServerOptions o;
+  parse({"--port=0700", "--max-request-size=016", "--wait-timeout", "010"}, o);
+  CHECK(o.port == 700);
+  CHECK(o.max_request_size == 16);
+  CHECK(o.wait_timeout == 10);
+  ServerOptions refused;
+  CHECK_THROWS_AS(parse({"--max-request-size=015"}, refused), CLI::ValidationError);
+  CHECK_THROWS_AS(parse({"--port=0x10"}, refused), CLI::ValidationError);
 }

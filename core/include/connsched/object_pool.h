@@ -47,12 +47,13 @@
 #include <list>
 #include <memory>
 #include <mutex>
-#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "connsched/source_location.h"
 
 namespace connsched {
 
@@ -262,16 +263,16 @@ class ObjectPool {
   ObjectPool& operator=(const ObjectPool&) = delete;
 
   /// Borrows, waiting up to max_wait. Throws PoolExhausted, PoolCreateError, PoolClosed.
-  Handle borrow(std::source_location where = std::source_location::current()) {
+  Handle borrow(SourceLocation where = SourceLocation::current()) {
     return borrow_for(settings_.max_wait, where);
   }
   /// Borrows, waiting up to `wait` (0: never waits).
   Handle borrow_for(std::chrono::milliseconds wait,
-                    std::source_location where = std::source_location::current()) {
+                    SourceLocation where = SourceLocation::current()) {
     return acquire(wait, where);
   }
   /// Borrows only if an object is free or can be made now; empty handle otherwise.
-  Handle try_borrow(std::source_location where = std::source_location::current()) {
+  Handle try_borrow(SourceLocation where = SourceLocation::current()) {
     try {
       return acquire(std::chrono::milliseconds(0), where);
     } catch (const PoolExhausted&) {
@@ -320,7 +321,7 @@ class ObjectPool {
     if (settings_.log) settings_.log(fmt::format("pool '{}': {}", name_, message));
   }
 
-  std::string label(const std::source_location& where) const {
+  std::string label(const SourceLocation& where) const {
     return fmt::format("{}:{} ({})", where.file_name(), where.line(), where.function_name());
   }
 
@@ -423,7 +424,7 @@ class ObjectPool {
   }
 
   // Hands `e` out: registers the borrow (lock held by the caller).
-  Handle lend_locked(std::unique_ptr<Entry> e, const std::source_location& where,
+  Handle lend_locked(std::unique_ptr<Entry> e, const SourceLocation& where,
                      PoolClock::time_point started) {
     e->borrowed_at = PoolClock::now();
     e->leak_reported = false;
@@ -458,7 +459,7 @@ class ObjectPool {
     return false;
   }
 
-  Handle acquire(std::chrono::milliseconds wait, const std::source_location& where) {
+  Handle acquire(std::chrono::milliseconds wait, const SourceLocation& where) {
     const auto started = PoolClock::now();
     const auto deadline = started + wait;
     std::unique_lock lock(mutex_);

@@ -60,6 +60,22 @@ TEST_CASE("every proper prefix of a request is incomplete") {
   CHECK(r.body == "abc");
 }
 
+// Found by fuzz_http_request (fuzz/regressions/http_request/head_lf_then_crlf_pipelined):
+// the head's end was guessed by searching for CRLFCRLF or LFLF, so a head that http-parser
+// accepts ending in LF CR LF was taken as still open, and a pipelined tail made it a 431.
+TEST_CASE("the head ends where http-parser says, whatever follows it") {
+  HttpLimits limits;
+  limits.max_head_bytes = 100;
+  std::string first = "GET /a HTTP/1.1\nHost: x\n\r\n";
+  HttpRequest r = parse_http_request(first + std::string(300, 'A'), limits);
+  REQUIRE(r.status == Status::kComplete);
+  CHECK(r.consumed == first.size());
+  CHECK(r.path == "/a");
+  std::string head = "GET / HTTP/1.1\r\nX: " + std::string(100, 'a') + "\r\n\r\n";
+  CHECK(parse_http_request(head, limits).error_status == 431);
+  CHECK(parse_http_request(head.substr(0, 60), limits).status == Status::kIncomplete);
+}
+
 TEST_CASE("keep-alive follows the HTTP version and the Connection header") {
   CHECK(parse_http_request("GET / HTTP/1.1\r\n\r\n", {}).keep_alive);
   CHECK_FALSE(parse_http_request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", {}).keep_alive);
