@@ -1,6 +1,8 @@
 // File: examples/http/http_routes.cc
 #include "http_routes.h"
 
+#include "cpu_burn.h"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -41,11 +43,7 @@ std::optional<std::int64_t> int_param(const HttpRequest& request, std::string_vi
 }
 
 HttpResponse burn(std::int64_t micros) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
-  std::uint64_t x = 88172645463325252ull;
-  while (std::chrono::steady_clock::now() < until) {
-    for (int i = 0; i < 64; ++i) x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: real work
-  }
+  const std::uint64_t x = connsched_examples::burn_cpu(std::chrono::microseconds(micros));
   return text(200, fmt::format("burned {} us ({})\n", micros, x & 0xffff));
 }
 

@@ -1,6 +1,8 @@
 // File: examples/kv/kv_commands.cc
 #include "kv_commands.h"
 
+#include "cpu_burn.h"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -209,17 +211,14 @@ void cmd_select(const Args& a, std::string& out, KvShared&, connsched::RequestCo
   resp::simple(out, "OK");
 }
 
-// BURN <microseconds>: spins on the CPU, the cost of a compute-heavy request.
+// BURN <microseconds>: that much of the thread's CPU time, the cost of a compute-heavy
+// request.
 void cmd_burn(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
   auto micros = to_int(a[1]);
   if (!micros || *micros < 0 || *micros > kMaxBurnMicros) {
     return resp::error(out, fmt::format("ERR BURN takes microseconds in [0, {}]", kMaxBurnMicros));
   }
-  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(*micros);
-  std::uint64_t x = 88172645463325252ull;
-  while (std::chrono::steady_clock::now() < until) {
-    for (int i = 0; i < 64; ++i) x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: real work
-  }
+  const std::uint64_t x = connsched_examples::burn_cpu(std::chrono::microseconds(*micros));
   resp::integer(out, static_cast<std::int64_t>(x & 0xffff));
 }
 
