@@ -17,15 +17,6 @@ namespace compare_tool {
 
 namespace {
 
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::vector<std::string> labels_in_order(const std::vector<CompareRow>& rows) {
   std::vector<std::string> labels;
   for (const auto& row : rows) {
@@ -55,9 +46,9 @@ std::string line_chart(const Scenario& scenario, const std::vector<CompareRow>& 
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const char* sep = i == 0 ? "" : ", ";
     throughput_plot += fmt::format("{}{} index {} using 1:2 with linespoints lw 2 pt 7 title {}",
-                                   sep, quoted(data_path), i, quoted(labels[i]));
+                                   sep, gnuplot_quoted(data_path), i, gnuplot_quoted(labels[i]));
     p99_plot += fmt::format("{}{} index {} using 1:3 with linespoints lw 2 pt 7 title {}", sep,
-                            quoted(data_path), i, quoted(labels[i]));
+                            gnuplot_quoted(data_path), i, gnuplot_quoted(labels[i]));
   }
   return fmt::format(
       "set multiplot layout 1,2 title {}\n"
@@ -65,7 +56,7 @@ std::string line_chart(const Scenario& scenario, const std::vector<CompareRow>& 
       "set ylabel '{}'\nset yrange [0:*]\nplot {}\n"
       "set ylabel 'p99 latency (ms)'\nset logscale y\nset yrange [*:*]\nplot {}\n"
       "unset multiplot\n",
-      quoted(scenario.name + ": " + scenario.summary),
+      gnuplot_quoted(scenario.name + ": " + scenario.summary),
       scenario.churn ? "connections per second" : "requests per second", throughput_plot, p99_plot);
 }
 
@@ -81,10 +72,10 @@ std::string bar_chart(const Scenario& scenario, const std::vector<CompareRow>& r
     if (!row.ran) continue;
     const double third =
         proxy ? static_cast<double>(row.upstream_peak.value_or(0)) : row.rss_peak_mb;
-    data << fmt::format("{} {} {:.1f} {:.3f} {:.1f}\n", x++, quoted(row.backend), row.throughput,
-                        row.latency.p99_us / 1e3, third);
+    data << fmt::format("{} {} {:.1f} {:.3f} {:.1f}\n", x++, gnuplot_quoted(row.backend),
+                        row.throughput, row.latency.p99_us / 1e3, third);
   }
-  const std::string file = quoted(data_path);
+  const std::string file = gnuplot_quoted(data_path);
   return fmt::format(
       "set multiplot layout 1,3 title {}\n"
       "set style fill solid 0.7 border -1\nset boxwidth 0.6\nset grid ytics\n"
@@ -94,15 +85,25 @@ std::string bar_chart(const Scenario& scenario, const std::vector<CompareRow>& r
       "notitle\n"
       "set ylabel '{}'\nplot {} using 1:5:xtic(2) with boxes lc rgb '#228833' notitle\n"
       "unset multiplot\n",
-      quoted(fmt::format("{}: {} ({} connections{})", scenario.name, scenario.summary,
-                         rows.empty() ? 0 : rows.front().connections,
-                         scenario.idle > 0 ? fmt::format(" + {} idle", scenario.idle) : "")),
+      gnuplot_quoted(
+          fmt::format("{}: {} ({} connections{})", scenario.name, scenario.summary,
+                      rows.empty() ? 0 : rows.front().connections,
+                      scenario.idle > 0 ? fmt::format(" + {} idle", scenario.idle) : "")),
       x - 0.4, scenario.churn ? "connections per second" : "requests per second", file,
       scenario.mix ? fmt::format(", {}", scenario.request) : "", file,
       proxy ? "upstream peak connections" : "peak server RSS (MB)", file);
 }
 
 }  // namespace
+
+std::string gnuplot_quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
 
 std::string chart_script(const Scenario& scenario, const std::vector<CompareRow>& rows,
                          const std::string& data_path, const std::string& png_path) {
@@ -111,7 +112,7 @@ std::string chart_script(const Scenario& scenario, const std::vector<CompareRow>
   const bool lines = counts.size() > 1;
   return fmt::format(
       "set terminal pngcairo size {},520 font 'sans,10'\nset output {}\n{}", lines ? 1300 : 1500,
-      quoted(png_path),
+      gnuplot_quoted(png_path),
       lines ? line_chart(scenario, rows, data_path) : bar_chart(scenario, rows, data_path));
 }
 

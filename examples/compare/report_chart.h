@@ -19,6 +19,10 @@ struct ChartResult {
   std::string error;                ///< why charts are missing (gnuplot absent or failed)
 };
 
+/// `text` as a gnuplot string literal: in double quotes, with quotes and backslashes
+/// escaped (labels and paths go into scripts this way).
+std::string gnuplot_quoted(const std::string& text);
+
 /// The gnuplot script (and its data files, written next to it) for one scenario's
 /// chart at `png_path`. Pure apart from the data files.
 std::string chart_script(const Scenario& scenario, const std::vector<CompareRow>& rows,

@@ -10,20 +10,13 @@
 
 #include "backend_catalog.h"
 #include "child_process.h"
+#include "report_chart.h"
 
 namespace soak {
 
 namespace {
 
-std::string quoted(const std::string& text) {
-  // Labels and paths go into gnuplot strings: quotes and backslashes are escaped.
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
+using compare_tool::gnuplot_quoted;
 
 // Two columns per sample after time: the metric and its companion (dashed) line.
 struct MetricShape {
@@ -80,19 +73,19 @@ std::string soak_chart_script(const std::string& metric, const std::vector<Backe
   for (std::size_t i = 0; i < all.size(); ++i) {
     const char* colour = kColours[i % std::size(kColours)];
     plot += fmt::format("{}{} index {} using 1:2 with lines lw 2 lc rgb '{}' title {}",
-                        i == 0 ? "" : ", ", quoted(data_path), i, colour,
-                        quoted(all[i].label + " " + shape.main_name));
+                        i == 0 ? "" : ", ", gnuplot_quoted(data_path), i, colour,
+                        gnuplot_quoted(all[i].label + " " + shape.main_name));
     if (shape.second) {
-      plot +=
-          fmt::format(", {} index {} using 1:3 with lines lw 1 dt 2 lc rgb '{}' title {}",
-                      quoted(data_path), i, colour, quoted(all[i].label + " " + shape.second_name));
+      plot += fmt::format(", {} index {} using 1:3 with lines lw 1 dt 2 lc rgb '{}' title {}",
+                          gnuplot_quoted(data_path), i, colour,
+                          gnuplot_quoted(all[i].label + " " + shape.second_name));
     }
   }
   return fmt::format(
       "set terminal pngcairo size 1000,420 font 'sans,10'\nset output {}\n"
       "set title {}\nset xlabel 'minutes since the load started'\nset ylabel '{}'\n"
       "set grid\nset key outside bottom center horizontal\nset yrange [0:*]\nplot {}\n",
-      quoted(png_path), quoted("soak: " + shape.title), shape.ylabel, plot);
+      gnuplot_quoted(png_path), gnuplot_quoted("soak: " + shape.title), shape.ylabel, plot);
 }
 
 SoakCharts write_soak_charts(const std::string& out_dir, const std::vector<BackendSeries>& all) {

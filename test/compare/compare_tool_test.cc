@@ -14,6 +14,7 @@
 
 #include "running_server.h"
 #include "server_process.h"
+#include "temp_dir.h"
 
 using namespace connsched::testing;
 using namespace std::chrono_literals;
@@ -35,19 +36,6 @@ std::vector<std::string> split(const std::string& text, char sep) {
   while (std::getline(in, part, sep)) out.push_back(part);
   return out;
 }
-
-// A fresh temporary folder, removed with everything in it when the test ends.
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "connsched_compare_test_XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path path;
-};
 
 }  // namespace
 
@@ -73,7 +61,7 @@ TEST_CASE("connsched_loadgen answers every request of an echo server and reports
 }
 
 TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a chart each") {
-  TempDir out;
+  TempDir out("connsched_compare_test");
   auto run =
       ServerProcess::run(bin_dir() + "/connsched_compare",
                          {"--scenarios=ping,churn", "--connections=4,8", "--duration=0.5",
@@ -122,7 +110,7 @@ TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a
 TEST_CASE(
     "the proxy scenario reports the upstream's peak connections: every client direct, at most "
     "the pool through the proxy") {
-  TempDir out;
+  TempDir out("connsched_compare_test");
   auto [status, output] = ServerProcess::run(
       bin_dir() + "/connsched_compare",
       {"--scenarios=proxy", "--connections=40", "--duration=0.5", "--warmup=0.1",

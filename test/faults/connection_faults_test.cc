@@ -20,19 +20,6 @@
 using namespace connsched::testing;
 using namespace std::chrono_literals;
 
-namespace {
-
-void check_healthy(HealthyClient& healthy, std::uint16_t port) {
-  healthy.stop();
-  auto failures = healthy.failures();
-  CHECK_MESSAGE(failures.empty(), fmt::format("healthy client: {}", fmt::join(failures, "; ")));
-  CHECK(healthy.answered() > 0);
-  auto lost = lost_keys(port, healthy.acknowledged());
-  CHECK_MESSAGE(lost.empty(), fmt::format("{} acknowledged key(s) lost", lost.size()));
-}
-
-}  // namespace
-
 TEST_CASE(
     "resets mid-request and mid-reply, and half-closed sockets, cost only their own connection") {
   const std::string value(256 * 1024, 'r');

@@ -4,7 +4,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -262,6 +264,16 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
     ++count;
   return count;
+}
+
+// A doctest check per property, so a failure says which one broke and for whom.
+void check_healthy(HealthyClient& healthy, std::uint16_t port) {
+  healthy.stop();
+  auto failures = healthy.failures();
+  CHECK_MESSAGE(failures.empty(), fmt::format("healthy client: {}", fmt::join(failures, "; ")));
+  CHECK(healthy.answered() > 0);
+  auto lost = lost_keys(port, healthy.acknowledged());
+  CHECK_MESSAGE(lost.empty(), fmt::format("{} acknowledged key(s) lost", lost.size()));
 }
 
 }  // namespace connsched::testing

@@ -85,6 +85,10 @@ class HealthyClient {
 /// (the value of each is the key itself); empty when nothing acknowledged was lost.
 std::vector<std::string> lost_keys(std::uint16_t port, const std::vector<std::string>& keys);
 
+/// The end of every fault test: stops `healthy`, and checks it never failed, was answered
+/// at least once, and that every key it saw acknowledged is still on the server at `port`.
+void check_healthy(HealthyClient& healthy, std::uint16_t port);
+
 /// True when a fresh connection gets an answer to one request within `timeout`.
 bool served(std::uint16_t port, Dialect dialect, std::chrono::milliseconds timeout);
 

@@ -36,17 +36,6 @@ void set_fd_limit(pid_t pid, rlim_t soft) {
   REQUIRE(::prlimit(pid, RLIMIT_NOFILE, &lowered, nullptr) == 0);
 }
 
-// The end of every fault test: the healthy client never failed, and nothing it saw
-// acknowledged is lost.
-void check_healthy(HealthyClient& healthy, std::uint16_t port) {
-  healthy.stop();
-  auto failures = healthy.failures();
-  CHECK_MESSAGE(failures.empty(), fmt::format("healthy client: {}", fmt::join(failures, "; ")));
-  CHECK(healthy.answered() > 0);
-  auto lost = lost_keys(port, healthy.acknowledged());
-  CHECK_MESSAGE(lost.empty(), fmt::format("{} acknowledged key(s) lost", lost.size()));
-}
-
 }  // namespace
 
 TEST_CASE(

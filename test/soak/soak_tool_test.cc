@@ -16,6 +16,7 @@
 #include "backend_catalog.h"
 #include "running_server.h"
 #include "server_process.h"
+#include "temp_dir.h"
 
 using namespace connsched::testing;
 using namespace std::chrono_literals;
@@ -30,25 +31,12 @@ std::string read_file(const fs::path& path) {
   return text.str();
 }
 
-// A fresh temporary folder, removed with everything in it when the test ends.
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "connsched_soak_test_XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path path;
-};
-
 }  // namespace
 
 TEST_CASE("connsched_soak runs a short soak, passes, and writes its CSV and charts") {
   // A light load and generous memory allowances: under the sanitizers the server's
   // memory grows for reasons of their own in 10 s; the plumbing is what is tested here.
-  TempDir out;
+  TempDir out("connsched_soak_test");
   auto [status, output] =
       ServerProcess::run(bin_dir() + "/connsched_soak",
                          {"--duration=10", "--period=0.5", "--backends=pool-of-threads",
