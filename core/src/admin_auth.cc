@@ -1,16 +1,18 @@
 // File: core/src/admin_auth.cc
 #include "admin_auth.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "admin_json.h"
 #include "connsched/server.h"
+#include "connsched/unique_fd.h"
 
 namespace connsched {
 
@@ -51,25 +53,46 @@ AdminResponse admin_unauthorized(bool token_given) {
   return response;
 }
 
-// A token file others can read is no secret: refused, as ssh refuses such a key.
+// Opened once and checked through the descriptor (no window between the check and the
+// read); non-blocking, so a FIFO named by mistake is refused instead of hanging the start.
+// Any permission for the group or others is refused, as ssh refuses a private key.
 std::string read_admin_token_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) {
     throw StartupError(fmt::format("--admin-token-file: {}: {}", path, std::strerror(errno)));
   }
-  if (st.st_mode & S_IROTH) {
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw StartupError(fmt::format("--admin-token-file: {}: not a regular file", path));
+  }
+  if (st.st_mode & 077) {
     throw StartupError(fmt::format(
-        "--admin-token-file: {}: refusing a token file any user may read (mode {:o}); chmod o-r",
+        "--admin-token-file: {}: refusing a token file its group or any user may read or write "
+        "(mode {:o}); chmod 600",
         path, st.st_mode & 07777));
   }
-  std::ifstream in(path);
-  std::string token;
-  if (!in || !std::getline(in, token)) {
-    throw StartupError(fmt::format("--admin-token-file: {}: cannot read a token", path));
+  std::string text;
+  char buffer[4096];
+  while (text.size() < 64 * 1024) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      throw StartupError(fmt::format("--admin-token-file: {}: {}", path, std::strerror(errno)));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
   }
+  std::string token = text.substr(0, text.find('\n'));
   if (!token.empty() && token.back() == '\r') token.pop_back();
-  if (token.empty()) throw StartupError(fmt::format("--admin-token-file: {}: empty token", path));
   return token;
+}
+
+std::string admin_token_problem(std::string_view token) {
+  if (token.empty()) return "empty: an empty token would leave the admin port open";
+  for (unsigned char c : token) {
+    if (c <= ' ' || c == 0x7f) return "holds a blank or a control byte, which no header can carry";
+  }
+  return {};
 }
 
 }  // namespace connsched

@@ -22,8 +22,14 @@ bool admin_token_matches(std::string_view authorization, std::string_view token)
 AdminResponse admin_unauthorized(bool token_given);
 
 /// Reads a token file: its first line, without the line end. Throws StartupError when
-/// the file cannot be read, is empty, or can be read by any user.
+/// the file is not a regular file, cannot be read, or any permission is given to its
+/// group or others (mode & 077, as ssh asks of a private key).
 std::string read_admin_token_file(const std::string& path);
+
+/// Why `token` cannot be an admin token ("" when it can): empty, or holding a blank or
+/// a control byte (a Bearer header's value is trimmed, so such a token could never
+/// match and every request would get 401).
+std::string admin_token_problem(std::string_view token);
 
 }  // namespace connsched
 

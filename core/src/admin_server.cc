@@ -25,6 +25,25 @@ constexpr std::int64_t kClientDeadlineMs = 2000;
 // After an accept error (EMFILE, ...), the pause before accepting again.
 constexpr int kAcceptPauseMs = 100;
 
+// What a client sent, fit for a log line: printable ASCII as is, every other byte as
+// \xNN, at most 120 characters, so a request cannot forge lines or escape sequences.
+std::string loggable(std::string_view text) {
+  constexpr std::size_t kMax = 120;
+  std::string out;
+  for (unsigned char c : text) {
+    if (out.size() >= kMax) {
+      out += "...";
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+
 // Waits for `events` on `fd` or for the wake fd; false on timeout, stop or error.
 bool wait_for(int fd, short events, int wake_fd, std::int64_t deadline_ms) {
   while (true) {
@@ -132,17 +151,27 @@ void AdminServer::serve(UniqueFd client, const std::stop_token& stop) {
   } else if (!token_.empty() && !admin_token_matches(parsed.request.authorization, token_)) {
     // Checked before routing: without the token, not even a 404 says which paths exist.
     response = admin_unauthorized(!parsed.request.authorization.empty());
-    logger_.log(LogLevel::kWarning, "admin: {} {} refused: {}", parsed.request.method,
-                parsed.request.path,
-                parsed.request.authorization.empty() ? "no token" : "wrong token");
+    const std::int64_t now = monotonic_ms();
+    if (now - last_refusal_log_ms_ >= 1000) {
+      logger_.log(LogLevel::kWarning, "admin: {} {} refused: {}{}", loggable(parsed.request.method),
+                  loggable(parsed.request.path),
+                  parsed.request.authorization.empty() ? "no token" : "wrong token",
+                  refusals_unlogged_ > 0
+                      ? fmt::format(" ({} more refused since the last line)", refusals_unlogged_)
+                      : "");
+      last_refusal_log_ms_ = now;
+      refusals_unlogged_ = 0;
+    } else {
+      ++refusals_unlogged_;
+    }
   } else {
     try {
       response = route_admin_request(parsed.request, actions_);
     } catch (const std::exception& e) {
       response = AdminResponse{500, "application/json", json_error(e.what()), {}, {}};
     }
-    logger_.log(LogLevel::kDebug, "admin: {} {} -> {}", parsed.request.method, parsed.request.path,
-                response.status);
+    logger_.log(LogLevel::kDebug, "admin: {} {} -> {}", loggable(parsed.request.method),
+                loggable(parsed.request.path), response.status);
   }
   std::string wire = format_admin_response(response);
   if (parsed.status == AdminParse::Status::kComplete && parsed.request.method == "HEAD") {

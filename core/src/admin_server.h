@@ -40,6 +40,11 @@ class AdminServer {
   AdminActions actions_;
   Logger& logger_;
   std::string token_;
+  // Refused requests are logged at most once a second (the rest counted and reported
+  // with the next line): a client without the token must not be able to flood the log.
+  // Touched only by the admin thread.
+  std::int64_t last_refusal_log_ms_ = 0;
+  std::uint64_t refusals_unlogged_ = 0;
   UniqueFd listen_fd_;
   UniqueFd wake_fd_;
   std::uint16_t port_ = 0;

@@ -75,11 +75,22 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   std::unique_ptr<Server> server;
   try {
     options.backend_options = backend_flags(app.remaining());
-    if (!token_file.empty()) {
-      if (!options.admin_token.empty()) {
-        throw StartupError("--admin-token and --admin-token-file: give one, not both");
-      }
+    // Whether a flag was given, not whether its value is empty: `--admin-token-file=$UNSET`
+    // must stop the start, never leave the admin port open.
+    const bool token_given = app.count("--admin-token") > 0;
+    const bool token_file_given = app.count("--admin-token-file") > 0;
+    if (token_given && token_file_given) {
+      throw StartupError("--admin-token and --admin-token-file: give one, not both");
+    }
+    if (token_file_given) {
+      if (token_file.empty()) throw StartupError("--admin-token-file: an empty path");
       options.admin_token = read_admin_token_file(token_file);
+    }
+    if (token_given || token_file_given) {
+      if (auto why = admin_token_problem(options.admin_token); !why.empty()) {
+        throw StartupError(
+            fmt::format("{}: {}", token_given ? "--admin-token" : "--admin-token-file", why));
+      }
     }
     server = std::make_unique<Server>(options, spec.make_protocol());
   } catch (const StartupError& e) {

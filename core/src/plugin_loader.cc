@@ -140,12 +140,16 @@ LoadedScheduler load_scheduler(const std::string& name_or_path, const std::strin
                                    path, st.st_mode & 07777));
   }
   // Anyone who may write the folder may swap the file (unless the sticky bit keeps
-  // them to their own files, as in /tmp). The folder of the file itself, after links.
+  // them to their own files, as in /tmp). The folder of the file itself, after links;
+  // a folder that cannot be checked is refused, not passed.
   std::error_code ec;
   fs::path folder = fs::canonical(path, ec).parent_path();
   struct stat dir_st {};
-  if (!ec && ::stat(folder.c_str(), &dir_st) == 0 && (dir_st.st_mode & S_IWOTH) &&
-      !(dir_st.st_mode & S_ISVTX)) {
+  if (ec || ::stat(folder.c_str(), &dir_st) != 0) {
+    throw StartupError(fmt::format("{}: cannot check the folder it is in: {}", path,
+                                   ec ? ec.message() : std::string(std::strerror(errno))));
+  }
+  if ((dir_st.st_mode & S_IWOTH) && !(dir_st.st_mode & S_ISVTX)) {
     throw StartupError(
         fmt::format("{}: refusing a scheduler in a folder any user may write ({}, mode {:o})", path,
                     folder.string(), dir_st.st_mode & 07777));

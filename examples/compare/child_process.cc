@@ -69,7 +69,8 @@ void ChildProcess::signal(int sig) const {
 }
 
 std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
-  // Polls waitpid: the tool has one child at a time, and 5 ms steps are plenty.
+  // Polls waitpid on this child's pid only (a measurement runs one or two servers), in
+  // 5 ms steps: plenty for a server's exit.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!status_) {
     int status = 0;

@@ -79,15 +79,20 @@ void KvSession::exec(std::string& out, connsched::RequestContext& ctx) {
   if (multi_failed_) {
     resp::error(out, "EXECABORT Transaction discarded because of previous errors.");
   } else {
-    // Each command's reply is bounded on its own; the sum is checked as it grows.
+    // A transaction is all or nothing, so every queued command runs. Each command's reply
+    // is bounded on its own; one that would take the whole past max_reply_size is answered
+    // by an error element in its place, so the array keeps one element per command and a
+    // client never has to guess which writes happened.
     const std::size_t start = out.size();
     resp::array(out, queued_.size());
+    std::string element;
     for (const auto& args : queued_) {
-      execute_command(args, out, *shared_, ctx);
-      if (out.size() - start > shared_->max_reply_size) {
-        out.resize(start);
+      element.clear();
+      execute_command(args, element, *shared_, ctx);
+      if (out.size() - start + element.size() > shared_->max_reply_size) {
         reply_too_large(out, shared_->max_reply_size);
-        break;
+      } else {
+        out += element;
       }
     }
   }

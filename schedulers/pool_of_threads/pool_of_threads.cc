@@ -38,9 +38,10 @@ long long option_int(const connsched_services* svc, const char* name, long long 
   return value ? std::atoll(value) : fallback;
 }
 
-// The CPUs this process may run on: its affinity mask under taskset, cpusets or a
-// container's cpu quota set by mask, else every online CPU. One group per CPU it
-// cannot use would only add listeners contending for the ones it can.
+// The CPUs this process may run on: its affinity mask (taskset, cpusets, a container's
+// --cpuset-cpus), else every online CPU. One group per CPU it cannot use would only add
+// listeners contending for the ones it can. A CFS quota (a container's --cpus) leaves
+// the mask whole and is not seen here: set --thread-pool-size for it.
 long long usable_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);

@@ -71,7 +71,9 @@ TEST_CASE(
     double share = static_cast<double>(cpu_used.count()) / static_cast<double>(elapsed.count());
     MESSAGE(fmt::format("{}: server CPU while accept fails with EMFILE: {:.1f}% of one core",
                         backend, share * 100));
-    CHECK(share < 0.30);
+    // A spinning acceptor would take a whole core; the healthy client's SETs cost a little,
+    // and several times more under a sanitizer.
+    CHECK(share < (slowdown() > 1 ? 0.6 : 0.3));
     // Rate-limited to one line per 5 s, however often accept is retried.
     auto lines = occurrences(server.process().output(), "accept failed");
     auto since_first = std::chrono::steady_clock::now() - start + 1s;

@@ -153,7 +153,7 @@ TEST_CASE(
     auto status = server.process().wait_exit(scaled(30s));
     auto took = std::chrono::steady_clock::now() - signalled;
     CHECK(status == 0);
-    CHECK(took < 30s + 2s);  // --shutdown-timeout, plus the exit itself
+    CHECK(took < 30s + scaled(2s));  // --shutdown-timeout, plus the exit itself
     MESSAGE(fmt::format("{}: {} writes acknowledged, shut down in {} ms", backend, acknowledged,
                         std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
     CHECK(server.process().output().find("shut down cleanly") != std::string::npos);
