@@ -117,7 +117,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_line_endings(input, parse);
   if (parse.status == AdminParse::Status::kBad) {
     FUZZ_CHECK(!parse.error.empty());
-    check_response({400, "application/json", connsched::json_error(parse.error), {}});
+    check_response({400, "application/json", connsched::json_error(parse.error), {}, {}});
     return 0;
   }
   if (parse.status == AdminParse::Status::kIncomplete) {
