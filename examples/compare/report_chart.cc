@@ -83,7 +83,7 @@ std::string bar_chart(const Scenario& scenario, const std::vector<CompareRow>& r
       "set ylabel '{}'\nplot {} using 1:3:xtic(2) with boxes lc rgb '#4477aa' notitle\n"
       "set ylabel 'p99 latency (ms){}'\nplot {} using 1:4:xtic(2) with boxes lc rgb '#cc6677' "
       "notitle\n"
-      "set ylabel '{}'\nplot {} using 1:5:xtic(2) with boxes lc rgb '#228833' notitle\n"
+      "{}set ylabel '{}'\nplot {} using 1:5:xtic(2) with boxes lc rgb '#228833' notitle\n"
       "unset multiplot\n",
       gnuplot_quoted(
           fmt::format("{}: {} ({} connections{})", scenario.name, scenario.summary,
@@ -91,7 +91,9 @@ std::string bar_chart(const Scenario& scenario, const std::vector<CompareRow>& r
                       scenario.idle > 0 ? fmt::format(" + {} idle", scenario.idle) : "")),
       x - 0.4, scenario.churn ? "connections per second" : "requests per second", file,
       scenario.mix ? fmt::format(", {}", scenario.request) : "", file,
-      proxy ? "upstream peak connections" : "peak server RSS (MB)", file);
+      // Peaks of 16 and of thousands side by side: only a log axis shows both.
+      proxy ? "set logscale y\nset yrange [1:*]\n" : "",
+      proxy ? "upstream peak connections (log scale)" : "peak server RSS (MB)", file);
 }
 
 }  // namespace
@@ -111,8 +113,9 @@ std::string chart_script(const Scenario& scenario, const std::vector<CompareRow>
   for (const auto& row : rows) counts.insert(row.connections);
   const bool lines = counts.size() > 1;
   return fmt::format(
-      "set terminal pngcairo size {},520 font 'sans,10'\nset output {}\n{}", lines ? 1300 : 1500,
-      gnuplot_quoted(png_path),
+      // noenhanced: names such as kv_server are text, not a subscript markup.
+      "set terminal pngcairo noenhanced size {},520 font 'sans,10'\nset output {}\n{}",
+      lines ? 1300 : 1500, gnuplot_quoted(png_path),
       lines ? line_chart(scenario, rows, data_path) : bar_chart(scenario, rows, data_path));
 }
 

@@ -82,7 +82,7 @@ std::string soak_chart_script(const std::string& metric, const std::vector<Backe
     }
   }
   return fmt::format(
-      "set terminal pngcairo size 1000,420 font 'sans,10'\nset output {}\n"
+      "set terminal pngcairo noenhanced size 1000,420 font 'sans,10'\nset output {}\n"
       "set title {}\nset xlabel 'minutes since the load started'\nset ylabel '{}'\n"
       "set grid\nset key outside bottom center horizontal\nset yrange [0:*]\nplot {}\n",
       gnuplot_quoted(png_path), gnuplot_quoted("soak: " + shape.title), shape.ylabel, plot);
