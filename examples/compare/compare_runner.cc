@@ -7,9 +7,9 @@
 
 #include <optional>
 
+#include "admin_probe.h"
 #include "load_generator.h"
 #include "proc_sampler.h"
-#include "upstream_probe.h"
 
 namespace compare_tool {
 

@@ -4,11 +4,9 @@
 #include <fmt/format.h>
 #include <signal.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
-#include "admin_stats.h"
+#include "admin_probe.h"
 #include "load_generator.h"
 #include "proc_sampler.h"
 #include "scenarios.h"
@@ -18,14 +16,6 @@ namespace soak {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string read_text(const std::string& path) {
-  // The server log is polled for the admin port line as the server writes it.
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
@@ -73,11 +63,6 @@ BackendSoak::BackendSoak(const compare_tool::BackendUnderTest& backend,
   server_ = compare_tool::launch_server(backend, kv, launch, log_path);
   if (!server_.process) {
     throw std::runtime_error(fmt::format("{} did not start: {}", backend.label, server_.error));
-  }
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!(admin_port_ = parse_admin_port(read_text(log_path))) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
   }
   series_.baseline_fds = compare_tool::count_open_fds(server_.process->pid()).value_or(0);
 }
@@ -128,9 +113,11 @@ void BackendSoak::take_sample(double t) {
   s.cpu_seconds = proc->cpu_seconds;
   const bool loaded = !load_threads_.empty() && !finished_;
   s.client_conns = loaded ? load_.connections + (chaos_ ? chaos_->open_connections() : 0) : 0;
-  if (admin_port_) {
-    if (auto body = http_get(*admin_port_, "/stats", 2s)) {
-      s.server_conns = json_integer(*body, "connections_current").value_or(-1);
+  if (server_.admin_port != 0) {  // launch_server waited for it: --admin-port=0 was given
+    std::string ignored;
+    if (auto open = compare_tool::read_admin_counter(server_.admin_port, "connections_current", 2s,
+                                                     ignored)) {
+      s.server_conns = static_cast<std::int64_t>(*open);
     }
   }
   s.requests = keepalive_progress_.requests.load() + churn_progress_.requests.load() +

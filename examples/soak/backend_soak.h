@@ -69,7 +69,6 @@ class BackendSoak {
  private:
   SoakLoad load_;
   compare_tool::LaunchedServer server_;
-  std::optional<std::uint16_t> admin_port_;
   BackendSeries series_;
   loadgen::LoadProgress keepalive_progress_;
   loadgen::LoadProgress churn_progress_;

@@ -8,13 +8,13 @@
 
 #include <string>
 
+#include "admin_probe.h"
 #include "backend_catalog.h"
 #include "compare_plan.h"
 #include "cpu_split.h"
 #include "proc_sampler.h"
 #include "report_csv.h"
 #include "server_launcher.h"
-#include "upstream_probe.h"
 
 using namespace compare_tool;
 

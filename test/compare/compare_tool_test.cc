@@ -15,19 +15,13 @@
 #include "running_server.h"
 #include "server_process.h"
 #include "temp_dir.h"
+#include "text_file.h"
 
 using namespace connsched::testing;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> out;

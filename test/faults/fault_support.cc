@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "text_file.h"
 #include "text_search.h"
 
 namespace connsched::testing {
@@ -68,13 +69,6 @@ std::optional<RespReply> read_resp_at(TestClient& client,
     default:
       return std::nullopt;  // not RESP: a garbled reply
   }
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream all;
-  all << in.rdbuf();
-  return all.str();
 }
 
 }  // namespace
@@ -233,7 +227,7 @@ long long stats_counter(std::uint16_t admin_port, const std::string& name) {
 // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the ')' that ends
 // the command name, which may itself contain spaces.
 std::chrono::milliseconds cpu_time(pid_t pid) {
-  std::string stat = read_text(fmt::format("/proc/{}/stat", pid));
+  std::string stat = read_file(fmt::format("/proc/{}/stat", pid));
   auto close = stat.rfind(')');
   if (close == std::string::npos) return std::chrono::milliseconds(-1);
   std::istringstream fields(stat.substr(close + 2));

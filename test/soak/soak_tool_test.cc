@@ -17,21 +17,11 @@
 #include "running_server.h"
 #include "server_process.h"
 #include "temp_dir.h"
+#include "text_file.h"
 
 using namespace connsched::testing;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 TEST_CASE("connsched_soak runs a short soak, passes, and writes its CSV and charts") {
   // A light load and generous memory allowances: under the sanitizers the server's

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <vector>
 
-#include "admin_stats.h"
 #include "soak_report.h"
 #include "soak_verdict.h"
 
@@ -129,12 +128,4 @@ TEST_CASE("the backend's verdict ignores the pre-load sample and judges fds over
   CHECK(sample_at(b, 0.5).t == doctest::Approx(250).epsilon(0.03));
   CHECK(sample_at(b, 1).t == 500.0);
   CHECK(format_backend_table(b).find("fds over client conns") != std::string::npos);
-}
-
-TEST_CASE("the admin port and a JSON counter are read from the server's own words") {
-  CHECK(parse_admin_port("x\nadmin port listening on 127.0.0.1:4242 (http)\n") == 4242);
-  CHECK_FALSE(parse_admin_port("admin port listening on 127.0.0.1:42").has_value());
-  CHECK(json_integer("{\"core\": {\n  \"connections_current\": 17,\n", "connections_current") ==
-        17);
-  CHECK_FALSE(json_integer("{}", "connections_current").has_value());
 }

@@ -1,5 +1,5 @@
-// File: examples/compare/upstream_probe.cc
-#include "upstream_probe.h"
+// File: examples/compare/admin_probe.cc
+#include "admin_probe.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>

@@ -1,13 +1,12 @@
-// File: examples/compare/upstream_probe.h
+// File: examples/compare/admin_probe.h
 //
-// What the proxy scenario asks of its upstream kv_server after a run: the most client
-// connections it had open at once (core's connections_peak, MySQL's
-// Max_used_connections), which is what a connection pool in front of it is meant to
-// bound. It is read from the admin port's /stats: the admin port is not a client
-// connection, so asking does not change the answer (an INFO over RESP would count
-// itself).
-#ifndef CONNSCHED_COMPARE_UPSTREAM_PROBE_H_
-#define CONNSCHED_COMPARE_UPSTREAM_PROBE_H_
+// A connsched server's own counters, read from its admin port's /stats while it runs:
+// the proxy scenario's upstream peak connections (core's connections_peak, MySQL's
+// Max_used_connections) and the soak's connections_current. The admin port is not a
+// client connection, so asking does not change the answer (an INFO over RESP would
+// count itself).
+#ifndef CONNSCHED_COMPARE_ADMIN_PROBE_H_
+#define CONNSCHED_COMPARE_ADMIN_PROBE_H_
 
 #include <chrono>
 #include <cstdint>
@@ -28,4 +27,4 @@ std::optional<std::uint64_t> json_counter(std::string_view json, std::string_vie
 
 }  // namespace compare_tool
 
-#endif  // CONNSCHED_COMPARE_UPSTREAM_PROBE_H_
+#endif  // CONNSCHED_COMPARE_ADMIN_PROBE_H_
