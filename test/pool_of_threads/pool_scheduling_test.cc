@@ -5,6 +5,7 @@
 // leave, and the THREAD_POOL_* tables tell what happened.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <sched.h>
 
 #include <atomic>
 #include <string>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "pool_test_support.h"
+#include "server_process.h"
 #include "test_client.h"
 
 using namespace connsched;
@@ -209,4 +211,41 @@ TEST_CASE("the stats tables report what the pool did") {
   CHECK(stats.counter("threadpool_threads") == column_sum(stats, "THREAD_POOL_GROUPS", "THREADS"));
   CHECK(stats.counter("threadpool_connections") == 1);
   CHECK(column_sum(stats, "THREAD_POOL_GROUPS", "CONNECTIONS") == 1);
+}
+
+TEST_CASE("without thread_pool_size the pool runs one group per CPU the server may run on") {
+  // The pool reads the affinity mask at init; threads made from here on inherit this
+  // thread's, so pinning it to one CPU before the server starts is what taskset does.
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  REQUIRE(::sched_getaffinity(0, sizeof all, &all) == 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);
+  {
+    RunningServer server(pool_options());
+    CHECK(server.server().backend_stats().counter("threadpool_groups") == 1);
+    TestClient client(server.port(), 30s);
+    CHECK(client.request("echo pinned", 10s) == "pinned");
+  }
+  REQUIRE(::sched_setaffinity(0, sizeof all, &all) == 0);
+  RunningServer server(pool_options());
+  CHECK(server.server().backend_stats().counter("threadpool_groups") == CPU_COUNT(&all));
+}
+
+TEST_CASE("thread_pool_stall_limit defaults to 100 ms, not MariaDB's 500") {
+  // Core hands the backend its declared default when the flag is absent, so the
+  // declaration is the behaviour: a group waits at most ~100 ms behind a long request.
+  auto [status, help] = ServerProcess::run(bin_dir() + "/echo_server",
+                                           {"--thread-handling=pool-of-threads", "--help"});
+  REQUIRE(status == 0);
+  const auto at = help.find("--thread-pool-stall-limit");
+  REQUIRE(at != std::string::npos);
+  const auto line = help.substr(at, help.find('\n', at) - at);
+  CAPTURE(line);
+  CHECK(line.find("default 100;") != std::string::npos);
+  CHECK(line.find("MariaDB: 500") != std::string::npos);
 }
