@@ -2,13 +2,13 @@
 //
 // The example servers' BURN (kv) and /burn (http): CPU time, not wall time.
 #include <doctest/doctest.h>
-#include <sched.h>
 
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "cpu_burn.h"
+#include "pinned_cpu.h"
 
 using namespace std::chrono_literals;
 using connsched_examples::burn_cpu;
@@ -17,18 +17,12 @@ using connsched_examples::thread_cpu_time;
 TEST_CASE("a burn spends its whole amount of CPU even when it shares one CPU with another") {
   // Two burns on one CPU take turns: a wall-clock burn would end each after about half
   // its CPU; a CPU-time burn costs each its full amount and takes twice as long.
-  cpu_set_t saved;
-  REQUIRE(::sched_getaffinity(0, sizeof saved, &saved) == 0);
-  int first = 0;
-  while (!CPU_ISSET(first, &saved)) ++first;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(first, &one);
-  REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);  // the burners inherit it
   static constexpr auto kAmount = 60ms;
   std::vector<std::chrono::nanoseconds> spent(2);
-  const auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration wall{};
   {
+    connsched::testing::PinnedToOneCpu pinned;  // the burners inherit it
+    const auto start = std::chrono::steady_clock::now();
     std::vector<std::jthread> burners;
     for (std::size_t i = 0; i < spent.size(); ++i) {
       burners.emplace_back([&spent, i] {
@@ -37,9 +31,9 @@ TEST_CASE("a burn spends its whole amount of CPU even when it shares one CPU wit
         spent[i] = thread_cpu_time() - before;
       });
     }
+    burners.clear();  // joined: both burns are done
+    wall = std::chrono::steady_clock::now() - start;
   }
-  const auto wall = std::chrono::steady_clock::now() - start;
-  REQUIRE(::sched_setaffinity(0, sizeof saved, &saved) == 0);
   for (const auto& cpu : spent) CHECK(cpu >= kAmount);
   CHECK(wall >= 2 * kAmount);  // one CPU did both in full
 }
