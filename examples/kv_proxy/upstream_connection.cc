@@ -14,7 +14,7 @@
 #include <climits>
 #include <cstring>
 
-#include "../loadgen/resp_reply.h"  // loadgen::parse_resp_reply (kv has a resp_reply.h too)
+#include "tools/loadgen/resp_reply.h"  // loadgen::parse_resp_reply: the proxy reads replies as the load generator does
 
 namespace kv_proxy {
 

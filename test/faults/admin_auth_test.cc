@@ -4,8 +4,8 @@
 // found whatever its case and position, and the 401 a refusal gets.
 #include <doctest/doctest.h>
 
-#include "../../core/src/admin_auth.h"
-#include "../../core/src/admin_http.h"
+#include "core/src/admin_auth.h"
+#include "core/src/admin_http.h"
 
 using namespace connsched;
 

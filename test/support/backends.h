@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../../core/src/plugin_loader.h"
+#include "core/src/plugin_loader.h"
 #include "running_server.h"
 
 namespace connsched::testing {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "../../core/src/plugin_loader.h"
+#include "core/src/plugin_loader.h"
 #include "connsched/server.h"
 #include "running_server.h"
 

@@ -53,6 +53,7 @@
 #include <utility>
 #include <vector>
 
+#include "connsched/log_histogram.h"
 #include "connsched/source_location.h"
 
 namespace connsched {
@@ -133,51 +134,6 @@ struct PoolStats {
   std::size_t active = 0, idle = 0, waiting = 0, creating = 0;
   std::chrono::microseconds wait_p50{0}, wait_p99{0}, wait_max{0};
 };
-
-namespace pool_detail {
-
-// Borrow waits in microseconds, log-linear: 2^k ranges split in 16 linear steps, so a
-// percentile is within 1/16 of the truth at any scale, in a fixed 1 KiB of counters.
-class WaitHistogram {
- public:
-  void add(std::chrono::microseconds wait) {
-    std::uint64_t us = static_cast<std::uint64_t>(std::max<std::int64_t>(0, wait.count()));
-    ++counts_[index(us)];
-    ++total_;
-    max_ = std::max(max_, us);
-  }
-  std::chrono::microseconds percentile(double p) const {
-    if (total_ == 0) return std::chrono::microseconds(0);
-    auto rank = static_cast<std::uint64_t>(p * static_cast<double>(total_ - 1)) + 1;
-    std::uint64_t seen = 0;
-    for (std::size_t i = 0; i < counts_.size(); ++i) {
-      seen += counts_[i];
-      if (seen >= rank) return std::chrono::microseconds(std::min(upper(i), max_));
-    }
-    return std::chrono::microseconds(max_);
-  }
-  std::chrono::microseconds max() const { return std::chrono::microseconds(max_); }
-
- private:
-  static constexpr std::size_t kSub = 16;
-  static std::size_t index(std::uint64_t v) {
-    if (v < kSub) return static_cast<std::size_t>(v);
-    int msb = 63 - __builtin_clzll(v);  // >= 4
-    std::size_t sub = static_cast<std::size_t>((v >> (msb - 4)) & (kSub - 1));
-    return static_cast<std::size_t>(msb - 3) * kSub + sub;
-  }
-  static std::uint64_t upper(std::size_t i) {
-    if (i < kSub) return i;
-    int msb = static_cast<int>(i / kSub) + 3;
-    std::uint64_t sub = i % kSub;
-    return ((kSub + sub + 1) << (msb - 4)) - 1;
-  }
-  std::array<std::uint64_t, 61 * kSub> counts_{};
-  std::uint64_t total_ = 0;
-  std::uint64_t max_ = 0;
-};
-
-}  // namespace pool_detail
 
 template <typename T>
 class ObjectPool {
@@ -287,9 +243,9 @@ class ObjectPool {
     s.active = borrowed_.size();
     s.waiting = waiters_.size();
     s.creating = creating_;
-    s.wait_p50 = waits_.percentile(0.50);
-    s.wait_p99 = waits_.percentile(0.99);
-    s.wait_max = waits_.max();
+    s.wait_p50 = micros(waits_.percentile(50));
+    s.wait_p99 = micros(waits_.percentile(99));
+    s.wait_max = micros(waits_.max());
     return s;
   }
   const std::string& name() const { return name_; }
@@ -314,6 +270,9 @@ class ObjectPool {
   }
 
  private:
+  static std::chrono::microseconds micros(std::uint64_t us) {
+    return std::chrono::microseconds(static_cast<std::int64_t>(us));
+  }
   std::size_t alive_locked() const { return idle_.size() + borrowed_.size() + creating_; }
   std::size_t in_use_locked() const { return borrowed_.size() + creating_; }
 
@@ -431,7 +390,9 @@ class ObjectPool {
     if (settings_.leak_detection_threshold.count() > 0) e->borrower = label(where);
     borrowed_.push_back(e.get());
     ++stats_.borrowed;
-    waits_.add(std::chrono::duration_cast<std::chrono::microseconds>(e->borrowed_at - started));
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::microseconds>(e->borrowed_at - started);
+    waits_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, waited.count())));
     return Handle(this, std::move(e));
   }
 
@@ -667,7 +628,7 @@ class ObjectPool {
   bool closed_ = false;
   std::uint64_t next_id_ = 1;
   PoolStats stats_;
-  pool_detail::WaitHistogram waits_;
+  LogHistogram waits_;  // borrow waits in microseconds
   std::mutex maintenance_mutex_;
   std::condition_variable_any maintenance_wake_;
   std::jthread maintenance_;

@@ -37,7 +37,8 @@
  *   - a connection is served by at most one thread at a time: the backend guarantees it.
  *
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
- * descriptor's `reload` and the services' `adopt_fd`. Core accepts 1.0 and 1.1 tables.
+ * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
+ * landed, the members marked "version 1.2" below. Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -52,7 +53,7 @@ extern "C" {
 /* "CSCH" read as a little-endian FourCC. */
 #define CONNSCHED_ABI_MAGIC 0x48435343u
 #define CONNSCHED_ABI_MAJOR 1
-#define CONNSCHED_ABI_MINOR 1
+#define CONNSCHED_ABI_MINOR 2
 
 /* The one symbol a backend exports. */
 #define CONNSCHED_ENTRY_SYMBOL "connsched_scheduler_entry"
@@ -214,6 +215,8 @@ typedef struct connsched_services {
    * end_connection. For a backend that moves sockets between processes: a pre-forked
    * worker adopts the fds its master passed it (plugins/process_pool). Any thread. */
   connsched_conn* (*adopt_fd)(const struct connsched_services* svc, int fd);
+
+  /* --- version 1.2 --- (check with CONNSCHED_SERVICES_HAS: a 1.1 core does not have it) */
 } connsched_services;
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the
@@ -299,7 +302,9 @@ typedef struct connsched_scheduler {
    * must not wait for the reload to finish: start it and return. Without it core logs
    * that SIGHUP was ignored. */
   void (*reload)(void* backend);
-  /* --- end of version 1.1 --- */
+
+  /* --- version 1.2 --- (core reads it as NULL from a 1.0 or 1.1 backend) */
+  /* --- end of version 1.2 --- */
 } connsched_scheduler;
 
 /* The fixed header of a descriptor, for C99 designated or positional initialisers. */

@@ -8,10 +8,10 @@
 #include <sstream>
 #include <string>
 
-#include "../../../core/src/admin_http.h"
-#include "../../../core/src/admin_json.h"
-#include "../../../core/src/admin_metrics.h"
-#include "../../../core/src/admin_routes.h"
+#include "core/src/admin_http.h"
+#include "core/src/admin_json.h"
+#include "core/src/admin_metrics.h"
+#include "core/src/admin_routes.h"
 #include "connsched/scheduler_abi.h"
 
 using namespace connsched;

@@ -1,0 +1,50 @@
+// File: tools/compare/backend_catalog.h
+//
+// The servers under comparison: connsched backends (built-ins found in the plugin
+// folder, others named by path) and the reference servers, plus what each backend
+// declares it takes (so an option reaches only the backends that declare it).
+#ifndef CONNSCHED_COMPARE_BACKEND_CATALOG_H_
+#define CONNSCHED_COMPARE_BACKEND_CATALOG_H_
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace compare_tool {
+
+struct BackendUnderTest {
+  /// kUpstream: in the proxy scenario, the load goes straight to the upstream kv_server.
+  enum class Kind { kConnsched, kRedis, kNginx, kUpstream };
+  Kind kind = Kind::kConnsched;
+  std::string label;                 ///< the name in tables, CSV and charts
+  std::string thread_handling;       ///< --thread-handling value (connsched only)
+  std::vector<std::string> options;  ///< extra server flags ("--thread-cache-size=0")
+};
+
+/// The built-in backend names in `plugin_dir`, one-thread-per-connection and
+/// pool-of-threads first (the first is the base of every ratio), the rest by name.
+std::vector<std::string> builtin_backends(const std::string& plugin_dir);
+
+/// The option names ("thread-cache-size") a backend declares, read from the server's
+/// --help under that backend; cached per server and backend.
+class OptionDeclarations {
+ public:
+  const std::set<std::string>& of(const std::string& server_path,
+                                  const std::string& thread_handling);
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> cache_;
+};
+
+/// The backend option names in a server's --help output (the lines after "Options of
+/// backend"). Pure, for tests.
+std::set<std::string> parse_backend_options(const std::string& help_text);
+
+/// The full path of an executable found in PATH, or nullopt.
+std::optional<std::string> find_in_path(const std::string& name);
+
+}  // namespace compare_tool
+
+#endif  // CONNSCHED_COMPARE_BACKEND_CATALOG_H_

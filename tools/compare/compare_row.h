@@ -1,0 +1,60 @@
+// File: tools/compare/compare_row.h
+//
+// One measurement: a scenario at one connection count under one backend, with the
+// load's figures and the server's.
+#ifndef CONNSCHED_COMPARE_COMPARE_ROW_H_
+#define CONNSCHED_COMPARE_COMPARE_ROW_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "load_report.h"
+
+namespace compare_tool {
+
+struct CompareRow {
+  std::string scenario;
+  std::string server;   ///< kv_server, http_server, redis-server, nginx
+  std::string backend;  ///< the label
+  std::uint32_t connections = 0;
+  std::uint32_t idle = 0;
+  bool ran = false;  ///< false: the server did not start (see note)
+  std::string note;  ///< why it did not run, or the first error seen
+
+  double seconds = 0;
+  std::uint64_t requests = 0;       ///< first class (the whole load unless mixed)
+  double throughput = 0;            ///< all classes, per second
+  loadgen::LatencySummary latency;  ///< first class
+  std::string class2;               ///< the mixed-in class, if any
+  std::uint64_t class2_requests = 0;
+  loadgen::LatencySummary class2_latency;
+
+  std::uint64_t errors = 0;
+  std::uint64_t error_replies = 0, refused = 0, connect_failures = 0, dropped = 0, unanswered = 0,
+                invalid_replies = 0;
+  std::uint32_t idle_open_at_end = 0;
+
+  double rss_peak_mb = 0;
+  std::uint64_t threads_peak = 0;
+  double cpu_seconds = 0;  ///< the server's user+system time over the measured window
+  /// The load generator's CPU time over the same window: near the CPUs it may use times
+  /// the window, the client (not the server) set the pace.
+  double client_cpu_seconds = 0;
+  int exit_status = -1;  ///< after SIGTERM; -1: unknown (killed after a timeout)
+  /// Proxy scenario: the most connections the upstream had open at once (its INFO).
+  std::optional<std::uint64_t> upstream_peak;
+
+  /// The server's CPU time per request (connection, for churn), in microseconds: what a
+  /// request costs the server, whoever else shares the machine.
+  double cpu_us_per_op() const {
+    const double ops = throughput * seconds;
+    return ops > 0 ? cpu_seconds * 1e6 / ops : 0;
+  }
+  /// Every request answered and a clean exit.
+  bool clean() const { return ran && errors == 0 && exit_status == 0; }
+};
+
+}  // namespace compare_tool
+
+#endif  // CONNSCHED_COMPARE_COMPARE_ROW_H_

@@ -1,0 +1,194 @@
+// File: tools/compare/compare_runner.cc
+#include "compare_runner.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "admin_probe.h"
+#include "load_generator.h"
+#include "proc_sampler.h"
+
+namespace compare_tool {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A file-name-safe version of a label ("one-thread-per-connection (cache 0)").
+std::string slug(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.';
+    if (keep) {
+      out += c;
+    } else if (!out.empty() && out.back() != '_') {
+      out += '_';
+    }
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out;
+}
+
+loadgen::LoadSpec make_spec(const Scenario& scenario, std::uint32_t connections, std::uint16_t port,
+                            std::uint32_t threads) {
+  loadgen::LoadSpec spec;
+  spec.port = port;
+  spec.protocol = server_protocol(scenario.server);
+  spec.connections = connections;
+  spec.idle_connections = scenario.idle;
+  spec.churn = scenario.churn;
+  spec.threads = threads;
+  spec.warmup = scenario.warmup;
+  spec.duration = scenario.duration;
+  spec.classes.push_back({.name = "main", .request = scenario.request, .connections = 0});
+  if (scenario.mix) spec.classes.push_back(*scenario.mix);
+  return spec;
+}
+
+void fill_load_figures(CompareRow& row, const loadgen::LoadResult& result) {
+  row.seconds = result.seconds;
+  row.requests = result.classes[0].requests;
+  row.throughput = result.throughput();
+  row.latency = loadgen::summarize(result.classes[0].latency);
+  if (result.classes.size() > 1) {
+    row.class2 = result.classes[1].name;
+    row.class2_requests = result.classes[1].requests;
+    row.class2_latency = loadgen::summarize(result.classes[1].latency);
+  }
+  row.errors = result.errors();
+  row.error_replies = result.error_replies;
+  row.refused = result.refused;
+  row.connect_failures = result.connect_failures;
+  row.dropped = result.dropped;
+  row.unanswered = result.unanswered;
+  row.invalid_replies = result.invalid_replies;
+  row.idle_open_at_end = result.idle_open_at_end;
+  if (!result.first_error.empty()) row.note = result.first_error;
+}
+
+// The servers one measurement needs. Most scenarios start one; the proxy scenario starts
+// the upstream kv_server first and then kv_proxy pointed at it, except in its direct
+// row, where the upstream itself is under test (both handles then share the process).
+struct ServersUnderTest {
+  LaunchedServer under_test;
+  LaunchedServer upstream;  ///< proxy scenario only
+};
+
+ServersUnderTest start_servers(const BackendUnderTest& backend, const Scenario& scenario,
+                               const LaunchSettings& launch, const std::string& log_path) {
+  ServersUnderTest servers;
+  if (scenario.server != ServerKind::kProxy) {
+    servers.under_test = launch_server(backend, scenario, launch, log_path);
+    return servers;
+  }
+  Scenario kv = scenario;
+  kv.server = ServerKind::kKv;
+  const BackendUnderTest upstream{.kind = BackendUnderTest::Kind::kConnsched,
+                                  .label = "upstream",
+                                  .thread_handling = scenario.upstream_backend,
+                                  .options = {"--admin-port=0"}};
+  const std::string upstream_log =
+      log_path.substr(0, log_path.size() - std::string_view(".log").size()) + "-upstream.log";
+  auto started = launch_server(upstream, kv, launch, upstream_log);
+  if (!started.process) {
+    servers.under_test.error = fmt::format("the upstream kv_server: {}", started.error);
+    return servers;
+  }
+  servers.upstream = std::move(started);
+  if (backend.kind == BackendUnderTest::Kind::kUpstream) {
+    servers.under_test.port = servers.upstream.port;
+    servers.under_test.process = servers.upstream.process;
+    return servers;
+  }
+  auto proxy = backend;
+  proxy.options.push_back(fmt::format("--upstream=127.0.0.1:{}", servers.upstream.port));
+  servers.under_test = launch_server(proxy, scenario, launch, log_path);
+  return servers;
+}
+
+// SIGTERM, then the exit status; -1 (and a note) if it outlives the bound and is killed.
+int stop(ChildProcess& process, std::string& note) {
+  process.signal(SIGTERM);
+  if (auto status = process.wait_exit(60s)) return *status;
+  if (note.empty()) note = "did not exit within 60 s of SIGTERM; killed";
+  return -1;
+}
+
+}  // namespace
+
+std::string server_name(const BackendUnderTest& backend, const Scenario& scenario) {
+  switch (backend.kind) {
+    case BackendUnderTest::Kind::kConnsched:
+      return server_executable(scenario.server);
+    case BackendUnderTest::Kind::kUpstream:
+      return server_executable(ServerKind::kKv);
+    case BackendUnderTest::Kind::kRedis:
+      return "redis-server";
+    case BackendUnderTest::Kind::kNginx:
+      break;
+  }
+  return "nginx";
+}
+
+CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
+                           const BackendUnderTest& backend, const RunSettings& settings) {
+  // The server's CPU is read as the load enters and leaves its measured window, so
+  // connecting, warm-up and shutdown are not charged to it.
+  CompareRow row;
+  row.scenario = scenario.name;
+  row.server = server_name(backend, scenario);
+  row.backend = backend.label;
+  row.connections = connections;
+  row.idle = scenario.idle;
+  const std::string log_path = fmt::format("{}/{}-{}-{}.log", settings.log_dir, scenario.name,
+                                           connections, slug(backend.label));
+  auto servers = start_servers(backend, scenario, settings.launch, log_path);
+  if (!servers.under_test.process) {
+    row.note = fmt::format("did not start: {}", servers.under_test.error);
+    return row;
+  }
+  const pid_t pid = servers.under_test.process->pid();
+  std::optional<double> cpu_start, cpu_stop, client_start, client_stop;
+  {
+    PeakSampler sampler(pid);
+    const auto result = loadgen::run_load(
+        make_spec(scenario, connections, servers.under_test.port, settings.loadgen_threads),
+        [&](loadgen::Phase phase) {
+          if (phase != loadgen::Phase::kMeasure && phase != loadgen::Phase::kStop) return;
+          const bool start = phase == loadgen::Phase::kMeasure;
+          // This process is the load generator: its CPU tells whether the client kept up.
+          if (auto self = read_proc_sample(::getpid())) {
+            (start ? client_start : client_stop) = self->cpu_seconds;
+          }
+          auto sample = read_proc_sample(pid);
+          if (!sample) return;
+          (start ? cpu_start : cpu_stop) = sample->cpu_seconds;
+        });
+    fill_load_figures(row, result);
+    row.rss_peak_mb = static_cast<double>(sampler.peak_rss_kb()) / 1024.0;
+    row.threads_peak = sampler.peak_threads();
+  }
+  if (cpu_start && cpu_stop) row.cpu_seconds = *cpu_stop - *cpu_start;
+  if (client_start && client_stop) row.client_cpu_seconds = *client_stop - *client_start;
+  row.ran = true;
+  if (servers.upstream.process) {
+    std::string error;
+    row.upstream_peak =
+        read_admin_counter(servers.upstream.admin_port, "connections_peak", 10s, error);
+    if (!row.upstream_peak && row.note.empty()) row.note = error;
+  }
+  row.exit_status = stop(*servers.under_test.process, row.note);
+  if (servers.upstream.process && servers.upstream.process != servers.under_test.process) {
+    const int upstream_status = stop(*servers.upstream.process, row.note);
+    if (upstream_status != 0 && row.note.empty()) {
+      row.note = fmt::format("the upstream exited with status {}", upstream_status);
+    }
+  }
+  return row;
+}
+
+}  // namespace compare_tool

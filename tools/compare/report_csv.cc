@@ -1,0 +1,55 @@
+// File: tools/compare/report_csv.cc
+#include "report_csv.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+namespace compare_tool {
+
+namespace {
+
+// RFC 4180 quoting, only where a field needs it.
+std::string field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c == '\n' ? ' ' : c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string csv_header() {
+  return "scenario,server,backend,connections,idle_connections,ran,seconds,requests,throughput,"
+         "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,class2,class2_requests,class2_p50_ms,class2_p99_ms,"
+         "class2_max_ms,errors,error_replies,refused,connect_failures,dropped,unanswered,"
+         "invalid_replies,idle_open_at_end,rss_peak_mb,threads_peak,cpu_seconds,cpu_us_per_op,"
+         "client_cpu_seconds,"
+         "exit_status,upstream_peak_connections,note";
+}
+
+std::string csv_line(const CompareRow& r) {
+  return fmt::format(
+      "{},{},{},{},{},{},{:.3f},{},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{:.3f},{:.3f},"
+      "{:.3f},{},{},{},{},{},{},{},{},{:.1f},{},{:.3f},{:.2f},{:.3f},{},{},{}",
+      field(r.scenario), field(r.server), field(r.backend), r.connections, r.idle, r.ran ? 1 : 0,
+      r.seconds, r.requests, r.throughput, r.latency.p50_us / 1e3, r.latency.p90_us / 1e3,
+      r.latency.p99_us / 1e3, r.latency.p999_us / 1e3, r.latency.max_us / 1e3, field(r.class2),
+      r.class2_requests, r.class2_latency.p50_us / 1e3, r.class2_latency.p99_us / 1e3,
+      r.class2_latency.max_us / 1e3, r.errors, r.error_replies, r.refused, r.connect_failures,
+      r.dropped, r.unanswered, r.invalid_replies, r.idle_open_at_end, r.rss_peak_mb, r.threads_peak,
+      r.cpu_seconds, r.cpu_us_per_op(), r.client_cpu_seconds, r.exit_status,
+      r.upstream_peak ? std::to_string(*r.upstream_peak) : std::string(), field(r.note));
+}
+
+bool write_csv(const std::string& path, const std::vector<CompareRow>& rows) {
+  std::ofstream out(path);
+  out << csv_header() << '\n';
+  for (const auto& row : rows) out << csv_line(row) << '\n';
+  return static_cast<bool>(out);
+}
+
+}  // namespace compare_tool

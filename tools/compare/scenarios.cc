@@ -1,0 +1,86 @@
+// File: tools/compare/scenarios.cc
+#include "scenarios.h"
+
+#include <algorithm>
+
+namespace compare_tool {
+
+using std::chrono::milliseconds;
+
+std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
+  // The quick version keeps every scenario and connection count and shortens the
+  // windows, so the main job covers everything in about three minutes on 2 cores.
+  const milliseconds warmup = full ? milliseconds(2000) : milliseconds(300);
+  const milliseconds duration = full ? milliseconds(10000) : milliseconds(1000);
+  const std::uint32_t two_per_core = std::max(2u, 2 * cores);
+  const auto make = [&](std::string name, std::string summary, ServerKind server,
+                        std::vector<std::uint32_t> connections, std::string request) {
+    Scenario scenario;
+    scenario.name = std::move(name);
+    scenario.summary = std::move(summary);
+    scenario.server = server;
+    scenario.connections = std::move(connections);
+    scenario.request = std::move(request);
+    scenario.warmup = warmup;
+    scenario.duration = duration;
+    return scenario;
+  };
+  std::vector<Scenario> out;
+  out.push_back(make("ping", "PING, closed loop: dispatch cost and scaling with connections",
+                     ServerKind::kKv, {16, 256, 2000, 8000}, "PING"));
+  out.back().reference = true;
+  out.push_back(make("cpu", "BURN 200 (200 us of CPU per request): fairness and tail latency",
+                     ServerKind::kKv, {two_per_core, 2000}, "BURN 200"));
+  out.push_back(make("blocking", "SLEEP 10 (a reported 10 ms wait per request)", ServerKind::kKv,
+                     {500}, "SLEEP 10"));
+  out.push_back(make("mixed", "4 connections send BURN 200000 (200 ms), the rest PING: stalls",
+                     ServerKind::kKv, {200}, "PING"));
+  out.back().mix =
+      loadgen::RequestClass{.name = "burn", .request = "BURN 200000", .connections = 4};
+  if (!full) {  // 200 ms requests need a longer window than the others to be seen at all
+    out.back().warmup = milliseconds(500);
+    out.back().duration = milliseconds(2000);
+  }
+  out.push_back(make("idle", "10,000 idle connections plus 50 sending PING: memory and threads",
+                     ServerKind::kKv, {50}, "PING"));
+  out.back().idle = 10000;
+  out.push_back(make("churn", "connect, PING, close, repeat (16 at a time): thread creation",
+                     ServerKind::kKv, {16}, "PING"));
+  out.back().churn = true;
+  out.back().serial_backends_too = true;
+  out.push_back(make("http-ping", "GET /, HTTP/1.1 keep-alive: the ping shape over HTTP",
+                     ServerKind::kHttp, {16, 256, 2000, 8000}, "/"));
+  out.back().reference = true;
+  out.push_back(make("http-cpu", "GET /burn?us=200: the cpu shape over HTTP", ServerKind::kHttp,
+                     {two_per_core, 2000}, "/burn?us=200"));
+  out.push_back(make("proxy",
+                     "GET through kv_proxy (pool of 16) vs straight to kv_server vs a proxy "
+                     "connection per request: what a pool spares the upstream",
+                     ServerKind::kProxy, {2000}, "GET proxy-key"));
+  return out;
+}
+
+std::string server_executable(ServerKind kind) {
+  switch (kind) {
+    case ServerKind::kKv:
+      return "kv_server";
+    case ServerKind::kProxy:
+      return "kv_proxy";
+    case ServerKind::kHttp:
+      break;
+  }
+  return "http_server";
+}
+
+loadgen::WireProtocol server_protocol(ServerKind kind) {
+  switch (kind) {
+    case ServerKind::kKv:
+    case ServerKind::kProxy:
+      return loadgen::WireProtocol::kResp;
+    case ServerKind::kHttp:
+      break;
+  }
+  return loadgen::WireProtocol::kHttp;
+}
+
+}  // namespace compare_tool

@@ -1,0 +1,48 @@
+// File: tools/compare/scenarios.h
+//
+// The comparison's scenarios: which server, which load, at which connection counts,
+// for how long — each in a quick version (the main job) and a full one (--full).
+#ifndef CONNSCHED_COMPARE_SCENARIOS_H_
+#define CONNSCHED_COMPARE_SCENARIOS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "load_spec.h"
+
+namespace compare_tool {
+
+/// kProxy: kv_proxy in front of a kv_server upstream, started together per measurement.
+enum class ServerKind { kKv, kHttp, kProxy };
+
+struct Scenario {
+  std::string name;     ///< "ping", "http-cpu"
+  std::string summary;  ///< one line: what it shows
+  ServerKind server = ServerKind::kKv;
+  std::vector<std::uint32_t> connections;
+  std::string request;                       ///< what every active connection sends
+  std::optional<loadgen::RequestClass> mix;  ///< a few connections send this instead
+  std::uint32_t idle = 0;                    ///< extra idle connections
+  bool churn = false;
+  bool reference = false;            ///< add redis-server / nginx when installed
+  bool serial_backends_too = false;  ///< no-threads takes part (one connection at a time)
+  /// kProxy: the upstream kv_server's backend, and the proxy's pool size in the pooled rows.
+  std::string upstream_backend = "pool-of-threads";
+  std::uint32_t upstream_pool = 16;
+  std::chrono::milliseconds warmup{1000};
+  std::chrono::milliseconds duration{5000};
+};
+
+/// Every scenario; `full` picks the long version, `cores` sizes the cpu scenario.
+std::vector<Scenario> make_scenarios(bool full, unsigned cores);
+
+/// The executable name of a server kind ("kv_server") and its protocol.
+std::string server_executable(ServerKind kind);
+loadgen::WireProtocol server_protocol(ServerKind kind);
+
+}  // namespace compare_tool
+
+#endif  // CONNSCHED_COMPARE_SCENARIOS_H_

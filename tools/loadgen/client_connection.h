@@ -1,0 +1,38 @@
+// File: tools/loadgen/client_connection.h
+//
+// One client connection of a load worker: its socket, what it still has to send, and
+// when each request in flight was sent (a pipeline answers in order).
+#ifndef CONNSCHED_LOADGEN_CLIENT_CONNECTION_H_
+#define CONNSCHED_LOADGEN_CLIENT_CONNECTION_H_
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "unique_fd.h"
+
+namespace loadgen {
+
+using Clock = std::chrono::steady_clock;
+
+struct ClientConnection {
+  enum class State { kNotStarted, kConnecting, kOpen, kClosed };
+
+  UniqueFd fd;
+  State state = State::kNotStarted;
+  bool idle = false;              ///< held open and silent
+  std::uint32_t class_index = 0;  ///< which RequestClass it sends
+  bool settled = false;           ///< its first connect attempt has finished
+  bool writing = false;           ///< EPOLLOUT is armed for a partial write
+  bool refused = false;           ///< the server turned it away (max connections)
+  std::string in;                 ///< received bytes not yet parsed
+  std::string out;                ///< bytes not yet sent
+  std::size_t out_sent = 0;
+  std::deque<Clock::time_point> sent_at;  ///< one per request in flight, oldest first
+  Clock::time_point connect_started;
+};
+
+}  // namespace loadgen
+
+#endif  // CONNSCHED_LOADGEN_CLIENT_CONNECTION_H_

@@ -1,0 +1,151 @@
+// File: tools/loadgen/load_generator.cc
+#include "load_generator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "load_worker.h"
+
+namespace loadgen {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Spreads connections over the workers round-robin: idle ones first, then active ones,
+// the later classes claiming their counts before the first class takes the rest.
+std::vector<std::vector<ConnectionPlan>> plan_connections(const LoadSpec& spec,
+                                                          std::uint32_t threads) {
+  std::vector<std::vector<ConnectionPlan>> plans(threads);
+  std::uint64_t slot = 0;
+  for (std::uint32_t i = 0; i < spec.idle_connections; ++i) {
+    plans[slot++ % threads].push_back({.idle = true, .class_index = 0});
+  }
+  std::uint32_t assigned = 0;
+  for (std::size_t c = 1; c < spec.classes.size(); ++c) {
+    for (std::uint32_t i = 0; i < spec.classes[c].connections; ++i, ++assigned) {
+      plans[slot++ % threads].push_back(
+          {.idle = false, .class_index = static_cast<std::uint32_t>(c)});
+    }
+  }
+  for (; assigned < spec.connections; ++assigned) {
+    plans[slot++ % threads].push_back({.idle = false, .class_index = 0});
+  }
+  return plans;
+}
+
+// Polls `done` every millisecond until it holds or `limit` passes.
+template <typename Pred>
+void wait_until(Pred done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+}
+
+void merge_into(LoadResult& total, const LoadResult& part) {
+  for (std::size_t c = 0; c < total.classes.size(); ++c) {
+    total.classes[c].requests += part.classes[c].requests;
+    total.classes[c].errors += part.classes[c].errors;
+    total.classes[c].latency.merge(part.classes[c].latency);
+  }
+  total.requests += part.requests;
+  total.error_replies += part.error_replies;
+  total.refused += part.refused;
+  total.connect_failures += part.connect_failures;
+  total.dropped += part.dropped;
+  total.unanswered += part.unanswered;
+  total.invalid_replies += part.invalid_replies;
+  total.connections_opened += part.connections_opened;
+  total.idle_open_at_end += part.idle_open_at_end;
+  if (total.first_error.empty()) total.first_error = part.first_error;
+}
+
+}  // namespace
+
+connsched::LogHistogram LoadResult::all_latency() const {
+  connsched::LogHistogram all;
+  for (const auto& cls : classes) all.merge(cls.latency);
+  return all;
+}
+
+std::string check_spec(const LoadSpec& spec) {
+  if (spec.port == 0) return "no port to load";
+  if (spec.classes.empty()) return "no request to send";
+  if (spec.threads == 0) return "at least one thread is needed";
+  if (spec.pipeline == 0) return "the pipeline depth must be at least 1";
+  if (spec.connections == 0) return "at least one active connection is needed";
+  std::uint64_t claimed = 0;
+  for (std::size_t c = 1; c < spec.classes.size(); ++c) claimed += spec.classes[c].connections;
+  if (claimed >= spec.connections) {
+    return fmt::format("the mixed classes claim {} of {} connections; the first class needs one",
+                       claimed, spec.connections);
+  }
+  if (spec.rate < 0) return "the rate must not be negative";
+  if (spec.requests == 0 && spec.duration.count() <= 0)
+    return "neither a request count nor a duration";
+  return {};
+}
+
+LoadResult run_load(const LoadSpec& spec, const PhaseHook& on_phase) {
+  // The coordinator only moves the phase along; the workers do all the I/O.
+  if (auto why = check_spec(spec); !why.empty()) throw std::invalid_argument(why);
+  const std::uint32_t total = spec.connections + spec.idle_connections;
+  const std::uint32_t threads = std::clamp<std::uint32_t>(spec.threads, 1, total);
+  LoadControl control;
+  control.budget.store(static_cast<std::int64_t>(spec.requests));
+  std::vector<std::unique_ptr<LoadWorker>> workers;
+  for (auto& plan : plan_connections(spec, threads)) {
+    workers.push_back(std::make_unique<LoadWorker>(spec, control, std::move(plan),
+                                                   spec.rate / static_cast<double>(threads)));
+  }
+  std::vector<std::exception_ptr> failures(workers.size());
+  const auto enter = [&](Phase phase) {
+    control.phase.store(phase, std::memory_order_release);
+    if (on_phase) on_phase(phase);
+  };
+  LoadResult result;
+  {
+    std::vector<std::jthread> running;
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      running.emplace_back([&, i] {
+        try {
+          workers[i]->run();
+        } catch (...) {
+          failures[i] = std::current_exception();
+          control.drained.fetch_add(1);
+        }
+      });
+    }
+    wait_until([&] { return control.settled.load() >= total; }, spec.connect_timeout);
+    enter(Phase::kWarmup);
+    std::this_thread::sleep_for(spec.warmup);
+    const auto start = std::chrono::steady_clock::now();
+    enter(Phase::kMeasure);
+    if (spec.requests > 0) {
+      const auto limit = spec.duration.count() > 0 ? spec.duration : std::chrono::milliseconds(24h);
+      wait_until([&] { return control.measured_replies.load() >= spec.requests; }, limit);
+    } else {
+      std::this_thread::sleep_for(spec.duration);
+    }
+    const auto stop = std::chrono::steady_clock::now();
+    enter(Phase::kStop);
+    result.seconds = std::chrono::duration<double>(stop - start).count();
+    wait_until([&] { return control.drained.load() >= workers.size(); }, spec.drain_timeout);
+    enter(Phase::kDone);
+  }
+  for (auto& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
+  result.classes.resize(spec.classes.size());
+  for (std::size_t c = 0; c < spec.classes.size(); ++c)
+    result.classes[c].name = spec.classes[c].name;
+  for (const auto& worker : workers) merge_into(result, worker->result());
+  return result;
+}
+
+}  // namespace loadgen

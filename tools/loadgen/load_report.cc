@@ -1,0 +1,96 @@
+// File: tools/loadgen/load_report.cc
+#include "load_report.h"
+
+#include <fmt/format.h>
+
+namespace loadgen {
+
+namespace {
+
+// JSON string escaping for the few texts a report carries (names, an error line).
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_latency(const LatencySummary& s) {
+  return fmt::format(
+      "{{\"count\":{},\"mean_us\":{:.1f},\"p50_us\":{:.1f},\"p90_us\":{:.1f},\"p99_us\":{:.1f},"
+      "\"p999_us\":{:.1f},\"max_us\":{:.1f}}}",
+      s.count, s.mean_us, s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.max_us);
+}
+
+std::string text_latency(std::string_view label, const LatencySummary& s) {
+  return fmt::format(
+      "  {:<10} {:>9} replies   p50 {:>9.3f} ms  p90 {:>9.3f} ms  p99 {:>9.3f} ms  p99.9 {:>9.3f} "
+      "ms  max {:>9.3f} ms\n",
+      label, s.count, s.p50_us / 1e3, s.p90_us / 1e3, s.p99_us / 1e3, s.p999_us / 1e3,
+      s.max_us / 1e3);
+}
+
+}  // namespace
+
+LatencySummary summarize(const connsched::LogHistogram& h) {
+  const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
+  return {.p50_us = us(h.percentile(50)),
+          .p90_us = us(h.percentile(90)),
+          .p99_us = us(h.percentile(99)),
+          .p999_us = us(h.percentile(99.9)),
+          .max_us = us(h.max()),
+          .mean_us = h.mean() / 1e3,
+          .count = h.count()};
+}
+
+std::string format_text(const LoadSpec& spec, const LoadResult& r) {
+  std::string out = fmt::format(
+      "{}:{} {} — {} connections{}{}, pipeline {}, {:.2f} s measured\n", spec.host, spec.port,
+      protocol_name(spec.protocol), spec.connections, spec.churn ? " (churn)" : "",
+      spec.idle_connections > 0 ? fmt::format(" + {} idle", spec.idle_connections) : "",
+      spec.pipeline, r.seconds);
+  out += fmt::format("  throughput {:.0f} {}/s\n", r.throughput(),
+                     spec.churn ? "connections" : "requests");
+  out += text_latency("all", summarize(r.all_latency()));
+  if (r.classes.size() > 1) {
+    for (const auto& cls : r.classes) out += text_latency(cls.name, summarize(cls.latency));
+  }
+  out += fmt::format(
+      "  errors {} (error replies {}, refused {}, connect failures {}, dropped {}, unanswered "
+      "{}, invalid {}); idle connections open at end {}/{}\n",
+      r.errors(), r.error_replies, r.refused, r.connect_failures, r.dropped, r.unanswered,
+      r.invalid_replies, r.idle_open_at_end, spec.idle_connections);
+  if (!r.first_error.empty()) out += fmt::format("  first error: {}\n", r.first_error);
+  return out;
+}
+
+std::string format_json(const LoadSpec& spec, const LoadResult& r) {
+  std::string classes;
+  for (const auto& cls : r.classes) {
+    if (!classes.empty()) classes += ',';
+    classes += fmt::format("{{\"name\":{},\"requests\":{},\"errors\":{},\"latency\":{}}}",
+                           json_string(cls.name), cls.requests, cls.errors,
+                           json_latency(summarize(cls.latency)));
+  }
+  return fmt::format(
+      "{{\"protocol\":{},\"connections\":{},\"idle_connections\":{},\"pipeline\":{},"
+      "\"churn\":{},\"seconds\":{:.3f},\"requests\":{},\"throughput\":{:.1f},\"errors\":{},"
+      "\"error_replies\":{},\"refused\":{},\"connect_failures\":{},\"dropped\":{},"
+      "\"unanswered\":{},\"invalid_replies\":{},\"connections_opened\":{},"
+      "\"idle_open_at_end\":{},\"first_error\":{},\"latency\":{},\"classes\":[{}]}}",
+      json_string(protocol_name(spec.protocol)), spec.connections, spec.idle_connections,
+      spec.pipeline, spec.churn, r.seconds, r.requests, r.throughput(), r.errors(), r.error_replies,
+      r.refused, r.connect_failures, r.dropped, r.unanswered, r.invalid_replies,
+      r.connections_opened, r.idle_open_at_end, json_string(r.first_error),
+      json_latency(summarize(r.all_latency())), classes);
+}
+
+}  // namespace loadgen

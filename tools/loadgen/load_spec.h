@@ -1,0 +1,87 @@
+// File: tools/loadgen/load_spec.h
+//
+// What a load run does (LoadSpec) and what it measured (LoadResult).
+#ifndef CONNSCHED_LOADGEN_LOAD_SPEC_H_
+#define CONNSCHED_LOADGEN_LOAD_SPEC_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "connsched/log_histogram.h"
+#include "wire_protocol.h"
+
+namespace loadgen {
+
+/// One kind of request and the connections that send it. The first class takes every
+/// connection the others do not claim.
+struct RequestClass {
+  std::string name;               ///< "ping", "burn": names the class in reports
+  std::string request;            ///< "PING" (RESP), "/burn?us=200" (HTTP), "hello" (line)
+  std::uint32_t connections = 0;  ///< for classes after the first: how many send this
+};
+
+/// Live totals for a caller that watches a long run while it goes (the soak test samples
+/// them every few seconds); workers add to them about every 100 ms.
+struct LoadProgress {
+  std::atomic<std::uint64_t> requests{0};  ///< replies counted while measuring
+  std::atomic<std::uint64_t> errors{0};    ///< every kind, as LoadResult::errors()
+};
+
+struct LoadSpec {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  WireProtocol protocol = WireProtocol::kResp;
+  std::uint32_t connections = 16;  ///< active connections (closed loop)
+  std::uint32_t pipeline = 1;      ///< requests in flight per active connection
+  std::uint64_t requests = 0;      ///< requests to measure; 0: run for `duration`
+  std::chrono::milliseconds duration{5000};
+  std::chrono::milliseconds warmup{1000};  ///< load before measuring, not counted
+  bool churn = false;  ///< each request on a new connection: connect, send, reply, close
+  std::uint32_t idle_connections = 0;  ///< held open, silent, for the whole run
+  std::uint32_t threads = 2;
+  std::vector<RequestClass> classes;
+  std::chrono::milliseconds connect_timeout{20000};  ///< for opening every connection
+  std::chrono::milliseconds drain_timeout{15000};    ///< for replies after the run ends
+  std::uint32_t connects_in_flight = 256;            ///< per thread, so the listen backlog keeps up
+  /// Target requests per second over all threads (churn: connections per second); 0 is
+  /// a closed loop as fast as replies come. A connection whose reply came when no token
+  /// was left waits for one, so `connections` bounds the concurrency, `rate` the load.
+  double rate = 0;
+  LoadProgress* progress = nullptr;  ///< if set, live totals go here (not owned)
+};
+
+struct ClassResult {
+  std::string name;
+  std::uint64_t requests = 0;  ///< replies received while measuring
+  std::uint64_t errors = 0;    ///< error replies to this class while measuring
+  connsched::LogHistogram latency;    ///< nanoseconds, send to reply (churn: connect to reply)
+};
+
+struct LoadResult {
+  double seconds = 0;  ///< the measured window
+  std::vector<ClassResult> classes;
+  std::uint64_t requests = 0;          ///< all classes
+  std::uint64_t error_replies = 0;     ///< error replies (not refusals), whole run
+  std::uint64_t refused = 0;           ///< ECONNREFUSED, "max clients" replies, HTTP 503
+  std::uint64_t connect_failures = 0;  ///< other connect errors, or connect timeouts
+  std::uint64_t dropped = 0;           ///< connections closed or reset by the server
+  std::uint64_t unanswered = 0;        ///< requests sent but never answered
+  std::uint64_t invalid_replies = 0;   ///< bytes that are not a reply of the protocol
+  std::uint64_t connections_opened = 0;
+  std::uint32_t idle_open_at_end = 0;  ///< idle connections still open when the run ended
+  std::string first_error;             ///< the first failure seen, for the report
+
+  std::uint64_t errors() const {
+    return error_replies + refused + connect_failures + dropped + unanswered + invalid_replies;
+  }
+  double throughput() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
+  /// Every class's latencies together.
+  connsched::LogHistogram all_latency() const;
+};
+
+}  // namespace loadgen
+
+#endif  // CONNSCHED_LOADGEN_LOAD_SPEC_H_

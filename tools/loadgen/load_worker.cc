@@ -1,0 +1,407 @@
+// File: tools/loadgen/load_worker.cc
+#include "load_worker.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace loadgen {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// A refusal is a server turning a connection away for capacity, worded per protocol.
+bool is_refusal(const ReplyParse& reply) {
+  return reply.http_status == 503 ||
+         reply.first_line.find("max number of clients") != std::string_view::npos ||
+         reply.first_line.find("too many connections") != std::string_view::npos;
+}
+
+}  // namespace
+
+LoadWorker::LoadWorker(const LoadSpec& spec, LoadControl& control, std::vector<ConnectionPlan> plan,
+                       double rate)
+    : spec_(spec),
+      control_(control),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      pacer_(rate, default_burst(rate), Clock::now()),
+      last_publish_(Clock::now()) {
+  // Everything is allocated up front: the loop itself only moves bytes.
+  if (!epoll_.valid())
+    throw std::runtime_error(fmt::format("epoll_create1: {}", std::strerror(errno)));
+  conns_.resize(plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    conns_[i].idle = plan[i].idle;
+    conns_[i].class_index = plan[i].class_index;
+    to_connect_.push_back(i);
+  }
+  for (const auto& cls : spec_.classes)
+    encoded_.push_back(encode_request(spec_.protocol, cls.request));
+  result_.classes.resize(spec_.classes.size());
+  for (std::size_t i = 0; i < spec_.classes.size(); ++i)
+    result_.classes[i].name = spec_.classes[i].name;
+  scratch_.resize(kReadChunk);
+}
+
+void LoadWorker::run() {
+  // One loop: open connections at a bounded rate, react to the phase, dispatch events.
+  std::array<epoll_event, 512> events{};
+  while (true) {
+    phase_ = control_.phase.load(std::memory_order_acquire);
+    if (phase_ == Phase::kDone) break;
+    const auto now = Clock::now();
+    if (phase_ < Phase::kStop) start_connects(now);
+    if (sending_allowed()) release_paced(now);
+    if (spec_.progress != nullptr && now - last_publish_ >= std::chrono::milliseconds(100)) {
+      last_publish_ = now;
+      publish_progress();
+    }
+    if (!started_ && sending_allowed()) {
+      started_ = true;
+      for (auto& conn : conns_) {
+        if (!conn.idle && conn.state == ClientConnection::State::kOpen) fill_pipeline(conn, now);
+      }
+    }
+    if (phase_ == Phase::kStop && !drained_ && in_flight_ == 0) {
+      drained_ = true;
+      control_.drained.fetch_add(1, std::memory_order_acq_rel);
+    }
+    const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 2);
+    if (n < 0 && errno != EINTR)
+      throw std::runtime_error(fmt::format("epoll_wait: {}", std::strerror(errno)));
+    const auto after = Clock::now();
+    for (int i = 0; i < n; ++i) on_event(events[i].data.u64, events[i].events, after);
+  }
+  // The run is over: whatever is still unanswered or unconnected is a failure.
+  for (std::size_t i = 0; i < conns_.size(); ++i) {
+    auto& conn = conns_[i];
+    if (conn.state == ClientConnection::State::kConnecting && !conn.settled) {
+      ++result_.connect_failures;
+      note_error("connect did not complete before the run ended");
+    }
+    result_.unanswered += conn.sent_at.size();
+    if (conn.idle && conn.state == ClientConnection::State::kOpen) ++result_.idle_open_at_end;
+    conn.fd.reset();
+  }
+  for (const auto& cls : result_.classes) result_.requests += cls.requests;
+  if (spec_.progress != nullptr) publish_progress();
+}
+
+void LoadWorker::publish_progress() {
+  // Deltas since the last publication, so several workers can share one LoadProgress.
+  std::uint64_t requests = 0;
+  for (const auto& cls : result_.classes) requests += cls.requests;
+  const std::uint64_t errors = result_.errors();
+  spec_.progress->requests.fetch_add(requests - published_requests_, std::memory_order_relaxed);
+  spec_.progress->errors.fetch_add(errors - published_errors_, std::memory_order_relaxed);
+  published_requests_ = requests;
+  published_errors_ = errors;
+}
+
+bool LoadWorker::sending_allowed() const {
+  return phase_ == Phase::kWarmup || phase_ == Phase::kMeasure;
+}
+
+void LoadWorker::start_connects(Clock::time_point now) {
+  // A bounded number of connects in flight keeps the server's listen backlog from
+  // overflowing (which would cost a 1 s SYN retransmit, not measure the server).
+  while (connecting_ < spec_.connects_in_flight && !to_connect_.empty()) {
+    const std::size_t index = to_connect_.front();
+    auto& conn = conns_[index];
+    // Churn reconnects wait for the load phases; first connects go at once.
+    if (conn.settled && !sending_allowed()) break;
+    // A churn reconnect is the next request: it waits for the pacer's token.
+    if (conn.settled && spec_.churn && !pacer_.try_take(now)) break;
+    to_connect_.pop_front();
+    connect(index, now);
+  }
+}
+
+void LoadWorker::connect(std::size_t index, Clock::time_point now) {
+  auto& conn = conns_[index];
+  conn.in.clear();
+  conn.out.clear();
+  conn.out_sent = 0;
+  conn.writing = false;
+  conn.refused = false;
+  conn.connect_started = now;
+  conn.fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!conn.fd.valid()) {
+    ++result_.connect_failures;
+    note_error(fmt::format("socket: {}", std::strerror(errno)));
+    conn.state = ClientConnection::State::kClosed;
+    settle(conn);
+    return;
+  }
+  const int one = 1;
+  ::setsockopt(conn.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(spec_.port);
+  ::inet_pton(AF_INET, spec_.host.c_str(), &addr.sin_addr);
+  const int rc = ::connect(conn.fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  if (rc != 0 && errno != EINPROGRESS) {
+    if (errno == ECONNREFUSED) {
+      ++result_.refused;
+    } else {
+      ++result_.connect_failures;
+    }
+    note_error(fmt::format("connect: {}", std::strerror(errno)));
+    conn.fd.reset();
+    conn.state = ClientConnection::State::kClosed;
+    settle(conn);
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT;
+  ev.data.u64 = index;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, conn.fd.get(), &ev);
+  conn.state = ClientConnection::State::kConnecting;
+  ++connecting_;
+}
+
+void LoadWorker::settle(ClientConnection& conn) {
+  if (conn.settled) return;
+  conn.settled = true;
+  control_.settled.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void LoadWorker::on_event(std::size_t index, std::uint32_t events, Clock::time_point now) {
+  auto& conn = conns_[index];
+  if (conn.state == ClientConnection::State::kConnecting) {
+    int error = 0;
+    socklen_t len = sizeof error;
+    ::getsockopt(conn.fd.get(), SOL_SOCKET, SO_ERROR, &error, &len);
+    if (error == 0 && (events & (EPOLLOUT | EPOLLIN))) {
+      on_connected(conn, now);
+    } else {
+      --connecting_;
+      if (error == ECONNREFUSED) {
+        ++result_.refused;
+      } else {
+        ++result_.connect_failures;
+      }
+      note_error(fmt::format("connect: {}", std::strerror(error != 0 ? error : ECONNRESET)));
+      conn.fd.reset();
+      conn.state = ClientConnection::State::kClosed;
+      settle(conn);
+      return;
+    }
+  }
+  if (conn.state != ClientConnection::State::kOpen) return;
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(index, now);
+  if (conn.state == ClientConnection::State::kOpen && (events & EPOLLOUT) && conn.writing)
+    flush(conn);
+}
+
+void LoadWorker::on_connected(ClientConnection& conn, Clock::time_point now) {
+  --connecting_;
+  ++result_.connections_opened;
+  conn.state = ClientConnection::State::kOpen;
+  set_writing(conn, false);  // from now on, EPOLLOUT only while a write is partial
+  settle(conn);
+  if (conn.idle) return;
+  if (spec_.churn) {
+    if (sending_allowed()) send_request(conn, now);
+  } else if (started_ && sending_allowed()) {
+    fill_pipeline(conn, now);
+  }
+  flush(conn);
+}
+
+void LoadWorker::fill_pipeline(ClientConnection& conn, Clock::time_point now) {
+  const std::size_t depth = spec_.churn ? 1 : spec_.pipeline;
+  if (pacer_.paced() && !spec_.churn) {  // each slot waits for a token like any request
+    const auto index = static_cast<std::size_t>(&conn - conns_.data());
+    for (std::size_t slot = conn.sent_at.size(); slot < depth; ++slot) send_paced(index, now);
+    flush(conn);
+    return;
+  }
+  while (conn.sent_at.size() < depth) {
+    const std::size_t before = conn.sent_at.size();
+    send_request(conn, now);
+    if (conn.sent_at.size() == before) break;  // the budget is spent
+  }
+  flush(conn);
+}
+
+void LoadWorker::send_request(ClientConnection& conn, Clock::time_point now) {
+  // A fixed-count run hands out its measured requests from a shared budget.
+  if (phase_ == Phase::kMeasure && spec_.requests > 0 &&
+      control_.budget.fetch_sub(1, std::memory_order_acq_rel) <= 0) {
+    return;
+  }
+  conn.out += encoded_[conn.class_index];
+  conn.sent_at.push_back(spec_.churn ? conn.connect_started : now);
+  ++in_flight_;
+}
+
+void LoadWorker::send_paced(std::size_t index, Clock::time_point now) {
+  // Sends now if a token is free and nobody waits before us; else queues for one.
+  if (!pacer_.paced() || (paced_.empty() && pacer_.try_take(now))) {
+    send_request(conns_[index], now);
+    return;
+  }
+  paced_.push_back(index);
+}
+
+void LoadWorker::release_paced(Clock::time_point now) {
+  // Waiting requests go out in arrival order as tokens accrue; a connection closed
+  // meanwhile just gives its turn up.
+  while (!paced_.empty() && pacer_.try_take(now)) {
+    auto& conn = conns_[paced_.front()];
+    paced_.pop_front();
+    if (conn.state != ClientConnection::State::kOpen || conn.idle) continue;
+    send_request(conn, now);
+    flush(conn);
+  }
+}
+
+void LoadWorker::flush(ClientConnection& conn) {
+  while (conn.out_sent < conn.out.size()) {
+    const ssize_t n = ::send(conn.fd.get(), conn.out.data() + conn.out_sent,
+                             conn.out.size() - conn.out_sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      conn.out_sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      set_writing(conn, true);
+      return;
+    }
+    return;  // the error shows up as EPOLLERR/EOF on the read side
+  }
+  conn.out.clear();
+  conn.out_sent = 0;
+  if (conn.writing) set_writing(conn, false);
+}
+
+void LoadWorker::set_writing(ClientConnection& conn, bool writing) {
+  conn.writing = writing;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (writing ? EPOLLOUT : 0u);
+  ev.data.u64 = static_cast<std::uint64_t>(&conn - conns_.data());
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, conn.fd.get(), &ev);
+}
+
+void LoadWorker::on_readable(std::size_t index, Clock::time_point now) {
+  // Read what is there, then take every whole reply off the front of the buffer.
+  auto& conn = conns_[index];
+  bool eof = false;
+  int read_errno = 0;
+  while (true) {
+    const ssize_t n = ::recv(conn.fd.get(), scratch_.data(), scratch_.size(), 0);
+    if (n > 0) {
+      conn.in.append(scratch_.data(), static_cast<std::size_t>(n));
+      if (static_cast<std::size_t>(n) < scratch_.size()) break;
+      continue;
+    }
+    if (n == 0) {
+      eof = true;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      eof = true;
+      read_errno = errno;
+    }
+    break;
+  }
+  std::size_t offset = 0;
+  bool closed = false;
+  while (offset < conn.in.size()) {
+    const ReplyParse reply = parse_reply(spec_.protocol, std::string_view(conn.in).substr(offset));
+    if (reply.status == ParseStatus::kIncomplete) break;
+    if (reply.status == ParseStatus::kInvalid) {
+      ++result_.invalid_replies;
+      note_error(fmt::format("invalid reply: '{}'", std::string_view(conn.in).substr(offset, 60)));
+      close(index, true, "");
+      return;
+    }
+    offset += reply.consumed;
+    on_reply(index, reply, now);
+    if (conn.state != ClientConnection::State::kOpen ||
+        conn.fd.get() < 0) {  // churn closed (or reopened) it
+      closed = true;
+      break;
+    }
+  }
+  if (closed) return;
+  conn.in.erase(0, offset);
+  if (eof) {
+    // A refused connection was counted once, as refused; the close that follows is not
+    // a second failure.
+    const bool expected =
+        conn.refused || (phase_ >= Phase::kStop && conn.sent_at.empty() && !conn.idle);
+    close(index, !expected,
+          read_errno != 0 ? fmt::format("connection error: {}", std::strerror(read_errno))
+                          : std::string("connection closed by the server"));
+    return;
+  }
+  flush(conn);
+}
+
+void LoadWorker::on_reply(std::size_t index, const ReplyParse& reply, Clock::time_point now) {
+  auto& conn = conns_[index];
+  if (reply.is_error) {
+    if (is_refusal(reply)) {
+      ++result_.refused;
+      conn.refused = true;
+    } else {
+      ++result_.error_replies;
+    }
+    note_error(fmt::format("error reply: '{}'", reply.first_line));
+  }
+  if (conn.sent_at.empty()) {  // unsolicited: a greeting or a refusal before any request
+    if (!reply.is_error) {
+      ++result_.invalid_replies;
+      note_error(fmt::format("unsolicited reply: '{}'", reply.first_line));
+    }
+    return;
+  }
+  const auto sent = conn.sent_at.front();
+  conn.sent_at.pop_front();
+  --in_flight_;
+  if (phase_ == Phase::kMeasure) {
+    auto& cls = result_.classes[conn.class_index];
+    ++cls.requests;
+    if (reply.is_error) ++cls.errors;
+    cls.latency.record(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent).count()));
+    if (spec_.requests > 0) control_.measured_replies.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (spec_.churn || reply.closes) {
+    close(index, false, "");
+    if (spec_.churn && phase_ < Phase::kStop) to_connect_.push_front(index);
+    return;
+  }
+  if (sending_allowed()) send_paced(index, now);
+}
+
+void LoadWorker::close(std::size_t index, bool failure, std::string_view why) {
+  auto& conn = conns_[index];
+  if (failure) {
+    ++result_.dropped;
+    if (!why.empty()) note_error(why);
+  }
+  result_.unanswered += conn.sent_at.size();
+  in_flight_ -= conn.sent_at.size();
+  conn.sent_at.clear();
+  conn.fd.reset();  // closing removes it from the epoll set
+  conn.state = ClientConnection::State::kClosed;
+}
+
+void LoadWorker::note_error(std::string_view what) {
+  if (result_.first_error.empty()) result_.first_error = std::string(what);
+}
+
+}  // namespace loadgen
