@@ -13,7 +13,7 @@
 #include <optional>
 #include <stop_token>
 
-namespace connsched_plugins {
+namespace connsched::shared_queue {
 
 template <typename T>
 class WorkQueue {
@@ -56,6 +56,6 @@ class WorkQueue {
   std::uint64_t dequeues_ = 0;
 };
 
-}  // namespace connsched_plugins
+}  // namespace connsched::shared_queue
 
 #endif  // CONNSCHED_PLUGINS_SHARED_QUEUE_WORK_QUEUE_H_
