@@ -18,7 +18,7 @@ namespace connsched::shared_queue {
 template <typename T>
 class WorkQueue {
  public:
-  // Wakes exactly one sleeping worker: the others keep sleeping (seed 000's model 2).
+  // Wakes exactly one sleeping worker: the others keep sleeping (no thundering herd).
   void push(T item) {
     {
       std::lock_guard lock(mutex_);
