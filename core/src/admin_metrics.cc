@@ -172,6 +172,10 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
       fmt::format("backend=\"{}\"", prometheus_label_value(backend.backend));
   family(out, "connsched_backend_info", "gauge", "The scheduler backend serving connections.");
   out += fmt::format("connsched_backend_info{{{}}} 1\n", backend_label);
+  family(out, "connsched_backend_max_threads", "gauge",
+         "Most threads the backend will run, from its descriptor (0: unlimited).");
+  out +=
+      fmt::format("connsched_backend_max_threads{{{}}} {}\n", backend_label, backend.max_threads);
   std::set<std::string> seen;
   for (const auto& c : backend.counters) {
     const Family f = family_of("connsched_backend_" + prometheus_name(c.name));

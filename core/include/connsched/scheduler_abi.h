@@ -254,7 +254,8 @@ typedef struct connsched_scheduler {
   const char* name;     /* the name --thread-handling selects it by: non-empty */
   const char* description;
   /* Most threads the backend will run to serve connections, 0 = unlimited. Read at
-   * load; core uses it to report the backend's capacity (MySQL's max_threads). */
+   * load; core reports it as the backend's capacity (MySQL's max_threads): /stats'
+   * backend_max_threads, /metrics' connsched_backend_max_threads, --list-options. */
   uint32_t max_threads;
   /* Options the backend takes, ended by a NULL name; NULL = none. */
   const connsched_option_desc* options;

@@ -21,6 +21,7 @@ namespace {
 BackendStats sample_backend() {
   BackendStats b;
   b.backend = "pool \"x\"";
+  b.max_threads = 64;
   b.counters = {{"threads_created_total", 7, "Threads created"},
                 {"Odd-Name", 1, ""},
                 {"queue_wait_us_total", 2500000, "Time spent queueing"},
@@ -71,6 +72,7 @@ TEST_CASE("/stats holds core counters, waits by name, and the backend's counters
   CHECK(doc.find("\"connections_peak\": 9,") != std::string::npos);
   CHECK(doc.find("\"sleep\": 4") != std::string::npos);
   CHECK(doc.find("\"threads_created_total\": 7") != std::string::npos);
+  CHECK(doc.find("\"backend_max_threads\": 64,") != std::string::npos);
   CHECK(doc.find("\"GROUPS\": {\"columns\": [\"group_id\", \"threads\", \"is_stalled\"], \"rows\": "
                  "[[0, 3, \"no\"], [1, 2, null]]}") != std::string::npos);
   // Balanced braces and brackets outside strings: a cheap structural check.
@@ -119,6 +121,8 @@ TEST_CASE(
         std::string::npos);
   CHECK(text.find("# TYPE connsched_backend_entries_count_value gauge\n") != std::string::npos);
   CHECK(text.find("untyped") == std::string::npos);
+  CHECK(text.find("connsched_backend_max_threads{backend=\"pool \\\"x\\\"\"} 64\n") !=
+        std::string::npos);
   CHECK(text.find("connsched_backend_groups_threads{backend=\"pool "
                   "\\\"x\\\"\",group_id=\"0\",is_stalled=\"no\"} 3\n") != std::string::npos);
   // Two QUEUES rows share group_id: a listing of transient entries, whose series would
