@@ -5,7 +5,7 @@
 //
 // Who touches what: `in`, `out`, `session`, `close_requested` and `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
-// time). `killed`, `in_transaction` and `idle_deadline_ms` are read from other threads
+// time). `killed`, `in_transaction`, `holds_locks` and `idle_deadline_ms` are read from other threads
 // (timers, admin) and are atomic. `backend_data` is the backend's to synchronise.
 #ifndef CONNSCHED_CORE_CONNECTION_H_
 #define CONNSCHED_CORE_CONNECTION_H_
@@ -34,6 +34,7 @@ struct connsched_conn {
   std::unique_ptr<connsched::Session> session;
   std::atomic<int> killed{CONNSCHED_KILL_NONE};
   std::atomic<bool> in_transaction{false};
+  std::atomic<bool> holds_locks{false};  // between requests (RequestContext::set_holds_locks)
   std::atomic<std::int64_t> idle_deadline_ms{std::numeric_limits<std::int64_t>::max()};
   void* backend_data = nullptr;
   bool close_requested = false;

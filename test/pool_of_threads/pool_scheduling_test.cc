@@ -62,10 +62,10 @@ TEST_CASE(
     "a group stalled by a long CPU request gets another thread from the timer within a few stall "
     "limits") {
   SUBCASE("dedicated listener: the queue stops moving, the group is marked stalled") {
-    RunningServer server(pool_options({{"thread_pool_size", "1"},
-                                       {"thread_pool_oversubscribe", "0"},
-                                       {"thread_pool_stall_limit", "100"},
-                                       {"thread_pool_dedicated_listener", "on"}}));
+    RunningServer server(pool_options(mariadb_only({{"thread_pool_size", "1"},
+                                                    {"thread_pool_oversubscribe", "0"},
+                                                    {"thread_pool_stall_limit", "100"},
+                                                    {"thread_pool_dedicated_listener", "on"}})));
     TestClient hog(server.port(), 30s);
     REQUIRE(hog.send("burn 6000000\n"));  // 6 s of CPU, never yielding
     REQUIRE(RunningServer::eventually([&] { return server.probe().running.load() == 1; }));
@@ -87,9 +87,9 @@ TEST_CASE(
     CHECK(hog.read_line(30s) == "ok");
   }
   SUBCASE("default listener: the long request's thread is marked stuck and stops counting") {
-    RunningServer server(pool_options({{"thread_pool_size", "1"},
-                                       {"thread_pool_oversubscribe", "0"},
-                                       {"thread_pool_stall_limit", "100"}}));
+    RunningServer server(pool_options(mariadb_only({{"thread_pool_size", "1"},
+                                                    {"thread_pool_oversubscribe", "0"},
+                                                    {"thread_pool_stall_limit", "100"}})));
     TestClient hog(server.port(), 30s);
     REQUIRE(hog.send("burn 6000000\n"));
     REQUIRE(RunningServer::eventually([&] { return server.probe().running.load() == 1; }));
@@ -198,7 +198,9 @@ TEST_CASE("the stats tables report what the pool did") {
         std::vector<std::string>{"GROUP_ID", "THREAD_CREATIONS", "THREAD_CREATIONS_DUE_TO_STALL",
                                  "WAKES", "WAKES_DUE_TO_STALL", "THROTTLES", "STALLS",
                                  "POLLS_BY_LISTENER", "POLLS_BY_WORKER", "DEQUEUES_BY_LISTENER",
-                                 "DEQUEUES_BY_WORKER"});
+                                 "DEQUEUES_BY_WORKER", "QUEUE_AGE_WAKEUPS",
+                                 "RESERVE_THREAD_CREATIONS", "RESERVE_DEQUEUES", "DEMOTIONS",
+                                 "DEMOTION_RETIREMENTS", "UNREPORTED_WAITS", "TIMER_POLLS"});
   CHECK(stats.table("THREAD_POOL_WAITS")->rows.size() == 12);
   CHECK(stats.table("THREAD_POOL_GROUPS")->rows.size() == 2);
   CHECK(waits_for(stats, "SLEEP") == 16);
