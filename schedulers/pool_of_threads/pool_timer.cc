@@ -180,6 +180,7 @@ void Pool::poll_for_absent_listener(ThreadGroup& g) {
   bool woken = false;
   queue_events(g, events, n, &woken);
   if (woken) g.clear_wake();
+  if (g.active_count == 0 && !g.queue_empty()) wake_or_create_thread(g, false);
 }
 
 // MariaDB's check_stall, plus one thing it lacks: a thread on the same request for a
