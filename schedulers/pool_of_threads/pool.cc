@@ -744,6 +744,8 @@ std::string Pool::set_option(const std::string& name, const std::string& value) 
     settings_.demote_long_requests.store(parse_bool(value));
   } else if (name == "thread_pool_demote_limit") {
     settings_.demote_limit_ms.store(parse_int(value));
+  } else if (name == "thread_pool_demote_nice") {
+    settings_.demote_nice.store(parse_int(value));
   } else if (name == "thread_pool_unreported_wait_limit") {
     settings_.unreported_wait_limit_ms.store(parse_int(value));
     wake_timer();

@@ -93,7 +93,7 @@ class Pool {
 
   // pool_timer.cc
   void timer_main();
-  std::int64_t fast_tick_ms() const;
+  std::int64_t fast_tick_us() const;
   /// Returns true while the group runs a request (the timer then ticks fast).
   bool check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick);
   bool watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now_us);

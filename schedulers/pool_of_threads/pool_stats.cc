@@ -137,7 +137,7 @@ void Pool::report(const connsched_stats_sink& sink) {
   counter("threadpool_reserve_threads", reserve,
           "Threads above thread_pool_max_threads, serving lock holders only");
   counter("threadpool_demoted_threads", demoted,
-          "Threads at idle CPU priority on a request longer than thread_pool_demote_limit");
+          "Threads at thread_pool_demote_nice on a request longer than thread_pool_demote_limit");
   counter("threadpool_unreported_waiting_threads", unreported,
           "Threads counted as waiting because their CPU clock stood still");
   counter("threadpool_groups", static_cast<std::int64_t>(active_groups), "thread_pool_size now");

@@ -20,6 +20,7 @@ namespace connsched::pool {
 namespace {
 // wait_timeout and kick-up are checked at least this often, whatever the stall limit.
 constexpr std::int64_t kTimerResolutionMs = 100;
+constexpr std::int64_t kFastestTickUs = 250;
 // Events the timer takes in one poll of a group that has no listener.
 constexpr int kTimerPollEvents = 64;
 
@@ -41,7 +42,7 @@ bool has_pending_input(int fd) {
 // Ticks are measured from the previous stall check, so a change of the stall limit
 // applies at once (set_option wakes the timer), and the thread never sleeps longer
 // than kTimerResolutionMs so that timeouts and kick-up stay prompt. While any group
-// runs a request it ticks fast (fast_tick_ms): that is when queues age, requests grow
+// runs a request it ticks fast (fast_tick_us): that is when queues age, requests grow
 // long and threads block unreported; an idle server keeps the slow tick.
 void Pool::timer_main() {
   std::int64_t next_stall_check = svc_->now_ms() + settings_.stall_limit_ms.load();
@@ -49,9 +50,10 @@ void Pool::timer_main() {
   std::unique_lock lock(timer_mutex_);
   while (!timer_stop_) {
     std::int64_t now = svc_->now_ms();
-    std::int64_t sleep_ms = std::clamp<std::int64_t>(next_stall_check - now, 1,
-                                                     busy ? fast_tick_ms() : kTimerResolutionMs);
-    timer_wake_.wait_for(lock, std::chrono::milliseconds(sleep_ms),
+    std::int64_t sleep_us = std::clamp<std::int64_t>(
+        (next_stall_check - now) * 1000, 1000, busy ? fast_tick_us() : kTimerResolutionMs * 1000);
+    if (busy) sleep_us = std::min(sleep_us, fast_tick_us());
+    timer_wake_.wait_for(lock, std::chrono::microseconds(sleep_us),
                          [&] { return timer_stop_ || timer_reschedule_; });
     if (timer_stop_) break;
     now = svc_->now_ms();
@@ -72,8 +74,8 @@ void Pool::timer_main() {
 }
 
 // Half the shortest of the limits the fast tick serves, so each is noticed within
-// 1.5 times itself; never slower than the slow tick.
-std::int64_t Pool::fast_tick_ms() const {
+// 1.5 times itself; never slower than the slow tick, never faster than kFastestTickUs.
+std::int64_t Pool::fast_tick_us() const {
   std::int64_t shortest = kTimerResolutionMs * 2;
   for (std::int64_t limit : {settings_.queue_age_limit_ms.load(std::memory_order_relaxed),
                              settings_.unreported_wait_limit_ms.load(std::memory_order_relaxed),
@@ -82,7 +84,7 @@ std::int64_t Pool::fast_tick_ms() const {
                                  : 0}) {
     if (limit > 0) shortest = std::min(shortest, limit);
   }
-  return std::clamp<std::int64_t>(shortest / 2, 1, kTimerResolutionMs);
+  return std::clamp<std::int64_t>(shortest * 1000 / 2, kFastestTickUs, kTimerResolutionMs * 1000);
 }
 
 // Everything for one group under one hold of its mutex; the kills wait until it is
@@ -107,7 +109,7 @@ bool Pool::check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick) {
 
 // What the timer watches on each running request, beyond MariaDB:
 //  - demotion: a request on its thread for thread_pool_demote_limit is moved to
-//    SCHED_IDLE (thread_priority.cc) and stops counting as active, so the short
+//    thread_pool_demote_nice (thread_priority.cc) and stops counting as active, so the short
 //    requests on the group's other threads win the CPU; its thread restores itself
 //    (or retires) when the request ends (get_event);
 //  - unreported blocking (the idea of Go's sysmon): a request whose thread CPU clock
@@ -126,7 +128,7 @@ bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now)
     if (w->request_start_ms == 0) continue;
     busy = true;
     if (demote && !w->demoted && !w->in_wait && now_ms - w->request_start_ms >= demote_limit &&
-        demote_thread(w->tid)) {
+        demote_thread(w->tid, static_cast<int>(settings_.demote_nice.load()))) {
       w->demoted = true;
       ++g.counters.demotions;
       if (!w->stuck) {

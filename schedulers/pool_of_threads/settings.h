@@ -31,9 +31,10 @@ struct Settings {
   /// A request on one thread this long loses CPU priority (thread_pool_demote_*).
   std::atomic<bool> demote_long_requests{true};
   std::atomic<std::int64_t> demote_limit_ms{100};
+  std::atomic<std::int64_t> demote_nice{10};
   /// A running request whose thread CPU clock stands still this long counts as waiting
   /// (0: off).
-  std::atomic<std::int64_t> unreported_wait_limit_ms{5};
+  std::atomic<std::int64_t> unreported_wait_limit_ms{1};
 };
 
 }  // namespace connsched::pool

@@ -48,7 +48,7 @@ struct Worker {
   bool in_wait = false;               // inside wait_begin/wait_end, or detected as waiting
   bool stuck = false;                 // counted in stuck_threads (running for > stall limit)
   bool reserve = false;               // above max_threads: serves lock holders only
-  bool demoted = false;               // at idle CPU priority until its request ends
+  bool demoted = false;               // at thread_pool_demote_nice until its request ends
   bool unreported_wait = false;       // in_wait because its CPU clock stood still
   std::int64_t request_start_ms = 0;  // 0: not running a request
   pid_t tid = 0;                      // for the timer to change its CPU priority
@@ -74,7 +74,7 @@ struct GroupCounters {
   std::uint64_t queue_age_wakeups = 0;     // threads woken or made for an old queue
   std::uint64_t reserve_creations = 0;     // threads made above max_threads for lock holders
   std::uint64_t reserve_dequeues = 0;      // lock holders' requests run by those threads
-  std::uint64_t demotions = 0;             // requests moved to idle CPU priority
+  std::uint64_t demotions = 0;             // requests moved to a lower CPU priority
   std::uint64_t demotion_retirements = 0;  // threads that exited: priority not restorable
   std::uint64_t unreported_waits = 0;      // requests found blocked without wait_begin
   std::uint64_t timer_polls = 0;           // epoll polls by the timer (no listener)

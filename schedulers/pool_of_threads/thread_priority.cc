@@ -17,19 +17,18 @@ pid_t current_tid() {
   return static_cast<pid_t>(::syscall(SYS_gettid));
 }
 
-// SCHED_IDLE first: a demoted thread then gets the CPU only when no short request
-// wants it, which is the point; nice 19 (still about 1.5 % of a CPU against a nice-0
-// thread) where a sandbox refuses the policy. On Linux both act on one thread when
-// given its tid (sched_setscheduler(2), setpriority(2) "BUGS").
-bool demote_thread(pid_t tid) {
-  sched_param param{};
-  param.sched_priority = 0;
-  if (::sched_setscheduler(tid, SCHED_IDLE, &param) == 0) return true;
-  return ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 19) == 0;
+// A nice value, not SCHED_IDLE: at nice 10 a CPU-bound thread weighs 110 against a
+// nice-0 thread's 1024 (the kernel's sched_prio_to_weight), so short requests on the
+// group's other threads preempt it, yet it still progresses (measured in
+// docs/benchmarks.md, mixed: SCHED_IDLE starved the burns to 4 in 10 s, nice 10 answered
+// 38, more than one-thread-per-connection's 24). On Linux setpriority acts on one
+// thread when given its tid (setpriority(2), "BUGS").
+bool demote_thread(pid_t tid, int nice) {
+  return ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) == 0;
 }
 
-// Leaving SCHED_IDLE, and lowering nice, need CAP_SYS_NICE or a high enough
-// RLIMIT_NICE (sched(7)); either failure means the thread stays slow.
+// Lowering nice (and leaving SCHED_IDLE, if something else set it) needs CAP_SYS_NICE or a high
+// enough RLIMIT_NICE (sched(7)); either failure means the thread stays slow.
 bool restore_current_thread() {
   sched_param param{};
   param.sched_priority = 0;
@@ -43,12 +42,6 @@ bool restore_current_thread() {
     return false;
   }
   return true;
-}
-
-bool current_thread_at_normal_priority() {
-  errno = 0;
-  int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(current_tid()));
-  return ::sched_getscheduler(0) == SCHED_OTHER && errno == 0 && nice == 0;
 }
 
 std::int64_t cpu_clock_ns(clockid_t clock) {

@@ -16,16 +16,12 @@ namespace connsched::pool {
 /// The calling thread's kernel id (what sched_setscheduler and /proc/self/task take).
 pid_t current_tid();
 
-/// Puts thread `tid` of this process under SCHED_IDLE (it runs only when nothing else
-/// wants the CPU), or, where that is refused, at nice 19. False if neither worked.
-bool demote_thread(pid_t tid);
+/// Puts thread `tid` of this process at `nice` (1..19). False if refused.
+bool demote_thread(pid_t tid, int nice);
 
 /// Gives the calling thread back SCHED_OTHER at nice 0. False when the kernel refuses
 /// (no CAP_SYS_NICE and RLIMIT_NICE too low): the thread must then not serve again.
 bool restore_current_thread();
-
-/// True when the calling thread runs under SCHED_OTHER at nice 0 (for tests and checks).
-bool current_thread_at_normal_priority();
 
 /// A thread CPU clock's reading in nanoseconds, or -1 if it cannot be read.
 std::int64_t cpu_clock_ns(clockid_t clock);

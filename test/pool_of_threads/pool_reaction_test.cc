@@ -1,7 +1,7 @@
 // File: test/pool_of_threads/pool_reaction_test.cc
 //
 // The pool beyond MariaDB's stall tick: a queue that ages gets a thread at once; a long
-// request is demoted to idle CPU priority (and its thread never serves the next request
+// request is demoted to a lower CPU priority (and its thread never serves the next request
 // so); a request that blocks without saying so is found from its thread's CPU clock,
 // while a pure CPU burn never is. Each test sets the stall limit far beyond what it
 // waits, so the tick cannot be what helped, and reads the pool's own counters.
@@ -49,8 +49,8 @@ std::string own_priority() {
   return fmt::format("{}/{}", ::sched_getscheduler(0), nice);
 }
 
-// How many threads of this process run under SCHED_IDLE (field 41 of their stat).
-int idle_policy_threads() {
+// How many threads of this process run at nice `nice` (field 19 of their stat).
+int threads_at_nice(int nice) {
   int count = 0;
   DIR* dir = ::opendir("/proc/self/task");
   if (dir == nullptr) return -1;
@@ -62,8 +62,8 @@ int idle_policy_threads() {
     if (paren == std::string::npos) continue;
     std::istringstream fields(text.substr(paren + 2));
     std::string field;
-    for (int i = 3; i <= 41 && (fields >> field); ++i) {
-      if (i == 41 && field == std::to_string(SCHED_IDLE)) ++count;
+    for (int i = 3; i <= 19 && (fields >> field); ++i) {
+      if (i == 19 && field == std::to_string(nice)) ++count;
     }
   }
   ::closedir(dir);
@@ -125,10 +125,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE(
-    "a request past thread_pool_demote_limit runs at idle priority; the next one never does") {
+TEST_CASE("a request past thread_pool_demote_limit runs at a lower priority; the next never does") {
   RunningServer server(pool_options(quiet({{"thread_pool_demote_long_requests", "on"},
-                                           {"thread_pool_demote_limit", "50"}})),
+                                           {"thread_pool_demote_limit", "50"},
+                                           {"thread_pool_demote_nice", "13"}})),
                        std::make_unique<PriorityProtocol>());
   const std::string normal = fmt::format("{}/0", SCHED_OTHER);
   TestClient client(server.port(), 30s), other(server.port(), 30s);
@@ -136,15 +136,15 @@ TEST_CASE(
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
     REQUIRE(client.send("burn 400000\n"));
-    CHECK(RunningServer::eventually([&] { return idle_policy_threads() == 1; }, 5s));
-    // The burn ended under SCHED_IDLE: it was demoted while it ran.
-    CHECK(client.read_line(30s) == fmt::format("{}/0", SCHED_IDLE));
+    CHECK(RunningServer::eventually([&] { return threads_at_nice(13) == 1; }, 5s));
+    // The burn ended at nice 13: it was demoted while it ran.
+    CHECK(client.read_line(30s) == fmt::format("{}/13", SCHED_OTHER));
     // Whatever thread serves next (the demoted one included) runs at normal priority.
     CHECK(client.request("prio") == normal);
     CHECK(other.request("prio") == normal);
   }
   CHECK(stat(server.server(), "DEMOTIONS") == 3);
-  CHECK(RunningServer::eventually([&] { return idle_policy_threads() == 0; }, 5s));
+  CHECK(RunningServer::eventually([&] { return threads_at_nice(13) == 0; }, 5s));
 }
 
 TEST_CASE("with thread_pool_demote_long_requests off a long request keeps its priority") {
