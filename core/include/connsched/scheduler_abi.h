@@ -38,7 +38,8 @@
  *
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
- * landed, the members marked "version 1.2" below. Core accepts 1.0, 1.1 and 1.2 tables.
+ * landed, the members marked "version 1.2" below (services: conn_holds_locks, ...).
+ * Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
