@@ -66,6 +66,31 @@ void latency_row(const connsched_stats_sink& sink, std::size_t group, const char
                                 cell(h.max())};
   sink.row(sink.ctx, row);
 }
+
+// Bucket bounds for the Prometheus form, in microseconds: 100 us to 10 s, 1-2.5-5 steps.
+constexpr std::uint64_t kBoundsUs[] = {100,     250,     500,     1000,    2500,   5000,
+                                       10000,   25000,   50000,   100000,  250000, 500000,
+                                       1000000, 2500000, 5000000, 10000000};
+constexpr const char* kBoundsSeconds[] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+                                          "0.01",   "0.025",   "0.05",   "0.1",   "0.25",   "0.5",
+                                          "1",      "2.5",     "5",      "10"};
+
+// The same histogram as THREAD_POOL_LATENCY_SECONDS_HISTOGRAM rows, which core's
+// /metrics turns into a Prometheus histogram (_bucket{le=...}, _sum, _count in seconds).
+// A bound's count includes its whole log-linear bucket (within 1/128 of the bound).
+void histogram_rows(const connsched_stats_sink& sink, std::size_t group, const char* measure,
+                    const char* priority, const LogHistogram& h) {
+  for (std::size_t b = 0; b <= std::size(kBoundsUs); ++b) {
+    const bool last = b == std::size(kBoundsUs);
+    connsched_stat_value row[] = {cell(static_cast<std::uint64_t>(group)),
+                                  cell(measure),
+                                  cell(priority),
+                                  cell(last ? "+Inf" : kBoundsSeconds[b]),
+                                  cell(last ? h.count() : h.count_at_or_below(kBoundsUs[b])),
+                                  cell(h.sum())};
+    sink.row(sink.ctx, row);
+  }
+}
 }  // namespace
 
 void Pool::report(const connsched_stats_sink& sink) {
@@ -233,6 +258,17 @@ void Pool::report(const connsched_stats_sink& sink) {
                   s.latency->queue_wait[priority]);
     }
     latency_row(sink, s.id, "service", "", s.latency->service);
+  }
+  static constexpr const char* kHistogramColumns[] = {"GROUP_ID", "MEASURE", "PRIORITY",
+                                                      "LE",       "COUNT",   "SUM_MICROSECONDS"};
+  sink.table(sink.ctx, "THREAD_POOL_LATENCY_SECONDS_HISTOGRAM", std::size(kHistogramColumns),
+             kHistogramColumns);
+  for (const auto& s : groups) {
+    for (int priority : {kNormalPriority, kHighPriority, kLockHolderPriority}) {
+      histogram_rows(sink, s.id, "queue_wait", kPriorityNames[priority],
+                     s.latency->queue_wait[priority]);
+    }
+    histogram_rows(sink, s.id, "service", "", s.latency->service);
   }
 
   static constexpr const char* kWaitColumns[] = {"REASON", "COUNT"};

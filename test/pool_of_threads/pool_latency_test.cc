@@ -77,4 +77,22 @@ TEST_CASE("the latency histograms count every dequeue once, per priority, and ev
   CHECK(latency_sum(stats, "service", "", "MAX_MICROSECONDS") >= 2000);
   CHECK(latency_sum(stats, "service", "", "P50_MICROSECONDS") <=
         latency_sum(stats, "service", "", "P99_MICROSECONDS"));
+
+  // The Prometheus form (core's /metrics makes it a histogram): per series, cumulative
+  // counts that never decrease, ending at "+Inf" with the same count.
+  const StatsTable* h = stats.table("THREAD_POOL_LATENCY_SECONDS_HISTOGRAM");
+  REQUIRE(h != nullptr);
+  CHECK(h->columns == std::vector<std::string>{"GROUP_ID", "MEASURE", "PRIORITY", "LE", "COUNT",
+                                               "SUM_MICROSECONDS"});
+  std::int64_t previous = 0, at_infinity = 0;
+  for (std::size_t r = 0; r < h->rows.size(); ++r) {
+    std::int64_t count = int_cell(*h, r, "COUNT").value_or(-1);
+    CHECK(count >= previous);
+    previous = count;
+    if (std::get<std::string>(h->rows[r][3]) == "+Inf") {
+      at_infinity += count;
+      previous = 0;
+    }
+  }
+  CHECK(at_infinity == 2 * dequeues);  // queue waits and service times
 }
