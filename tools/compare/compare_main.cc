@@ -169,7 +169,8 @@ int main(int argc, char** argv) {
       "connsched_compare: every scenario under every backend, side by side (table, CSV, charts)"};
   app.add_flag("--full", flags.full, "the full version (long windows) instead of the quick one");
   app.add_option("--scenarios", flags.scenarios,
-                 "scenarios to run (ping, cpu, blocking, mixed, idle, churn, http-ping, http-cpu; "
+                 "scenarios to run (ping, cpu, blocking, mixed, unreported, idle, churn, "
+                 "http-ping, http-cpu; "
                  "'http' selects both http ones); default: all")
       ->delimiter(',');
   app.add_option("--backends", flags.backends,

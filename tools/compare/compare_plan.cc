@@ -108,6 +108,17 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
                                   .label = label,
                                   .thread_handling = handling,
                                   .options = declared_flags(declared, options.server_options)});
+      const BackendUnderTest base = planned.backends.back();
+      for (const auto& v : scenario.variants) {
+        const bool declares_all = std::all_of(v.flags.begin(), v.flags.end(), [&](const auto& f) {
+          return declared.contains(f.substr(2, f.find('=') - 2));
+        });
+        if (!declares_all) continue;
+        auto variant = base;
+        variant.label += fmt::format(" ({})", v.label);
+        variant.options.insert(variant.options.end(), v.flags.begin(), v.flags.end());
+        planned.backends.push_back(std::move(variant));
+      }
       // Churn shows what a thread cache buys: the same backend without one, as its own row.
       if (scenario.churn && declared.contains("thread-cache-size")) {
         auto variant = planned.backends.back();

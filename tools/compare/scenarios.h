@@ -32,6 +32,13 @@ struct Scenario {
   /// kProxy: the upstream kv_server's backend, and the proxy's pool size in the pooled rows.
   std::string upstream_backend = "pool-of-threads";
   std::uint32_t upstream_pool = 16;
+  /// Extra rows: a backend that declares every option of a variant also runs with its
+  /// flags ("--thread-pool-queue-age-limit=0"), labelled "<backend> (<label>)".
+  struct Variant {
+    std::string label;
+    std::vector<std::string> flags;
+  };
+  std::vector<Variant> variants;
   std::chrono::milliseconds warmup{1000};
   std::chrono::milliseconds duration{5000};
 };

@@ -38,7 +38,8 @@
  *
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
- * landed, the members marked "version 1.2" below. Core accepts 1.0, 1.1 and 1.2 tables.
+ * landed, the members marked "version 1.2" below (services: conn_holds_locks, ...).
+ * Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -233,6 +234,14 @@ typedef struct connsched_services {
   connsched_conn* (*adopt_fd)(const struct connsched_services* svc, int fd);
 
   /* --- version 1.2 --- (check with CONNSCHED_SERVICES_HAS: a 1.1 core does not have it) */
+
+  /* 1 while the connection holds a lock between requests (the protocol said so through
+   * RequestContext::set_holds_locks, e.g. kv_server's GET_LOCK), else 0. A pool should
+   * run such a connection's next request even when its thread limit is reached: that
+   * request may be the one that releases what its other threads wait for (MDEV-38219).
+   * Cheap (an atomic read); any thread while the connection is alive; no core lock is
+   * taken, so it may be called with backend locks held. */
+  int (*conn_holds_locks)(const connsched_conn* conn);
 } connsched_services;
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the
