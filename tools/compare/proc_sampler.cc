@@ -19,7 +19,67 @@ void keep_max(std::atomic<std::uint64_t>& peak, std::uint64_t value) {
   }
 }
 
+// The fields of /proc/PID/stat after the parenthesised command name (which may hold
+// spaces and parentheses), field 3 (the state) first; empty when the process is gone.
+std::vector<std::string> stat_fields(pid_t pid) {
+  std::ifstream stat_file(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 > stat.size()) return {};
+  std::istringstream in(stat.substr(paren + 2));
+  std::vector<std::string> fields;
+  for (std::string field; in >> field;) fields.push_back(field);
+  return fields;
+}
+
+double ticks_to_seconds(std::uint64_t ticks) {
+  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 }  // namespace
+
+std::vector<pid_t> process_tree(pid_t pid) {
+  // One pass over /proc for every process's parent, then a walk down from `pid`.
+  std::vector<std::pair<pid_t, pid_t>> parent_of;  // (child, parent)
+  std::error_code error;
+  for (std::filesystem::directory_iterator it("/proc", error), end; !error && it != end;
+       it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto child = static_cast<pid_t>(std::stol(name));
+    const auto fields = stat_fields(child);
+    if (fields.size() > 1) parent_of.emplace_back(child, static_cast<pid_t>(std::stol(fields[1])));
+  }
+  std::vector<pid_t> tree{pid};
+  for (std::size_t i = 0; i < tree.size(); ++i) {
+    for (const auto& [child, parent] : parent_of) {
+      if (parent == tree[i] && child != pid) tree.push_back(child);
+    }
+  }
+  return tree;
+}
+
+std::optional<TreeSample> read_tree_sample(pid_t pid) {
+  // Each process read on its own; one that exits between the scan and the read is
+  // skipped (its CPU reaches its parent's cutime once reaped).
+  TreeSample out;
+  bool root_seen = false;
+  for (const pid_t member : process_tree(pid)) {
+    const auto sample = read_proc_sample(member);
+    const auto fields = stat_fields(member);
+    if (!sample || fields.size() < 15) continue;
+    if (member == pid) root_seen = true;
+    out.rss_kb += sample->rss_kb;
+    out.threads += sample->threads;
+    out.fds += count_open_fds(member).value_or(0);
+    ++out.processes;
+    // Fields 14-17 (utime, stime, cutime, cstime) are at offsets 11-14 from field 3.
+    out.cpu_seconds += ticks_to_seconds(std::stoull(fields[11]) + std::stoull(fields[12]) +
+                                        std::stoull(fields[13]) + std::stoull(fields[14]));
+  }
+  if (!root_seen) return std::nullopt;
+  return out;
+}
 
 std::optional<ProcSample> read_proc_sample(pid_t pid) {
   // status has the memory and thread lines; stat fields 14 and 15 (after the
@@ -76,9 +136,11 @@ PeakSampler::PeakSampler(pid_t pid, std::chrono::milliseconds period)
       }) {}
 
 void PeakSampler::sample(pid_t pid) {
-  if (auto now = read_proc_sample(pid)) {
+  if (auto now = read_tree_sample(pid)) {
     keep_max(peak_rss_kb_, now->rss_kb);
     keep_max(peak_threads_, now->threads);
+    keep_max(peak_fds_, now->fds);
+    keep_max(peak_processes_, now->processes);
   }
 }
 

@@ -181,7 +181,7 @@ LoadResult run_load(const LoadSpec& spec, const PhaseHook& on_phase) {
   // The series covers the whole window, quiet intervals at its end included.
   if (spec.timeline_interval.count() > 0) {
     const auto intervals = static_cast<std::size_t>(
-        std::ceil(result.seconds * 1000.0 / static_cast<double>(spec.timeline_interval.count())));
+        std::round(result.seconds * 1000.0 / static_cast<double>(spec.timeline_interval.count())));
     if (result.timeline.size() < intervals && intervals < 864000) result.timeline.resize(intervals);
   }
   return result;
