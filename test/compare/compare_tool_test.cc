@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -142,4 +143,58 @@ TEST_CASE(
     }
   }
   CHECK(read_file(out.path / "compare-proxy.png").substr(1, 3) == "PNG");
+}
+
+TEST_CASE(
+    "a sweep over two backends prints its table and writes CSV rows for every rate, the sweep "
+    "chart and the timeline, every request answered") {
+  TempDir out("connsched_compare_test");
+  auto [status, output] = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--sweep", "--scenarios=mixed", "--connections=12", "--duration=0.6", "--warmup=0.2",
+       "--backends=one-thread-per-connection,pool-of-threads", "--no-reference",
+       "--out=" + out.path.string()},
+      600s);
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== mixed sweep") != std::string::npos);
+  CHECK(output.find("closed-loop capacity") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  // 2 closed-loop capacities, then 5 offered rates (quick) x 2 backends.
+  REQUIRE(lines.size() == 1 + 2 + 10);
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  std::map<std::string, int> rows_per_rate;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto fields = split(lines[i], ',');
+    CAPTURE(lines[i]);
+    REQUIRE(fields.size() >= header.size() - 1);
+    CHECK(fields[column("errors")] == "0");
+    CHECK(fields[column("unanswered")] == "0");
+    CHECK(fields[column("exit_status")] == "0");
+    CHECK(std::stoull(fields[column("requests")]) > 0);
+    CHECK(std::stoull(fields[column("processes_peak")]) == 1);
+    ++rows_per_rate[fields[column("offered_rate")]];
+  }
+  CHECK(rows_per_rate["0.0"] == 2);  // the closed loops
+  CHECK(rows_per_rate.size() == 1 + 5);
+  for (const auto& [rate, rows] : rows_per_rate) {
+    CAPTURE(rate);
+    CHECK(rows == 2);
+  }
+  for (const char* chart : {"compare-mixed-sweep.png", "compare-mixed-timeline.png"}) {
+    CAPTURE(chart);
+    const auto png = read_file(out.path / chart);
+    REQUIRE(png.size() > 1000);
+    CHECK(png.substr(1, 3) == "PNG");
+  }
+  // Both panels: p99 on a log axis against offered, and achieved against offered.
+  const auto script = read_file(out.path / "compare-mixed-sweep.gp");
+  CHECK(script.find("set logscale y") != std::string::npos);
+  CHECK(script.find("using 1:3") != std::string::npos);
+  CHECK(script.find("using 1:2") != std::string::npos);
 }
