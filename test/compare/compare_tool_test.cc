@@ -149,12 +149,12 @@ TEST_CASE(
     "a sweep over two backends prints its table and writes CSV rows for every rate, the sweep "
     "chart and the timeline, every request answered") {
   TempDir out("connsched_compare_test");
-  auto [status, output] = ServerProcess::run(
-      bin_dir() + "/connsched_compare",
-      {"--sweep", "--scenarios=mixed", "--connections=12", "--duration=0.6", "--warmup=0.2",
-       "--backends=one-thread-per-connection,pool-of-threads", "--no-reference",
-       "--out=" + out.path.string()},
-      600s);
+  auto [status, output] =
+      ServerProcess::run(bin_dir() + "/connsched_compare",
+                         {"--sweep", "--scenarios=mixed", "--connections=12", "--duration=0.6",
+                          "--warmup=0.2", "--backends=one-thread-per-connection,pool-of-threads",
+                          "--no-reference", "--out=" + out.path.string()},
+                         600s);
   CAPTURE(output);
   REQUIRE(status == 0);
   CHECK(output.find("== mixed sweep") != std::string::npos);
@@ -197,4 +197,63 @@ TEST_CASE(
   CHECK(script.find("set logscale y") != std::string::npos);
   CHECK(script.find("using 1:3") != std::string::npos);
   CHECK(script.find("using 1:2") != std::string::npos);
+}
+
+TEST_CASE(
+    "--server compares your own connsched server: echo_server under each backend, line "
+    "protocol") {
+  TempDir out("connsched_compare_test");
+  auto [status, output] = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--server=" + bin_dir() + "/echo_server", "--protocol=line", "--request=hello",
+       "--name=echo", "--connections=4,16", "--duration=0.4", "--warmup=0.1",
+       "--backends=one-thread-per-connection,pool-of-threads", "--out=" + out.path.string()},
+      600s);
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== echo — hello over line") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(lines.size() == 1 + 4);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    CAPTURE(lines[i]);
+    CHECK(lines[i].starts_with("echo,echo_server,"));
+  }
+  const auto png = read_file(out.path / "compare-echo.png");
+  REQUIRE(png.size() > 1000);
+  CHECK(png.substr(1, 3) == "PNG");
+}
+
+TEST_CASE(
+    "a scenario file describes several loads for your server; a typo in it is one error "
+    "line") {
+  TempDir out("connsched_compare_test");
+  const auto file = out.path / "loads.json";
+  std::ofstream(file) << R"({"scenarios": [
+    {"name": "echo-hello", "server": ")"
+                      << bin_dir() << R"(/echo_server", "protocol": "line",
+     "request": "hello", "connections": [4], "duration": 0.3, "warmup": 0.1},
+    {"name": "echo-mixed", "server": ")"
+                      << bin_dir() << R"(/echo_server", "protocol": "line",
+     "request": "hi", "mix": "bye:2", "connections": 6, "duration": 0.3, "warmup": 0.1}]})";
+  auto [status, output] =
+      ServerProcess::run(bin_dir() + "/connsched_compare",
+                         {"--scenario-file=" + file.string(), "--backends=pool-of-threads",
+                          "--out=" + out.path.string()},
+                         600s);
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== echo-hello") != std::string::npos);
+  CHECK(output.find("== echo-mixed") != std::string::npos);
+  CHECK(output.find("└ bye") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  std::ofstream(out.path / "typo.json")
+      << R"({"scenarios": [{"server": "x", "request": "a", "conections": 4}]})";
+  auto [bad_status, bad_output] = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--scenario-file=" + (out.path / "typo.json").string(), "--out=" + out.path.string()}, 60s);
+  CAPTURE(bad_output);
+  CHECK(bad_status != 0);
+  CHECK(bad_output.find("scenario 1: unknown key 'conections'") != std::string::npos);
 }

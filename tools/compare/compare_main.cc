@@ -7,6 +7,7 @@
 //   connsched_compare --full               # the full version (docs/benchmarks.md)
 //   connsched_compare --scenarios ping,churn --backend build/release/plugins/shared-queue.so
 //   connsched_compare --sweep --scenarios cpu,mixed   # latency against offered load
+//   connsched_compare --server build/release/bin/echo_server --protocol line --request hello
 #include <fmt/format.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -18,6 +19,7 @@
 #include "compare_plan.h"
 #include "compare_runner.h"
 #include "cpu_split.h"
+#include "custom_scenario.h"
 #include "fd_limit.h"
 #include "progress_line.h"
 #include "report_chart.h"
@@ -44,6 +46,9 @@ struct Flags {
   std::uint32_t loadgen_threads = 2;
   bool no_pin = false;
   bool sweep = false;
+  double rate = 0;
+  CustomLoad custom;
+  std::string scenario_file;
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -63,6 +68,30 @@ std::vector<Scenario> chosen_scenarios(const Flags& flags) {
     if (flags.duration > 0) scenario.duration = to_ms(flags.duration);
     if (flags.warmup >= 0) scenario.warmup = to_ms(flags.warmup);
     out.push_back(scenario);
+  }
+  return out;
+}
+
+// The user's own scenarios (--server, --scenario-file), with the command line's window
+// overrides; an empty list when neither is given. Throws std::invalid_argument with
+// one line on a bad load.
+std::vector<Scenario> custom_scenarios(const Flags& flags) {
+  std::vector<Scenario> out;
+  std::string error;
+  if (!flags.custom.server_path.empty()) {
+    CustomLoad load = flags.custom;
+    if (!flags.connections.empty()) load.connections = flags.connections;
+    out.push_back(custom_scenario(load, flags.full, error));
+  }
+  if (error.empty() && !flags.scenario_file.empty()) {
+    auto more = read_scenario_file(flags.scenario_file, flags.full, error);
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  if (!error.empty()) throw std::invalid_argument(error);
+  for (auto& scenario : out) {
+    if (!flags.connections.empty()) scenario.connections = flags.connections;
+    if (flags.duration > 0) scenario.duration = to_ms(flags.duration);
+    if (flags.warmup >= 0) scenario.warmup = to_ms(flags.warmup);
   }
   return out;
 }
@@ -181,7 +210,8 @@ int run(const Flags& flags) {
       return std::find(flags.backends.begin(), flags.backends.end(), name) == flags.backends.end();
     });
   }
-  const auto scenarios = chosen_scenarios(flags);
+  const auto custom = custom_scenarios(flags);
+  const auto scenarios = custom.empty() ? chosen_scenarios(flags) : custom;
   if (scenarios.empty()) {
     fmt::print(stderr, "connsched_compare: no scenario selected\n");
     return 2;
@@ -236,7 +266,8 @@ int run(const Flags& flags) {
         for (const auto& backend : planned.backends) {
           progress.show(done++, plan.measurements(),
                         describe(planned.scenario, connections, backend));
-          rows.push_back(run_measurement(planned.scenario, connections, backend, settings));
+          rows.push_back(
+              run_measurement(planned.scenario, connections, backend, settings, flags.rate));
         }
       }
       progress.clear();
@@ -286,8 +317,8 @@ int main(int argc, char** argv) {
       "connsched_compare: every scenario under every backend, side by side (table, CSV, charts)"};
   app.add_flag("--full", flags.full, "the full version (long windows) instead of the quick one");
   app.add_option("--scenarios", flags.scenarios,
-                 "scenarios to run (ping, cpu, blocking, mixed, idle, churn, http-ping, http-cpu; "
-                 "'http' selects both http ones); default: all")
+                 "scenarios to run (ping, cpu, blocking, mixed, idle, churn, http-ping, http-cpu, "
+                 "proxy; 'http' selects both http ones); default: all")
       ->delimiter(',');
   app.add_option("--backends", flags.backends,
                  "built-in backends to run (default: every one in the plugin folder)")
@@ -317,7 +348,36 @@ int main(int argc, char** argv) {
                "open loop (latency from the intended send time) at 10-120 % of the best; a "
                "table, CSV rows and compare-<scenario>-sweep.png (p99 against offered rate, "
                "achieved against offered)");
+  app.add_option("--rate", flags.rate,
+                 "an open loop at this many requests per second (first class) for every "
+                 "measurement, latency from the intended send time; 0: closed loops")
+      ->capture_default_str();
+  auto* server = app.add_option(
+      "--server", flags.custom.server_path,
+      "your own connsched server binary: compared under each backend with the load of "
+      "--protocol, --request, --mix, --connections (instead of the built-in scenarios)");
+  app.add_option("--protocol", flags.custom.protocol, "--server: resp, http or line")
+      ->check(CLI::IsMember({"resp", "http", "line"}))
+      ->capture_default_str()
+      ->needs(server);
+  app.add_option("--request", flags.custom.request,
+                 "--server: the request (a RESP command, an HTTP target, or a line)")
+      ->needs(server);
+  app.add_option("--mix", flags.custom.mixes,
+                 "--server: REQUEST:N, N of the connections send REQUEST instead")
+      ->needs(server);
+  app.add_option("--name", flags.custom.name,
+                 "--server: the scenario's name in tables and file names (default: the binary's)")
+      ->needs(server);
+  app.add_option("--scenario-file", flags.scenario_file,
+                 "a JSON file of loads for your own servers: {\"scenarios\": [{\"name\", "
+                 "\"server\", \"protocol\", \"request\", \"mix\", \"connections\", "
+                 "\"duration\", \"warmup\", \"idle\", \"summary\"}]} (docs/benchmarks.md)");
   CLI11_PARSE(app, argc, argv);
+  if (!flags.custom.server_path.empty() && flags.custom.request.empty()) {
+    fmt::print(stderr, "connsched_compare: --server needs --request\n");
+    return 2;
+  }
   try {
     return run(flags);
   } catch (const std::exception& e) {

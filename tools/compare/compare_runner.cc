@@ -7,7 +7,10 @@
 
 #include <optional>
 
+#include <filesystem>
+
 #include "admin_probe.h"
+#include "custom_scenario.h"
 #include "load_generator.h"
 #include "proc_sampler.h"
 
@@ -37,7 +40,7 @@ loadgen::LoadSpec make_spec(const Scenario& scenario, std::uint32_t connections,
                             std::uint32_t threads, double offered_rate) {
   loadgen::LoadSpec spec;
   spec.port = port;
-  spec.protocol = server_protocol(scenario.server);
+  spec.protocol = scenario_protocol(scenario);
   spec.connections = connections;
   spec.idle_connections = scenario.idle;
   spec.churn = scenario.churn;
@@ -140,7 +143,7 @@ int stop(ChildProcess& process, std::string& note) {
 std::string server_name(const BackendUnderTest& backend, const Scenario& scenario) {
   switch (backend.kind) {
     case BackendUnderTest::Kind::kConnsched:
-      return server_executable(scenario.server);
+      return std::filesystem::path(server_program(scenario, "")).filename().string();
     case BackendUnderTest::Kind::kUpstream:
       return server_executable(ServerKind::kKv);
     case BackendUnderTest::Kind::kRedis:
