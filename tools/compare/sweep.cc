@@ -44,7 +44,7 @@ std::vector<double> sweep_percents(bool full) {
 Scenario sweep_windows(Scenario scenario, bool full) {
   using std::chrono::milliseconds;
   scenario.warmup = std::max(scenario.warmup, milliseconds(full ? 2000 : 1000));
-  scenario.duration = std::max(scenario.duration, milliseconds(full ? 10000 : 3000));
+  scenario.duration = std::max(scenario.duration, milliseconds(full ? 10000 : 2000));
   return scenario;
 }
 

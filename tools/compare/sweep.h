@@ -23,7 +23,7 @@ std::vector<double> sweep_percents(bool full);
 
 /// A scenario's windows for a sweep: an open loop at a low rate sends a few requests
 /// per connection per second, so the quick version's 1 s is too short to be read; at
-/// least 1 s of warm-up and 3 s measured (full: 2 s and 10 s).
+/// least 1 s of warm-up and 2 s measured (full: 2 s and 10 s).
 Scenario sweep_windows(Scenario scenario, bool full);
 
 /// The best first-class closed-loop rate among `closed` rows that ran (0 if none).
