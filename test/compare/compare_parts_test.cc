@@ -116,12 +116,13 @@ TEST_CASE("/proc gives this process's memory, threads and CPU time") {
 TEST_CASE(
     "a server's whole process tree is measured: children and grandchildren, their CPU "
     "summed") {
-  // sh -> sh -> a busy loop: the root does nothing, its grandchild all the work, as a
-  // forking backend's master and workers (or nginx's) do.
+  // sh -> sh -> a busy loop (a background subshell, so a grandchild): the root does
+  // nothing, its grandchild all the work, as a forking backend's master and workers (or
+  // nginx's) do.
   TempDirForTree dir;
   ChildProcess root("sh",
                     {"-c",
-                     "sh -c 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done; sleep 20' "
+                     "sh -c 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done & wait' "
                      "& sleep 20 & wait"},
                     dir.log);
   std::optional<TreeSample> tree;
@@ -133,7 +134,7 @@ TEST_CASE(
   }
   REQUIRE(tree.has_value());
   CHECK(process_tree(root.pid()).front() == root.pid());
-  CHECK(tree->processes >= 4);  // sh, the inner sh (and its loop or sleep), sleep
+  CHECK(tree->processes >= 4);  // sh, the inner sh, its looping subshell, sleep
   CHECK(tree->threads >= tree->processes);
   CHECK(tree->fds >= 3 * tree->processes);
   CHECK(tree->rss_kb > read_proc_sample(root.pid())->rss_kb);

@@ -240,9 +240,10 @@ int run(const Flags& flags) {
                              .loadgen_threads = flags.loadgen_threads,
                              .log_dir = (fs::path(flags.out_dir) / "logs").string()};
 
-  fmt::print("connsched_compare: {} version{}, {} measurements, {} CPUs, backends from {}\n",
-             flags.full ? "full" : "quick", flags.sweep ? " of the rate sweeps" : "",
-             flags.sweep ? 0 : plan.measurements(), std::thread::hardware_concurrency(),
+  fmt::print("connsched_compare: {} version{}, {} CPUs, backends from {}\n",
+             flags.full ? "full" : "quick",
+             flags.sweep ? " of the rate sweeps"
+                         : fmt::format(", {} measurements", plan.measurements()), std::thread::hardware_concurrency(),
              plugin_dir);
   if (cpus) {
     fmt::print("  servers run on CPU {}, the load generator on CPU {} (--no-pin to share)\n",
