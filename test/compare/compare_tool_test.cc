@@ -106,11 +106,13 @@ TEST_CASE(
     "the proxy scenario reports the upstream's peak connections: every client direct, at most "
     "the pool through the proxy") {
   TempDir out("connsched_compare_test");
-  auto [status, output] = ServerProcess::run(
+  const auto run = ServerProcess::run(
       bin_dir() + "/connsched_compare",
       {"--scenarios=proxy", "--connections=40", "--duration=0.5", "--warmup=0.1",
        "--backends=pool-of-threads", "--no-reference", "--out=" + out.path.string()},
       600s);
+  const int status = run.first;
+  const std::string& output = run.second;
   CAPTURE(output);
   REQUIRE(status == 0);
   CHECK(output.find("== proxy") != std::string::npos);
@@ -149,12 +151,14 @@ TEST_CASE(
     "a sweep over two backends prints its table and writes CSV rows for every rate, the sweep "
     "chart and the timeline, every request answered") {
   TempDir out("connsched_compare_test");
-  auto [status, output] =
+  const auto run =
       ServerProcess::run(bin_dir() + "/connsched_compare",
                          {"--sweep", "--scenarios=mixed", "--connections=12", "--duration=0.6",
                           "--warmup=0.2", "--backends=one-thread-per-connection,pool-of-threads",
                           "--no-reference", "--out=" + out.path.string()},
                          600s);
+  const int status = run.first;
+  const std::string& output = run.second;
   CAPTURE(output);
   REQUIRE(status == 0);
   CHECK(output.find("== mixed sweep") != std::string::npos);
@@ -182,9 +186,9 @@ TEST_CASE(
   }
   CHECK(rows_per_rate["0.0"] == 2);  // the closed loops
   CHECK(rows_per_rate.size() == 1 + 5);
-  for (const auto& [rate, rows] : rows_per_rate) {
-    CAPTURE(rate);
-    CHECK(rows == 2);
+  for (const auto& entry : rows_per_rate) {
+    CAPTURE(entry.first);
+    CHECK(entry.second == 2);
   }
   for (const char* chart : {"compare-mixed-sweep.png", "compare-mixed-timeline.png"}) {
     CAPTURE(chart);
@@ -203,12 +207,14 @@ TEST_CASE(
     "--server compares your own connsched server: echo_server under each backend, line "
     "protocol") {
   TempDir out("connsched_compare_test");
-  auto [status, output] = ServerProcess::run(
+  const auto output_run = ServerProcess::run(
       bin_dir() + "/connsched_compare",
       {"--server=" + bin_dir() + "/echo_server", "--protocol=line", "--request=hello",
        "--name=echo", "--connections=4,16", "--duration=0.4", "--warmup=0.1",
        "--backends=one-thread-per-connection,pool-of-threads", "--out=" + out.path.string()},
       600s);
+  const int status = output_run.first;
+  const std::string& output = output_run.second;
   CAPTURE(output);
   REQUIRE(status == 0);
   CHECK(output.find("== echo — hello over line") != std::string::npos);
@@ -236,11 +242,12 @@ TEST_CASE(
     {"name": "echo-mixed", "server": ")"
                       << bin_dir() << R"(/echo_server", "protocol": "line",
      "request": "hi", "mix": "bye:2", "connections": 6, "duration": 0.3, "warmup": 0.1}]})";
-  auto [status, output] =
-      ServerProcess::run(bin_dir() + "/connsched_compare",
-                         {"--scenario-file=" + file.string(), "--backends=pool-of-threads",
-                          "--out=" + out.path.string()},
-                         600s);
+  const auto run = ServerProcess::run(bin_dir() + "/connsched_compare",
+                                      {"--scenario-file=" + file.string(),
+                                       "--backends=pool-of-threads", "--out=" + out.path.string()},
+                                      600s);
+  const int status = run.first;
+  const std::string& output = run.second;
   CAPTURE(output);
   REQUIRE(status == 0);
   CHECK(output.find("== echo-hello") != std::string::npos);
@@ -250,9 +257,11 @@ TEST_CASE(
 
   std::ofstream(out.path / "typo.json")
       << R"({"scenarios": [{"server": "x", "request": "a", "conections": 4}]})";
-  auto [bad_status, bad_output] = ServerProcess::run(
+  const auto bad_output_run = ServerProcess::run(
       bin_dir() + "/connsched_compare",
       {"--scenario-file=" + (out.path / "typo.json").string(), "--out=" + out.path.string()}, 60s);
+  const int bad_status = bad_output_run.first;
+  const std::string& bad_output = bad_output_run.second;
   CAPTURE(bad_output);
   CHECK(bad_status != 0);
   CHECK(bad_output.find("scenario 1: unknown key 'conections'") != std::string::npos);
