@@ -240,11 +240,10 @@ int run(const Flags& flags) {
                              .loadgen_threads = flags.loadgen_threads,
                              .log_dir = (fs::path(flags.out_dir) / "logs").string()};
 
-  fmt::print("connsched_compare: {} version{}, {} CPUs, backends from {}\n",
-             flags.full ? "full" : "quick",
-             flags.sweep ? " of the rate sweeps"
-                         : fmt::format(", {} measurements", plan.measurements()), std::thread::hardware_concurrency(),
-             plugin_dir);
+  fmt::print(
+      "connsched_compare: {} version{}, {} CPUs, backends from {}\n", flags.full ? "full" : "quick",
+      flags.sweep ? " of the rate sweeps" : fmt::format(", {} measurements", plan.measurements()),
+      std::thread::hardware_concurrency(), plugin_dir);
   if (cpus) {
     fmt::print("  servers run on CPU {}, the load generator on CPU {} (--no-pin to share)\n",
                cpu_list(cpus->server), cpu_list(cpus->client));
@@ -267,8 +266,9 @@ int run(const Flags& flags) {
         for (const auto& backend : planned.backends) {
           progress.show(done++, plan.measurements(),
                         describe(planned.scenario, connections, backend));
-          rows.push_back(
-              run_measurement(planned.scenario, connections, backend, settings, flags.rate));
+          // An open loop does not churn connections: churn stays a closed loop.
+          rows.push_back(run_measurement(planned.scenario, connections, backend, settings,
+                                         planned.scenario.churn ? 0 : flags.rate));
         }
       }
       progress.clear();
@@ -351,7 +351,7 @@ int main(int argc, char** argv) {
                "achieved against offered)");
   app.add_option("--rate", flags.rate,
                  "an open loop at this many requests per second (first class) for every "
-                 "measurement, latency from the intended send time; 0: closed loops")
+                 "measurement but churn's, latency from the intended send time; 0: closed loops")
       ->capture_default_str();
   auto* server = app.add_option(
       "--server", flags.custom.server_path,
