@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "custom_scenario.h"
+
 namespace compare_tool {
 
 namespace {
@@ -96,7 +98,7 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
   const auto nginx = options.references ? find_in_path("nginx") : std::nullopt;
   bool noted_serial = false;
   for (const auto& scenario : scenarios) {
-    const std::string server = options.bin_dir + "/" + server_executable(scenario.server);
+    const std::string server = server_program(scenario, options.bin_dir);
     if (::access(server.c_str(), X_OK) != 0) {
       plan.notes.push_back(fmt::format("{}: skipped, {} is not built", scenario.name, server));
       continue;

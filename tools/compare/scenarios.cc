@@ -80,6 +80,7 @@ std::string server_executable(ServerKind kind) {
       return "kv_server";
     case ServerKind::kProxy:
       return "kv_proxy";
+    case ServerKind::kCustom:  // see server_program(): the scenario names its binary
     case ServerKind::kHttp:
       break;
   }
@@ -90,6 +91,7 @@ loadgen::WireProtocol server_protocol(ServerKind kind) {
   switch (kind) {
     case ServerKind::kKv:
     case ServerKind::kProxy:
+    case ServerKind::kCustom:  // see scenario_protocol(): the scenario names its protocol
       return loadgen::WireProtocol::kResp;
     case ServerKind::kHttp:
       break;
