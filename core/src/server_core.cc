@@ -26,6 +26,25 @@ std::string errno_text(int error) {
 }
 }  // namespace
 
+// "ADDRESS:PORT" of the socket's peer, for the log lines that name a connection.
+std::string peer_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown peer";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    return fmt::format("{}:{}", text, ntohs(in->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    return fmt::format("[{}]:{}", text, ntohs(in6->sin6_port));
+  }
+  return "local peer";
+}
+
 ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol)
     : options_(std::move(options)),
       logger_(options_.program_name),
@@ -40,6 +59,18 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   if (options_.max_connections == 0) throw StartupError("--max-connections: must be at least 1");
   if (options_.max_request_size < 16) throw StartupError("--max-request-size: must be at least 16");
   if (options_.wait_timeout == 0) throw StartupError("--wait-timeout: must be at least 1 second");
+  if (options_.request_timeout == 0) {
+    throw StartupError("--request-timeout: must be at least 1 second");
+  }
+  if (options_.max_output_buffer < 1024) {
+    throw StartupError("--max-output-buffer: must be at least 1024");
+  }
+  if (options_.output_buffer_soft_seconds == 0) {
+    throw StartupError("--output-buffer-soft-seconds: must be at least 1 second");
+  }
+  if (options_.max_connection_memory < (1u << 20)) {
+    throw StartupError("--max-connection-memory: must be at least 1048576");
+  }
   if (options_.net_write_timeout == 0) {
     throw StartupError("--net-write-timeout: must be at least 1 second");
   }
@@ -54,6 +85,12 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   option_values_["net_write_timeout"] = std::to_string(options_.net_write_timeout);
   option_values_["max_request_size"] = std::to_string(options_.max_request_size);
   option_values_["shutdown_timeout"] = std::to_string(options_.shutdown_timeout);
+  option_values_["request_timeout"] = std::to_string(options_.request_timeout);
+  option_values_["max_output_buffer"] = std::to_string(options_.max_output_buffer);
+  option_values_["output_buffer_soft_limit"] = std::to_string(options_.output_buffer_soft_limit);
+  option_values_["output_buffer_soft_seconds"] =
+      std::to_string(options_.output_buffer_soft_seconds);
+  option_values_["max_connection_memory"] = std::to_string(options_.max_connection_memory);
   fill_services(services_, this);
   bind_listener();
   make_admin_server();
@@ -291,17 +328,47 @@ void ServerCore::on_accept_error(int error) {
 }
 
 bool ServerCore::kill(std::uint64_t id, int reason) {
-  return registry_.with_connection(id, [&](Connection& c) {
+  return kill_counted(id, reason, nullptr);
+}
+
+// A kill counted under `counter` (nullptr: the reason's own). A timeout that finds a
+// request still arriving is request_timeout's, not wait_timeout's: the client gets the
+// protocol's error first (best effort: the socket is shut down right after).
+bool ServerCore::kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter) {
+  bool done = false;
+  bool found = registry_.with_connection(id, [&](Connection& c) {
     int previous = c.killed.load();
     // A hard kill overrides a graceful one; nothing downgrades a hard kill.
     if (previous == CONNSCHED_KILL_CONNECTION || previous == CONNSCHED_KILL_TIMEOUT) return;
     if (previous == CONNSCHED_KILL_SHUTDOWN && reason == CONNSCHED_KILL_SHUTDOWN) return;
     c.killed.store(reason);
-    CoreCounters::bump(reason == CONNSCHED_KILL_TIMEOUT ? counters_.timed_out : counters_.killed);
+    done = true;
+    if (counter == nullptr && reason == CONNSCHED_KILL_TIMEOUT &&
+        c.request_started_ms.load() != 0) {
+      counter = &counters_.requests_timed_out;
+      send_best_effort(c.fd.get(), protocol_->request_timeout_reply(options_.request_timeout));
+      if (auto skipped = timeout_log_.admit(monotonic_ms())) {
+        logger_.log(LogLevel::kInfo,
+                    "connection {} ({}): request not complete within {} s (request_timeout); "
+                    "closing{}",
+                    c.id, peer_address(c.fd.get()), options_.request_timeout,
+                    *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+      }
+    }
+    if (counter == nullptr)
+      counter = reason == CONNSCHED_KILL_TIMEOUT ? &counters_.timed_out : &counters_.killed;
+    CoreCounters::bump(*counter);
     ::shutdown(c.fd.get(), reason == CONNSCHED_KILL_SHUTDOWN ? SHUT_RD : SHUT_RDWR);
     if (scheduler_.table.post_kill_notification)
       scheduler_.table.post_kill_notification(backend_, &c);
   });
+  return found && done;
+}
+
+std::string ServerCore::peer_name(std::uint64_t id) {
+  std::string name = "gone";
+  registry_.with_connection(id, [&](Connection& c) { name = peer_address(c.fd.get()); });
+  return name;
 }
 
 // A socket accepted elsewhere (a process pool's master) becomes a connection of this
@@ -337,6 +404,7 @@ void ServerCore::end_connection(Connection& conn) {
     return;
   }
   owned->fd.reset();
+  buffer_total_.fetch_sub(owned->buffer_bytes.exchange(0), std::memory_order_relaxed);
   if (scheduler_.table.end_thread) scheduler_.table.end_thread(backend_, shutting_down() ? 0 : 1);
   pool_.release(std::move(owned));
 }

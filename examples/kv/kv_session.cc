@@ -32,6 +32,7 @@ void KvSession::reset() {
   in_multi_ = false;
   multi_failed_ = false;
   queued_.clear();
+  queued_bytes_ = 0;
 }
 
 // MULTI marks the connection in-transaction (the pool's high-priority hint) until EXEC
@@ -71,6 +72,17 @@ void KvSession::run(std::vector<std::string>& args, std::string& out,
     multi_failed_ = true;
     return resp::error(out, fmt::format("ERR more than {} commands queued in MULTI", kMaxQueued));
   }
+  std::size_t bytes = 0;
+  for (const auto& arg : args) bytes += arg.size();
+  if (queued_bytes_ + bytes > shared_->max_multi_size) {
+    // The queue is dropped now, not at EXEC: its memory is what the limit protects.
+    queued_.clear();
+    queued_bytes_ = 0;
+    multi_failed_ = true;
+    return resp::error(out, fmt::format("ERR more than {} bytes queued in MULTI (max_multi_size)",
+                                        shared_->max_multi_size));
+  }
+  queued_bytes_ += bytes;
   queued_.push_back(std::move(args));
   resp::simple(out, "QUEUED");
 }
@@ -107,6 +119,10 @@ std::string KvProtocol::too_many_connections_reply() const {
 std::string KvProtocol::request_too_large_reply(std::size_t limit) const {
   return fmt::format("-ERR Protocol error: request larger than {} bytes (max_request_size)\r\n",
                      limit);
+}
+
+std::string KvProtocol::request_timeout_reply(std::uint32_t seconds) const {
+  return fmt::format("-ERR request not complete within {} s (request_timeout)\r\n", seconds);
 }
 
 std::string KvProtocol::internal_error_reply(std::string_view what) const {

@@ -89,6 +89,9 @@ class Protocol {
   virtual std::string request_too_large_reply(std::size_t limit) const = 0;
   /// Sent, then the connection closed, when a handler throws.
   virtual std::string internal_error_reply(std::string_view what) const = 0;
+  /// Sent, then the connection closed, when a request is not complete within
+  /// request_timeout seconds of its first byte. Default: internal_error_reply's.
+  virtual std::string request_timeout_reply(std::uint32_t seconds) const;
 };
 
 }  // namespace connsched
