@@ -63,9 +63,9 @@ int ServerCore::do_command(Connection& c) {
       CoreCounters::bump(counters_.bytes_received, static_cast<std::uint64_t>(n));
       if (c.in_start == c.in.size()) c.request_started_ms.store(monotonic_ms());
       c.in.append(buffer, static_cast<std::size_t>(n));
+      update_deadline(c);
       account_buffers(c);
       if (!process_input(c)) return CONNSCHED_NEXT_CLOSE;
-      update_deadline(c);
       if (static_cast<std::size_t>(n) < sizeof buffer) break;
       continue;
     }
@@ -239,16 +239,27 @@ void ServerCore::enforce_memory_budget() {
   }
 }
 
-// The idle deadline the backend's timer enforces: wait_timeout from now, but never past
-// request_timeout from the first byte of a request still arriving, so a client sending
-// one byte at a time (slowloris) cannot push it back.
+// Input arrived: the idle deadline (wait_timeout, which backends enforce and which only
+// ever moves forward) starts again. A request still arriving is bounded apart, by
+// request_timeout from its first byte (expire_slow_requests), so a client sending one
+// byte at a time (slowloris) cannot hold its slot by pushing this back.
 void ServerCore::update_deadline(Connection& c) {
-  std::int64_t deadline = idle_deadline_from_now();
-  if (std::int64_t started = c.request_started_ms.load(); started != 0) {
-    deadline =
-        std::min(deadline, started + static_cast<std::int64_t>(options_.request_timeout) * 1000);
-  }
-  c.idle_deadline_ms.store(deadline, std::memory_order_relaxed);
+  c.idle_deadline_ms.store(idle_deadline_from_now(), std::memory_order_relaxed);
+}
+
+// nginx's client_header_timeout/client_body_timeout, for every backend (a 1.0 backend's
+// timer knows only the idle deadline): a request whose first byte came more than
+// request_timeout ago is killed as a timeout, which answers it the protocol's error.
+void ServerCore::expire_slow_requests() {
+  const std::int64_t cutoff =
+      monotonic_ms() - static_cast<std::int64_t>(options_.request_timeout) * 1000;
+  std::vector<std::uint64_t> expired;
+  registry_.for_each([&](Connection& c) {
+    std::int64_t started = c.request_started_ms.load(std::memory_order_relaxed);
+    if (started != 0 && started <= cutoff && c.killed.load() == CONNSCHED_KILL_NONE)
+      expired.push_back(c.id);
+  });
+  for (std::uint64_t id : expired) kill(id, CONNSCHED_KILL_TIMEOUT);
 }
 
 bool ServerCore::flush(Connection& c) {

@@ -97,7 +97,8 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
 }
 
 ServerCore::~ServerCore() {
-  admin_.reset();  // its thread calls into this object: it goes first
+  admin_.reset();       // its thread calls into this object: it goes first
+  request_timer_ = {};  // requests stop and joins: it kills through the registry
   if (acceptor_) {
     acceptor_->request_stop();
     acceptor_->join();
@@ -188,6 +189,7 @@ void ServerCore::start() {
       listen_fd_.get(), [this](UniqueFd fd) { on_accept(std::move(fd)); },
       [this](int error) { on_accept_error(error); }, kAcceptPause);
   acceptor_->start();
+  request_timer_ = std::jthread([this](std::stop_token stop) { run_request_timer(stop); });
   logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'",
               options_.bind_address, port_, backend_name_);
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
@@ -233,6 +235,7 @@ int ServerCore::run() {
       std::_Exit(1);
     }
   }
+  request_timer_ = {};         // stops and joins: nothing is left to time
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   {
     std::unique_lock lifetime(backend_lifetime_);
@@ -244,6 +247,19 @@ int ServerCore::run() {
   logger_.log(LogLevel::kInfo, "shut down cleanly after {} connection(s) and {} request(s)",
               stats.connections_accepted, stats.requests);
   return 0;
+}
+
+// A few checks a second: a request is closed within a quarter second of its deadline.
+void ServerCore::run_request_timer(std::stop_token stop) {
+  constexpr auto kTick = std::chrono::milliseconds(250);
+  std::unique_lock lock(request_timer_mutex_);
+  while (!stop.stop_requested()) {
+    request_timer_cv_.wait_for(lock, stop, kTick, [] { return false; });
+    if (stop.stop_requested()) break;
+    lock.unlock();
+    expire_slow_requests();
+    lock.lock();
+  }
 }
 
 void ServerCore::request_shutdown() {

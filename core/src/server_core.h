@@ -13,6 +13,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 
 #include "acceptor.h"
 #include "admin_server.h"
@@ -72,6 +73,8 @@ class ServerCore {
   void account_buffers(Connection& conn);
   void enforce_memory_budget();
   void update_deadline(Connection& conn);
+  void expire_slow_requests();
+  void run_request_timer(std::stop_token stop);
   bool kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter);
   std::string peer_name(std::uint64_t id);
   void send_best_effort(int fd, std::string_view bytes);
@@ -106,6 +109,10 @@ class ServerCore {
   LogRateLimit memory_log_{5000};
   LogRateLimit output_log_{5000};
   LogRateLimit timeout_log_{5000};
+  // Checks request_timeout a few times a second; started with the backend.
+  std::mutex request_timer_mutex_;
+  std::condition_variable_any request_timer_cv_;
+  std::jthread request_timer_;
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;
