@@ -23,6 +23,12 @@ std::string Protocol::request_timeout_reply(std::uint32_t seconds) const {
       fmt::format("request not complete within {} s (request_timeout)", seconds));
 }
 
+// What is left under max_output_buffer of the replies not yet sent.
+std::size_t ConnectionContext::reply_room() const {
+  const std::size_t limit = conn_.core->max_output_buffer();
+  return conn_.out.size() >= limit ? 0 : limit - conn_.out.size();
+}
+
 CoreStats ConnectionContext::core_stats() const {
   return conn_.core->core_stats();
 }

@@ -49,6 +49,7 @@ class ServerCore {
   bool reload();
   std::string set_option(const std::string& name, const std::string& value);
   Logger& logger() { return logger_; }
+  std::size_t max_output_buffer() const { return options_.max_output_buffer; }
 
   // The services (services.cc); each documented in scheduler_abi.h.
   int do_command(Connection& conn);

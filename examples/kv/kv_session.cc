@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "kv_commands.h"
 #include "resp_reply.h"
 
@@ -96,13 +98,14 @@ void KvSession::exec(std::string& out, connsched::RequestContext& ctx) {
     // by an error element in its place, so the array keeps one element per command and a
     // client never has to guess which writes happened.
     const std::size_t start = out.size();
+    const std::size_t limit = std::min(shared_->max_reply_size, ctx.reply_room());
     resp::array(out, queued_.size());
     std::string element;
     for (const auto& args : queued_) {
       element.clear();
       execute_command(args, element, *shared_, ctx);
-      if (out.size() - start + element.size() > shared_->max_reply_size) {
-        reply_too_large(out, shared_->max_reply_size);
+      if (out.size() - start + element.size() > limit) {
+        reply_too_large(out, limit);
       } else {
         out += element;
       }

@@ -109,30 +109,47 @@ TEST_CASE(
 
 TEST_CASE(
     "memory: clients that ask for replies far larger than their request and never read are "
-    "closed at --max-output-buffer, without holding the reply") {
+    "refused within --max-output-buffer or closed at it, without holding the reply") {
   constexpr int kNonReaders = 10;
-  ExampleServer server("kv_server", "pool-of-threads", {"--max-output-buffer=4194304"});
+  ExampleServer server("kv_server", "pool-of-threads",
+                       {"--max-output-buffer=4194304", "--max-request-size=6000000",
+                        "--max-bulk-size=6000000"});
   const pid_t pid = server.process().pid();
   store_value(server.port(), "big", 500000);
+  store_value(server.port(), "huge", 5000000);
   HealthyClient healthy(server.port(), Dialect::kKv);
   REQUIRE(RunningServer::eventually([&] { return healthy.answered() >= 3; }, scaled(10s)));
   const long long rss_before = status_kib(pid, "VmRSS");
   std::string mget = "MGET";
-  for (int i = 0; i < 20; ++i) mget += " big";  // 60 bytes of request, 10 MB of reply
+  for (int i = 0; i < 20; ++i) mget += " big";  // 84 bytes of request, 10 MB of reply
   std::vector<TestClient> non_readers;
   for (int i = 0; i < kNonReaders; ++i) {
     non_readers.emplace_back(server.port(), scaled(10s));
     REQUIRE(non_readers.back().send(mget + "\r\n"));
   }
+  // A reply that can see the room left (kv's MGET) stops at it and says so...
+  for (auto& c : non_readers) {
+    auto reply = read_resp(c, scaled(10s));
+    REQUIRE(reply);
+    CHECK(reply->type == '-');
+    CHECK(reply->text == "ERR reply larger than 4194304 bytes (max_reply_size)");
+  }
+  // ...and one that cannot (a GET of a 5 MB value) closes its connection at the limit.
+  std::vector<TestClient> getters;
+  for (int i = 0; i < kNonReaders; ++i) {
+    getters.emplace_back(server.port(), scaled(10s));
+    REQUIRE(getters.back().send("GET huge\r\n"));
+  }
   REQUIRE(RunningServer::eventually(
       [&] { return stats_counter(server.admin_port(), "output_limit_closes") >= kNonReaders; },
       scaled(20s)));
-  for (auto& c : non_readers) CHECK(c.wait_closed(scaled(5s)));
+  for (auto& c : getters) CHECK(c.wait_closed(scaled(5s)));
   const long long rss_growth_kib = status_kib(pid, "VmHWM") - rss_before;
-  MESSAGE(fmt::format(
-      "{} non-readers of a 10 MB reply: peak RSS +{} MiB, healthy client's slowest reply {} ms",
-      kNonReaders, rss_growth_kib / 1024, healthy.max_latency().count()));
-  // Held for net_write_timeout, this was 100 MB; now each reply is dropped as it is made.
+  MESSAGE(
+      fmt::format("{} non-readers of a 10 MB MGET and {} of a 5 MB GET: peak RSS +{} MiB, "
+                  "healthy client's slowest reply {} ms",
+                  kNonReaders, kNonReaders, rss_growth_kib / 1024, healthy.max_latency().count()));
+  // Held for net_write_timeout, this was 150 MB; now each reply is dropped as it is made.
   CHECK(rss_growth_kib < (slowdown() > 1 ? 160 : 64) * 1024);
   const std::string& log = server.process().output();
   CHECK(log.find("over max_output_buffer (4194304); closing") != std::string::npos);
