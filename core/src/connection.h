@@ -6,8 +6,11 @@
 // Who touches what: `in`, `out`, `session`, `close_requested` and `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
 // time). `killed`, `in_transaction` and `idle_deadline_ms` are read from other threads
-// (timers, admin) and are atomic, as are `buffer_bytes` (read by the memory budget's
-// scan) and `request_started_ms` (read by a timer's kill). `backend_data` is the backend's to
+// (timers, admin) and are atomic, as are `in_command` (set while do_command runs, read by
+// core's idle timer), `buffer_bytes` (read by the memory budget's scan) and
+// `request_started_ms` (read by the request timer). `backend_data` is atomic so that a
+// backend may read its slot from the killing thread (post_kill_notification); what it
+// points to is the backend's to
 // synchronise.
 #ifndef CONNSCHED_CORE_CONNECTION_H_
 #define CONNSCHED_CORE_CONNECTION_H_
@@ -43,7 +46,8 @@ struct connsched_conn {
   std::atomic<std::int64_t> request_started_ms{0};
   // Since when unsent replies have been above the soft output limit; 0 when they are not.
   std::int64_t out_soft_since_ms = 0;
-  void* backend_data = nullptr;
+  std::atomic<bool> in_command{false};
+  std::atomic<void*> backend_data{nullptr};
   bool close_requested = false;
   int wait_depth = 0;
 };

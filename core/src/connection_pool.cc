@@ -51,7 +51,8 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn) {
   conn->buffer_bytes.store(0);
   conn->request_started_ms.store(0);
   conn->out_soft_since_ms = 0;
-  conn->backend_data = nullptr;
+  conn->backend_data.store(nullptr);
+  conn->in_command.store(false);
   conn->close_requested = false;
   conn->wait_depth = 0;
   if (conn->session) conn->session->reset();

@@ -40,6 +40,20 @@ bool hard_killed(const Connection& c) {
   int k = c.killed.load();
   return k == CONNSCHED_KILL_CONNECTION || k == CONNSCHED_KILL_TIMEOUT;
 }
+
+// Marks a connection as running a request for core's idle timer, for as long as
+// do_command runs (a request in progress is never closed for wait_timeout).
+class InCommand {
+ public:
+  explicit InCommand(Connection& c) : c_(c) { c_.in_command.store(true); }
+  ~InCommand() { c_.in_command.store(false); }
+  InCommand(const InCommand&) = delete;
+  InCommand& operator=(const InCommand&) = delete;
+
+ private:
+  Connection& c_;
+};
+
 }  // namespace
 
 void ServerCore::ensure_thread_initialized() {
@@ -54,8 +68,10 @@ void ServerCore::ensure_thread_initialized() {
 int ServerCore::do_command(Connection& c) {
   ensure_thread_initialized();
   CurrentConnectionScope scope(&c);
+  InCommand serving(c);
   if (hard_killed(c)) return CONNSCHED_NEXT_CLOSE;
   bool eof = false;
+  bool received = false;
   char buffer[kReadChunk];
   for (int round = 0; round < kMaxReadRounds; ++round) {
     ssize_t n = ::recv(c.fd.get(), buffer, sizeof buffer, 0);
@@ -63,7 +79,7 @@ int ServerCore::do_command(Connection& c) {
       CoreCounters::bump(counters_.bytes_received, static_cast<std::uint64_t>(n));
       if (c.in_start == c.in.size()) c.request_started_ms.store(monotonic_ms());
       c.in.append(buffer, static_cast<std::size_t>(n));
-      update_deadline(c);
+      received = true;
       account_buffers(c);
       if (!process_input(c)) return CONNSCHED_NEXT_CLOSE;
       if (static_cast<std::size_t>(n) < sizeof buffer) break;
@@ -83,6 +99,9 @@ int ServerCore::do_command(Connection& c) {
   // Replies still pending (a greeting that did not fit) leave now.
   if (!c.out.empty() && !flush(c)) return CONNSCHED_NEXT_CLOSE;
   if (eof || c.killed.load() != CONNSCHED_KILL_NONE) return CONNSCHED_NEXT_CLOSE;
+  // wait_timeout counts from the end of the last activity, as mysqld's does: a request
+  // that ran long is not idle time.
+  if (received) c.idle_deadline_ms.store(idle_deadline_from_now(), std::memory_order_relaxed);
   return CONNSCHED_NEXT_WAIT_INPUT;
 }
 
@@ -239,17 +258,10 @@ void ServerCore::enforce_memory_budget() {
   }
 }
 
-// Input arrived: the idle deadline (wait_timeout, which backends enforce and which only
-// ever moves forward) starts again. A request still arriving is bounded apart, by
-// request_timeout from its first byte (expire_slow_requests), so a client sending one
-// byte at a time (slowloris) cannot hold its slot by pushing this back.
-void ServerCore::update_deadline(Connection& c) {
-  c.idle_deadline_ms.store(idle_deadline_from_now(), std::memory_order_relaxed);
-}
-
-// nginx's client_header_timeout/client_body_timeout, for every backend (a 1.0 backend's
-// timer knows only the idle deadline): a request whose first byte came more than
-// request_timeout ago is killed as a timeout, which answers it the protocol's error.
+// nginx's client_header_timeout/client_body_timeout, for every backend: a request whose
+// first byte came more than request_timeout ago is killed as a timeout, which answers it
+// the protocol's error. Apart from wait_timeout (idle deadlines only move forward, and a
+// client sending one byte at a time, slowloris, would otherwise keep pushing it back).
 void ServerCore::expire_slow_requests() {
   const std::int64_t cutoff =
       monotonic_ms() - static_cast<std::int64_t>(options_.request_timeout) * 1000;

@@ -22,6 +22,7 @@
 #include "connection_registry.h"
 #include "connsched/server.h"
 #include "core_counters.h"
+#include "idle_timer.h"
 #include "log.h"
 #include "plugin_loader.h"
 
@@ -73,7 +74,6 @@ class ServerCore {
   void release_spare_buffers(Connection& conn);
   void account_buffers(Connection& conn);
   void enforce_memory_budget();
-  void update_deadline(Connection& conn);
   void expire_slow_requests();
   void run_request_timer(std::stop_token stop);
   bool kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter);
@@ -81,6 +81,8 @@ class ServerCore {
   void send_best_effort(int fd, std::string_view bytes);
   void ensure_thread_initialized();
   std::int64_t idle_deadline_from_now() const;
+  void make_idle_timer();
+  IdleDeadlines::Verdict check_idle(std::uint64_t id, std::int64_t now_ms, std::int64_t* later_ms);
 
   ServerOptions options_;
   Logger logger_;
@@ -100,7 +102,8 @@ class ServerCore {
   ConnectionRegistry registry_;
   mutable CoreCounters counters_;
   std::atomic<std::uint64_t> next_id_{1};
-  std::unique_ptr<AdminServer> admin_;  // null when --admin-port is not given
+  std::unique_ptr<AdminServer> admin_;     // null when --admin-port is not given
+  std::unique_ptr<IdleTimer> idle_timer_;  // null when the backend owns wait_timeout
 
   // The memory budget: what every connection's buffers hold together, and the one
   // enforcer at a time (others skip: the running one closes enough for all).

@@ -1,7 +1,7 @@
 // File: connsched/object_pool.h
 //
 // A generic pool of expensive objects (connections to an upstream, parsers, buffers),
-// after Apache Commons Pool 2 and HikariCP (seed 004). A pool saves the cost of making
+// after Apache Commons Pool 2 and HikariCP. A pool saves the cost of making
 // objects and, more importantly, caps what reaches a resource at what it can sustain:
 // a borrower waits briefly, and past that wait fails fast with a clear error instead
 // of letting a flood take the resource down.
