@@ -98,7 +98,9 @@ def report(name, server, healthy, base_kib, extra=""):
     time.sleep(0.5)
     healthy.done()
     peak = status_kib(server.proc.pid, "VmHWM") - base_kib
-    print(f"{name}: peak RSS +{peak // 1024} MiB, healthy slowest reply "
+    now = status_kib(server.proc.pid, "VmRSS") - base_kib
+    print(f"{name}: peak RSS +{peak // 1024} MiB, RSS at the end +{now // 1024} MiB, "
+          f"healthy slowest reply "
           f"{healthy.slowest * 1000:.0f} ms, failures {healthy.failures}{extra}", flush=True)
 
 
