@@ -268,7 +268,10 @@ void ServerCore::expire_slow_requests() {
   std::vector<std::uint64_t> expired;
   registry_.for_each([&](Connection& c) {
     std::int64_t started = c.request_started_ms.load(std::memory_order_relaxed);
-    if (started != 0 && started <= cutoff && c.killed.load() == CONNSCHED_KILL_NONE)
+    // One being served is not waiting for bytes: its request may be complete and running
+    // (a SLEEP of a minute is not slow to arrive); it is checked again once it waits.
+    if (started != 0 && started <= cutoff && !c.in_command.load() &&
+        c.killed.load() == CONNSCHED_KILL_NONE)
       expired.push_back(c.id);
   });
   for (std::uint64_t id : expired) kill(id, CONNSCHED_KILL_TIMEOUT);

@@ -89,3 +89,13 @@ TEST_CASE("slowloris over HTTP: a header that trickles in gets 408 Request Timeo
   CHECK(stats_counter(server.admin_port(), "requests_timed_out") == 1);
   CHECK(server.stop() == 0);
 }
+
+TEST_CASE("a complete request that runs longer than --request-timeout is not cut short") {
+  ExampleServer server("kv_server", "pool-of-threads", {"--request-timeout=1"});
+  TestClient client(server.port(), scaled(20s));
+  auto reply = kv_command(client, "SLEEP 2500", scaled(20s));  // arrives at once, runs 2.5 s
+  REQUIRE(reply);
+  CHECK(reply->text == "OK");
+  CHECK(stats_counter(server.admin_port(), "requests_timed_out") == 0);
+  CHECK(server.stop() == 0);
+}
