@@ -244,13 +244,13 @@ void ServerCore::enforce_memory_budget() {
   std::sort(candidates.begin(), candidates.end(),
             [](const Candidate& a, const Candidate& b) { return a.bytes > b.bytes; });
   for (const Candidate& victim : candidates) {
+    std::string peer = peer_name(victim.id);  // before the kill: a shut-down socket has none
     if (!kill_counted(victim.id, CONNSCHED_KILL_CONNECTION, &counters_.over_memory)) continue;
     if (auto skipped = memory_log_.admit(monotonic_ms())) {
       logger_.log(LogLevel::kWarning,
                   "connection {} ({}): closed, its buffers ({} bytes) the largest when all "
                   "connections' reached {} bytes (max_connection_memory {}){}",
-                  victim.id, peer_name(victim.id), victim.bytes, total,
-                  options_.max_connection_memory,
+                  victim.id, peer, victim.bytes, total, options_.max_connection_memory,
                   *skipped ? fmt::format("; {} more closed since the last line", *skipped) : "");
     }
     if (victim.bytes >= excess) break;

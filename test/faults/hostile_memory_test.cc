@@ -93,9 +93,10 @@ TEST_CASE(
       kAttackers, rss_growth_kib / 1024, rss_before / 1024, held >> 20,
       stats_counter(server.admin_port(), "connections_over_memory"),
       healthy.max_latency().count()));
-  // Unbounded, this was 150 MiB; the budget plus what is in flight between two checks
-  // (and ASan's quarantine, which keeps freed buffers resident).
-  CHECK(rss_growth_kib < (kBudgetMiB + (slowdown() > 1 ? 96 : 32)) * 1024);
+  // Unbounded, this was 150 MiB; the budget plus what is in flight between two checks.
+  // Not under the sanitizers: ASan's quarantine keeps every freed buffer resident, so RSS
+  // says nothing there (the server's own accounting, checked above, still does).
+  if (slowdown() == 1) CHECK(rss_growth_kib < (kBudgetMiB + 32) * 1024);
   // The survivors still hold their requests; the closed ones see their end.
   std::size_t closed = 0;
   for (auto& a : attackers) closed += a.wait_closed(10ms) ? 1 : 0;
@@ -156,7 +157,7 @@ TEST_CASE(
                   "healthy client's slowest reply {} ms",
                   kNonReaders, kNonReaders, rss_growth_kib / 1024, healthy.max_latency().count()));
   // Held for net_write_timeout, this was 150 MB; now each reply is dropped as it is made.
-  CHECK(rss_growth_kib < (slowdown() > 1 ? 160 : 64) * 1024);
+  if (slowdown() == 1) CHECK(rss_growth_kib < 64 * 1024);  // (not under ASan: see above)
   const std::string& log = server.process().output();
   CHECK(log.find("over max_output_buffer (4194304); closing") != std::string::npos);
   CHECK(occurrences(log, "over max_output_buffer") <= 2);
