@@ -114,6 +114,10 @@ std::string stats_json(const CoreStats& core, const BackendStats& backend) {
       {"requests_too_large", core.requests_too_large},
       {"handler_errors", core.handler_errors},
       {"write_timeouts", core.write_timeouts},
+      {"requests_timed_out", core.requests_timed_out},
+      {"output_limit_closes", core.output_limit_closes},
+      {"connections_over_memory", core.connections_over_memory},
+      {"connection_buffer_bytes", core.connection_buffer_bytes},
       {"accept_errors", core.accept_errors},
       {"bytes_received", core.bytes_received},
       {"bytes_sent", core.bytes_sent}};

@@ -203,6 +203,12 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
        "Requests refused for exceeding max_request_size."},
       {"handler_errors", core.handler_errors, "Requests whose handler threw."},
       {"write_timeouts", core.write_timeouts, "Replies abandoned after net_write_timeout."},
+      {"requests_timed_out", core.requests_timed_out,
+       "Requests not complete within request_timeout; their connections closed."},
+      {"output_limit_closes", core.output_limit_closes,
+       "Connections closed for unsent replies over max_output_buffer or the soft limit."},
+      {"connections_over_memory", core.connections_over_memory,
+       "Connections closed, largest first, when buffers reached max_connection_memory."},
       {"accept_errors", core.accept_errors, "Failed accept calls."},
       {"received_bytes", core.bytes_received, "Bytes received from clients."},
       {"sent_bytes", core.bytes_sent, "Bytes sent to clients."}};
@@ -213,6 +219,9 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
   }
   family(out, "connsched_connections_current", "gauge", "Connections open now.");
   out += fmt::format("connsched_connections_current {}\n", core.connections_current);
+  family(out, "connsched_connection_buffer_bytes", "gauge",
+         "Bytes all connections' input and output buffers hold now.");
+  out += fmt::format("connsched_connection_buffer_bytes {}\n", core.connection_buffer_bytes);
   family(out, "connsched_connections_peak", "gauge", "Most connections open at once since start.");
   out += fmt::format("connsched_connections_peak {}\n", core.connections_peak);
   family(out, "connsched_waits_total", "counter", "Blocking waits reported by handlers, by type.");

@@ -19,11 +19,10 @@
 namespace connsched {
 
 namespace {
-// How long one admin client may take to send its request and read the reply: clients
-// are served one at a time, so this bounds how long a silent one delays the next.
-constexpr std::int64_t kClientDeadlineMs = 2000;
 // After an accept error (EMFILE, ...), the pause before accepting again.
 constexpr int kAcceptPauseMs = 100;
+// After the reply, how long the client's leftover bytes are drained (see on_ready).
+constexpr std::int64_t kLingerMs = 500;
 
 // What a client sent, fit for a log line: printable ASCII as is, every other byte as
 // \xNN, at most 120 characters, so a request cannot forge lines or escape sequences.
@@ -42,19 +41,6 @@ std::string loggable(std::string_view text) {
     }
   }
   return out;
-}
-
-// Waits for `events` on `fd` or for the wake fd; false on timeout, stop or error.
-bool wait_for(int fd, short events, int wake_fd, std::int64_t deadline_ms) {
-  while (true) {
-    std::int64_t left = deadline_ms - monotonic_ms();
-    if (left <= 0) return false;
-    pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
-    int ready = ::poll(fds, 2, static_cast<int>(left));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0 || (fds[1].revents & POLLIN)) return false;
-    return true;
-  }
 }
 }  // namespace
 
@@ -92,58 +78,152 @@ void AdminServer::stop() {
   thread_.join();
 }
 
-// Accepts and serves one client at a time: admin traffic is rare and small, and one
-// thread that never blocks on the server's own locks is what keeps it answering.
+// One thread, one poll over the listening socket and every admin client: each client
+// advances when its socket is ready, so a silent one costs a slot and nothing else.
+// Admin traffic is rare and small; a thread that never blocks on the server's own locks
+// and never waits on one client is what keeps the port answering.
 void AdminServer::run(std::stop_token stop) {
   bool accept_failing = false;
+  std::vector<pollfd> fds;
   while (!stop.stop_requested()) {
-    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
+    const std::int64_t now = monotonic_ms();
+    // Clients past their deadline are closed; the nearest deadline bounds the wait.
+    std::erase_if(clients_, [&](const Client& c) { return c.deadline_ms <= now; });
+    std::int64_t wait_ms = -1;
+    for (const Client& c : clients_) {
+      std::int64_t left = c.deadline_ms - now;
+      if (wait_ms < 0 || left < wait_ms) wait_ms = left;
+    }
+    fds.clear();
+    fds.push_back({listen_fd_.get(), static_cast<short>(accept_failing ? 0 : POLLIN), 0});
+    fds.push_back({wake_fd_.get(), POLLIN, 0});
+    for (const Client& c : clients_) {
+      fds.push_back({c.fd.get(),
+                     static_cast<short>(c.phase == Client::Phase::kWriting ? POLLOUT : POLLIN), 0});
+    }
+    if (accept_failing && (wait_ms < 0 || wait_ms > kAcceptPauseMs)) wait_ms = kAcceptPauseMs;
+    int ready = ::poll(fds.data(), fds.size(), static_cast<int>(wait_ms));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
       logger_.log(LogLevel::kWarning, "admin port: poll failed: {}", std::strerror(errno));
       ::poll(nullptr, 0, kAcceptPauseMs);
       continue;
     }
     if (stop.stop_requested()) break;
-    if (!(fds[0].revents & POLLIN)) continue;
+    // Clients first (accepting may reorder the vector); the fds line up with clients_.
+    std::vector<bool> done(clients_.size(), false);
+    for (std::size_t i = 0; i < clients_.size(); ++i) {
+      short revents = fds[i + 2].revents;
+      if (revents != 0) done[i] = !on_ready(clients_[i], revents);
+    }
+    std::size_t i = 0;
+    std::erase_if(clients_, [&](const Client&) { return done[i++]; });
+    if (accept_failing || (fds[0].revents & POLLIN)) accept_clients(accept_failing);
+  }
+  clients_.clear();
+}
+
+// Accepts what is waiting. Past kMaxClients the oldest client still reading its request
+// goes (a silent socket), so an operator's request always finds a slot; if every slot is
+// busy answering, the newcomer waits in the backlog.
+void AdminServer::accept_clients(bool& accept_failing) {
+  while (true) {
+    if (clients_.size() >= kMaxClients) {
+      auto oldest = clients_.end();
+      for (auto it = clients_.begin(); it != clients_.end(); ++it) {
+        if (it->phase == Client::Phase::kReading &&
+            (oldest == clients_.end() || it->accepted_ms < oldest->accepted_ms))
+          oldest = it;
+      }
+      if (oldest == clients_.end()) return;
+      clients_.erase(oldest);
+      if (evicted_++ % 1000 == 0) {
+        logger_.log(LogLevel::kDebug,
+                    "admin port: {} connection(s) open; closed the oldest silent one ({} so far)",
+                    kMaxClients, evicted_);
+      }
+    }
     int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       int error = errno;
-      if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR || error == ECONNABORTED)
-        continue;
+      if (error == EAGAIN || error == EWOULDBLOCK) {
+        if (accept_failing) logger_.log(LogLevel::kInfo, "admin port: accepting again");
+        accept_failing = false;
+        return;
+      }
+      if (error == EINTR || error == ECONNABORTED) continue;
       // Logged once per run of failures (EMFILE repeats every pause), not every 100 ms.
       if (!accept_failing) {
         logger_.log(LogLevel::kWarning, "admin port: accept failed: {}; retrying every {} ms",
                     std::strerror(error), kAcceptPauseMs);
       }
       accept_failing = true;
-      ::poll(nullptr, 0, kAcceptPauseMs);
-      continue;
+      return;
     }
     if (accept_failing) logger_.log(LogLevel::kInfo, "admin port: accepting again");
     accept_failing = false;
-    serve(UniqueFd(fd), stop);
+    Client c;
+    c.fd.reset(fd);
+    c.accepted_ms = monotonic_ms();
+    c.deadline_ms = c.accepted_ms + kClientDeadlineMs;
+    clients_.push_back(std::move(c));
   }
 }
 
-// Reads the request head (bounded in bytes and time), routes it, writes the reply.
-// Errors become JSON replies; a client that vanishes just costs its own socket.
-void AdminServer::serve(UniqueFd client, const std::stop_token& stop) {
-  const std::int64_t deadline = monotonic_ms() + kClientDeadlineMs;
-  std::string request;
-  AdminParse parsed;
+// Reads the request head (bounded in bytes; the deadline bounds time), answers it, writes
+// the reply, then half-closes and drains what the client still sends (a body we did not
+// read), so the close does not turn into a reset that could destroy the reply in flight.
+// Never blocks: each call does what the socket allows now.
+bool AdminServer::on_ready(Client& c, short revents) {
   char buffer[2048];
-  while (parsed.status == AdminParse::Status::kIncomplete) {
-    ssize_t n = ::recv(client.get(), buffer, sizeof buffer, 0);
-    if (n > 0) {
-      request.append(buffer, static_cast<std::size_t>(n));
-      parsed = parse_admin_request(request);
-      continue;
+  if (c.phase == Client::Phase::kReading) {
+    AdminParse parsed;
+    while (true) {
+      ssize_t n = ::recv(c.fd.get(), buffer, sizeof buffer, 0);
+      if (n > 0) {
+        c.request.append(buffer, static_cast<std::size_t>(n));
+        parsed = parse_admin_request(c.request);
+        if (parsed.status != AdminParse::Status::kIncomplete) break;
+        continue;
+      }
+      if (n == 0) return false;  // closed before a whole request
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      return false;
     }
-    if (n == 0) return;  // closed before a whole request
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return;
-    if (stop.stop_requested() || !wait_for(client.get(), POLLIN, wake_fd_.get(), deadline)) return;
+    c.wire = respond(parsed);
+    c.request.clear();
+    c.phase = Client::Phase::kWriting;
+    revents = POLLOUT;
   }
+  if (c.phase == Client::Phase::kWriting) {
+    if (revents & (POLLERR | POLLHUP)) return false;
+    while (c.sent < c.wire.size()) {
+      ssize_t n = ::send(c.fd.get(), c.wire.data() + c.sent, c.wire.size() - c.sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.sent += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      return false;
+    }
+    ::shutdown(c.fd.get(), SHUT_WR);
+    c.phase = Client::Phase::kLingering;
+    c.deadline_ms = std::min(c.deadline_ms, monotonic_ms() + kLingerMs);
+    return true;
+  }
+  while (true) {  // lingering
+    ssize_t n = ::recv(c.fd.get(), buffer, sizeof buffer, 0);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
+// The reply to one parsed request, as bytes: errors are JSON replies, a request without
+// the token gets 401 before any routing.
+std::string AdminServer::respond(const AdminParse& parsed) {
   AdminResponse response;
   if (parsed.status == AdminParse::Status::kBad) {
     int status = parsed.error == "request head too large" ? 431 : 400;
@@ -177,27 +257,7 @@ void AdminServer::serve(UniqueFd client, const std::stop_token& stop) {
   if (parsed.status == AdminParse::Status::kComplete && parsed.request.method == "HEAD") {
     wire.resize(wire.size() - response.body.size());  // the head says how long it would be
   }
-  std::string_view rest = wire;
-  while (!rest.empty()) {
-    ssize_t n = ::send(client.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      rest.remove_prefix(static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-        wait_for(client.get(), POLLOUT, wake_fd_.get(), deadline)) {
-      continue;
-    }
-    return;
-  }
-  // Half-close and drain what the client still sends (a body we did not read), so the
-  // close does not turn into a reset that could destroy the reply in flight.
-  ::shutdown(client.get(), SHUT_WR);
-  const std::int64_t linger = std::min(deadline, monotonic_ms() + 500);
-  while (wait_for(client.get(), POLLIN, wake_fd_.get(), linger)) {
-    if (::recv(client.get(), buffer, sizeof buffer, 0) <= 0) break;
-  }
+  return wire;
 }
 
 }  // namespace connsched

@@ -1,14 +1,16 @@
 // File: core/src/admin_server.h
 //
 // The admin port (MariaDB's extra_port): its own socket and its own thread, so it
-// answers while every serving thread is stalled. One request per connection, served
-// in turn; each bounded in size and time so a silent admin client cannot hold it.
+// answers while every serving thread is stalled. One request per connection; the
+// thread runs its own event loop over a bounded number of connections at once, each
+// with a short deadline, so a silent or slow admin client never delays another.
 #ifndef CONNSCHED_CORE_ADMIN_SERVER_H_
 #define CONNSCHED_CORE_ADMIN_SERVER_H_
 
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "admin_routes.h"
 #include "connsched/unique_fd.h"
@@ -26,6 +28,12 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
+  /// Most admin connections served at once; past it the oldest one that has not sent
+  /// a whole request yet is closed to make room (so silent sockets cannot fill it).
+  static constexpr std::size_t kMaxClients = 64;
+  /// How long one admin client may take to send its request and read the reply.
+  static constexpr std::int64_t kClientDeadlineMs = 2000;
+
   std::uint16_t port() const { return port_; }
   /// Starts the thread and logs "admin port listening on ADDRESS:PORT".
   void start();
@@ -33,8 +41,22 @@ class AdminServer {
   void stop();
 
  private:
+  // One admin connection's progress through read, answer, write, linger.
+  struct Client {
+    enum class Phase { kReading, kWriting, kLingering } phase = Phase::kReading;
+    UniqueFd fd;
+    std::int64_t accepted_ms = 0;
+    std::int64_t deadline_ms = 0;
+    std::string request;
+    std::string wire;
+    std::size_t sent = 0;
+  };
+
   void run(std::stop_token stop);
-  void serve(UniqueFd client, const std::stop_token& stop);
+  void accept_clients(bool& accept_failing);
+  // Advances one client on readiness; false when it is done (and may be closed).
+  bool on_ready(Client& client, short revents);
+  std::string respond(const AdminParse& parsed);
 
   std::string bind_address_;
   AdminActions actions_;
@@ -45,6 +67,8 @@ class AdminServer {
   // Touched only by the admin thread.
   std::int64_t last_refusal_log_ms_ = 0;
   std::uint64_t refusals_unlogged_ = 0;
+  std::vector<Client> clients_;  // the admin thread's own
+  std::uint64_t evicted_ = 0;    // silent clients closed to make room, for the debug log
   UniqueFd listen_fd_;
   UniqueFd wake_fd_;
   std::uint16_t port_ = 0;

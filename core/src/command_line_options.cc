@@ -80,6 +80,31 @@ void add_core_options(CLI::App& app, ServerOptions& o, std::string& token_file) 
                  "Largest request in bytes; a larger one gets an error and a close")
       ->capture_default_str()
       ->transform(integer_in(16, std::int64_t{1} << 32));
+  app.add_option("--request-timeout,--request_timeout", o.request_timeout,
+                 "Seconds a request may take to arrive in full from its first byte; then the "
+                 "protocol's error and a close")
+      ->capture_default_str()
+      ->transform(integer_in(1, 31536000));
+  app.add_option("--max-output-buffer,--max_output_buffer", o.max_output_buffer,
+                 "Bytes of unsent replies a connection may hold; a reply past it closes the "
+                 "connection")
+      ->capture_default_str()
+      ->transform(integer_in(1024, std::int64_t{1} << 40));
+  app.add_option("--output-buffer-soft-limit,--output_buffer_soft_limit",
+                 o.output_buffer_soft_limit,
+                 "Unsent replies above this many bytes for --output-buffer-soft-seconds close "
+                 "the connection; 0: no soft limit")
+      ->capture_default_str()
+      ->transform(integer_in(0, std::int64_t{1} << 40));
+  app.add_option("--output-buffer-soft-seconds,--output_buffer_soft_seconds",
+                 o.output_buffer_soft_seconds, "Seconds the soft output limit may be exceeded")
+      ->capture_default_str()
+      ->transform(integer_in(1, 31536000));
+  app.add_option("--max-connection-memory,--max_connection_memory", o.max_connection_memory,
+                 "Bytes all connections' buffers may hold together; past it the connections "
+                 "holding most are closed first")
+      ->capture_default_str()
+      ->transform(integer_in(std::int64_t{1} << 20, std::int64_t{1} << 50));
   app.add_option("--shutdown-timeout,--shutdown_timeout", o.shutdown_timeout,
                  "Seconds a graceful shutdown (SIGTERM/SIGINT) may take")
       ->capture_default_str()

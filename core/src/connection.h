@@ -6,10 +6,11 @@
 // Who touches what: `in`, `out`, `session`, `close_requested` and `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
 // time). `killed`, `in_transaction`, `holds_locks` and `idle_deadline_ms` are read from
-// other threads (timers, admin) and are atomic, as is `in_command` (set while do_command
-// runs, read by core's idle timer). `backend_data` is atomic so that a backend may read
-// its slot from the killing thread (post_kill_notification); what it points to is the
-// backend's to synchronise.
+// other threads (timers, admin) and are atomic, as are `in_command` (set while do_command
+// runs, read by core's idle timer), `buffer_bytes` (read by the memory budget's scan) and
+// `request_started_ms` (read by the request timer). `backend_data` is atomic so that a
+// backend may read its slot from the killing thread (post_kill_notification); what it
+// points to is the backend's to synchronise.
 #ifndef CONNSCHED_CORE_CONNECTION_H_
 #define CONNSCHED_CORE_CONNECTION_H_
 
@@ -39,6 +40,12 @@ struct connsched_conn {
   std::atomic<bool> in_transaction{false};
   std::atomic<bool> holds_locks{false};  // between requests (RequestContext::set_holds_locks)
   std::atomic<std::int64_t> idle_deadline_ms{std::numeric_limits<std::int64_t>::max()};
+  // What `in` and `out` hold (their capacity) as last accounted in the server's total.
+  std::atomic<std::size_t> buffer_bytes{0};
+  // When the first byte of the request not yet complete arrived; 0 when none is pending.
+  std::atomic<std::int64_t> request_started_ms{0};
+  // Since when unsent replies have been above the soft output limit; 0 when they are not.
+  std::int64_t out_soft_since_ms = 0;
   std::atomic<bool> in_command{false};
   std::atomic<void*> backend_data{nullptr};
   bool close_requested = false;

@@ -16,7 +16,8 @@ namespace connsched {
 struct CoreCounters {
   using Counter = std::atomic<std::uint64_t>;
   Counter accepted{0}, refused{0}, killed{0}, timed_out{0}, requests{0}, too_large{0},
-      handler_errors{0}, write_timeouts{0}, accept_errors{0}, bytes_received{0}, bytes_sent{0};
+      handler_errors{0}, write_timeouts{0}, requests_timed_out{0}, output_limit_closes{0},
+      over_memory{0}, accept_errors{0}, bytes_received{0}, bytes_sent{0};
   std::array<Counter, CONNSCHED_WAIT_TYPE_COUNT> waits{};
 
   static void bump(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
@@ -34,6 +35,9 @@ struct CoreCounters {
     s.requests_too_large = get(too_large);
     s.handler_errors = get(handler_errors);
     s.write_timeouts = get(write_timeouts);
+    s.requests_timed_out = get(requests_timed_out);
+    s.output_limit_closes = get(output_limit_closes);
+    s.connections_over_memory = get(over_memory);
     s.accept_errors = get(accept_errors);
     s.bytes_received = get(bytes_received);
     s.bytes_sent = get(bytes_sent);

@@ -8,9 +8,12 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "connsched/scheduler_abi.h"
 
@@ -43,6 +46,31 @@ class Logger {
  private:
   std::string program_;
   std::atomic<int> level_;
+};
+
+/// One log line per interval for an event any client can cause (so no client can flood
+/// the log): `admit` says whether to log now, and how many were left out since the last.
+class LogRateLimit {
+ public:
+  explicit LogRateLimit(std::int64_t interval_ms) : interval_ms_(interval_ms) {}
+  /// The number suppressed since the last admitted line, or nullopt to stay quiet.
+  std::optional<std::uint64_t> admit(std::int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    if (logged_ && now_ms - last_ms_ < interval_ms_) {
+      ++suppressed_;
+      return std::nullopt;
+    }
+    logged_ = true;
+    last_ms_ = now_ms;
+    return std::exchange(suppressed_, 0);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::int64_t interval_ms_;
+  std::int64_t last_ms_ = 0;
+  bool logged_ = false;
+  std::uint64_t suppressed_ = 0;
 };
 
 }  // namespace connsched

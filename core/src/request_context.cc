@@ -3,6 +3,8 @@
 // The stats a request may read: out of line because protocol.h only declares the types.
 #include "request_context.h"
 
+#include <fmt/format.h>
+
 #include "connsched/server.h"
 #include "server_core.h"
 
@@ -13,6 +15,18 @@ CoreStats RequestContext::core_stats() const {
 }
 BackendStats RequestContext::backend_stats() const {
   return {};
+}
+
+// A protocol without its own timeout reply still says why the connection closes.
+std::string Protocol::request_timeout_reply(std::uint32_t seconds) const {
+  return internal_error_reply(
+      fmt::format("request not complete within {} s (request_timeout)", seconds));
+}
+
+// What is left under max_output_buffer of the replies not yet sent.
+std::size_t ConnectionContext::reply_room() const {
+  const std::size_t limit = conn_.core->max_output_buffer();
+  return conn_.out.size() >= limit ? 0 : limit - conn_.out.size();
 }
 
 CoreStats ConnectionContext::core_stats() const {

@@ -2,9 +2,12 @@
 //
 // do_command and its parts: read what is there, run every complete request, write the
 // replies. The decisions that matter: a partial request never blocks a thread (the
-// connection goes back to waiting for input); buffered input is bounded by
-// max_request_size; a full socket is waited on inside a reported NET wait, bounded by
-// the write timeout; a throwing handler costs its own connection, nothing else.
+// connection goes back to waiting for input, its deadline at most request_timeout after
+// its first byte); buffered input is bounded by max_request_size, a reply by
+// max_output_buffer, unsent replies above the soft limit by its time, and every
+// connection's buffers together by max_connection_memory (the largest closed first); a
+// full socket is waited on inside a reported NET wait, bounded by the write timeout; a
+// throwing handler costs its own connection, nothing else.
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -12,6 +15,9 @@
 #include <algorithm>
 #include <climits>
 #include <exception>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "connsched/scoped_wait.h"
 #include "request_context.h"
@@ -26,6 +32,9 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr int kMaxReadRounds = 8;
 // Replies are written once this much is pending, not only at the end of the batch.
 constexpr std::size_t kFlushThreshold = 64 * 1024;
+// An empty buffer keeps at most this much capacity: one large request or reply must not
+// pin its memory for the connection's life (the pool applies the same on release).
+constexpr std::size_t kKeepBufferBytes = 64 * 1024;
 
 bool hard_killed(const Connection& c) {
   int k = c.killed.load();
@@ -68,8 +77,10 @@ int ServerCore::do_command(Connection& c) {
     ssize_t n = ::recv(c.fd.get(), buffer, sizeof buffer, 0);
     if (n > 0) {
       CoreCounters::bump(counters_.bytes_received, static_cast<std::uint64_t>(n));
+      if (c.in_start == c.in.size()) c.request_started_ms.store(monotonic_ms());
       c.in.append(buffer, static_cast<std::size_t>(n));
       received = true;
+      account_buffers(c);
       if (!process_input(c)) return CONNSCHED_NEXT_CLOSE;
       if (static_cast<std::size_t>(n) < sizeof buffer) break;
       continue;
@@ -121,6 +132,10 @@ bool ServerCore::process_input(Connection& c) {
       keep = false;
       break;
     }
+    if (over_output_limit(c)) {
+      keep = false;
+      break;
+    }
     if (used == 0) {
       if (pending.size() > options_.max_request_size) {
         CoreCounters::bump(counters_.too_large);
@@ -132,6 +147,8 @@ bool ServerCore::process_input(Connection& c) {
       break;
     }
     c.in_start += std::min(used, pending.size());
+    // What follows in the buffer is the start of the next request, which began now.
+    c.request_started_ms.store(c.in_start < c.in.size() ? monotonic_ms() : 0);
     CoreCounters::bump(counters_.requests);
     if (c.close_requested) {
       keep = false;
@@ -146,8 +163,118 @@ bool ServerCore::process_input(Connection& c) {
     c.in.erase(0, c.in_start);
     c.in_start = 0;
   }
+  account_buffers(c);
   bool flushed = c.out.empty() || flush(c);
+  release_spare_buffers(c);
   return keep && flushed;
+}
+
+// Redis' client-output-buffer-limit hard limit, checked after each request: the reply
+// that takes the unsent replies past max_output_buffer is dropped and its connection
+// closed. The memory stays bounded by one reply and is freed at once, instead of being
+// held for net_write_timeout by a client that does not read.
+bool ServerCore::over_output_limit(Connection& c) {
+  if (c.out.size() <= options_.max_output_buffer) return false;
+  CoreCounters::bump(counters_.output_limit_closes);
+  if (auto skipped = output_log_.admit(monotonic_ms())) {
+    logger_.log(LogLevel::kWarning,
+                "connection {}: {} bytes of replies unsent, over max_output_buffer ({}); "
+                "closing{}",
+                c.id, c.out.size(), options_.max_output_buffer,
+                *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+  }
+  c.out.clear();
+  release_spare_buffers(c);
+  return true;
+}
+
+// Empty buffers give back what one large request or reply made them grow to.
+void ServerCore::release_spare_buffers(Connection& c) {
+  bool changed = false;
+  if (c.in.empty() && c.in.capacity() > kKeepBufferBytes) {
+    std::string().swap(c.in);
+    changed = true;
+  }
+  if (c.out.empty() && c.out.capacity() > kKeepBufferBytes) {
+    std::string().swap(c.out);
+    changed = true;
+  }
+  if (changed) account_buffers(c);
+}
+
+// Keeps the server-wide total of connection buffers current (what the buffers hold
+// allocated, not what is in them) and enforces the budget when this one grew past it.
+void ServerCore::account_buffers(Connection& c) {
+  const std::size_t now = c.in.capacity() + c.out.capacity();
+  const std::size_t before = c.buffer_bytes.exchange(now, std::memory_order_relaxed);
+  if (now == before) return;
+  std::uint64_t total;
+  if (now > before) {
+    total = buffer_total_.fetch_add(now - before, std::memory_order_relaxed) + (now - before);
+  } else {
+    total = buffer_total_.fetch_sub(before - now, std::memory_order_relaxed) - (before - now);
+  }
+  if (now > before && total > options_.max_connection_memory) enforce_memory_budget();
+}
+
+// Redis' maxmemory-clients: past the budget, the connections holding most are closed
+// first until what is left fits. Connections already killed still count until their
+// thread frees them, but are not picked again. One enforcer at a time; the scan is
+// O(connections) under the registry lock, run only when the budget is exceeded.
+void ServerCore::enforce_memory_budget() {
+  std::unique_lock lock(budget_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  struct Candidate {
+    std::size_t bytes;
+    std::uint64_t id;
+  };
+  std::vector<Candidate> candidates;
+  std::uint64_t dying = 0;
+  registry_.for_each([&](Connection& c) {
+    const std::size_t bytes = c.buffer_bytes.load(std::memory_order_relaxed);
+    if (c.killed.load() != CONNSCHED_KILL_NONE) {
+      dying += bytes;
+    } else if (bytes > 0) {
+      candidates.push_back({bytes, c.id});
+    }
+  });
+  const std::uint64_t total = buffer_total_.load(std::memory_order_relaxed);
+  if (total <= dying + options_.max_connection_memory) return;
+  std::uint64_t excess = total - dying - options_.max_connection_memory;
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return a.bytes > b.bytes; });
+  for (const Candidate& victim : candidates) {
+    std::string peer = peer_name(victim.id);  // before the kill: a shut-down socket has none
+    if (!kill_counted(victim.id, CONNSCHED_KILL_CONNECTION, &counters_.over_memory)) continue;
+    if (auto skipped = memory_log_.admit(monotonic_ms())) {
+      logger_.log(LogLevel::kWarning,
+                  "connection {} ({}): closed, its buffers ({} bytes) the largest when all "
+                  "connections' reached {} bytes (max_connection_memory {}){}",
+                  victim.id, peer, victim.bytes, total, options_.max_connection_memory,
+                  *skipped ? fmt::format("; {} more closed since the last line", *skipped) : "");
+    }
+    if (victim.bytes >= excess) break;
+    excess -= victim.bytes;
+  }
+}
+
+// nginx's client_header_timeout/client_body_timeout, for every backend: a request whose
+// first byte came more than request_timeout ago is killed as a timeout, which answers it
+// the protocol's error. Apart from wait_timeout (idle deadlines only move forward, and a
+// client sending one byte at a time, slowloris, would otherwise keep pushing it back).
+void ServerCore::expire_slow_requests() {
+  const std::int64_t cutoff =
+      monotonic_ms() - static_cast<std::int64_t>(options_.request_timeout) * 1000;
+  std::vector<std::uint64_t> expired;
+  registry_.for_each([&](Connection& c) {
+    std::int64_t started = c.request_started_ms.load(std::memory_order_relaxed);
+    // One being served is not waiting for bytes: its request may be complete and running
+    // (a SLEEP of a minute is not slow to arrive); it is checked again once it waits.
+    if (started != 0 && started <= cutoff && !c.in_command.load() &&
+        c.killed.load() == CONNSCHED_KILL_NONE)
+      expired.push_back(c.id);
+  });
+  for (std::uint64_t id : expired) kill(id, CONNSCHED_KILL_TIMEOUT);
 }
 
 bool ServerCore::flush(Connection& c) {
@@ -164,8 +291,34 @@ bool ServerCore::flush(Connection& c) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      std::int64_t left = deadline - monotonic_ms();
-      if (left <= 0 || hard_killed(c)) {
+      const std::int64_t now = monotonic_ms();
+      std::int64_t left = deadline - now;
+      // The soft limit: more than output_buffer_soft_limit unsent for its time.
+      const std::int64_t soft_ms =
+          static_cast<std::int64_t>(options_.output_buffer_soft_seconds) * 1000;
+      if (options_.output_buffer_soft_limit > 0 &&
+          c.out.size() - offset > options_.output_buffer_soft_limit) {
+        if (c.out_soft_since_ms == 0) c.out_soft_since_ms = now;
+        std::int64_t soft_left = c.out_soft_since_ms + soft_ms - now;
+        if (soft_left <= 0) {
+          CoreCounters::bump(counters_.output_limit_closes);
+          if (auto skipped = output_log_.admit(now)) {
+            logger_.log(LogLevel::kWarning,
+                        "connection {}: {} bytes of replies unsent for {} s, over "
+                        "output_buffer_soft_limit ({}); closing{}",
+                        c.id, c.out.size() - offset, options_.output_buffer_soft_seconds,
+                        options_.output_buffer_soft_limit,
+                        *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+          }
+          ok = false;
+          break;
+        }
+        left = std::min(left, soft_left);
+      } else {
+        c.out_soft_since_ms = 0;
+      }
+      if (deadline - now <= 0 || hard_killed(c)) {
+        left = deadline - now;
         if (left <= 0) {
           CoreCounters::bump(counters_.write_timeouts);
           logger_.log(
@@ -185,6 +338,8 @@ bool ServerCore::flush(Connection& c) {
     break;
   }
   c.out.clear();
+  c.out_soft_since_ms = 0;
+  release_spare_buffers(c);
   return ok;
 }
 

@@ -27,6 +27,25 @@ std::string errno_text(int error) {
 }
 }  // namespace
 
+// "ADDRESS:PORT" of the socket's peer, for the log lines that name a connection.
+std::string peer_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown peer";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    return fmt::format("{}:{}", text, ntohs(in->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    return fmt::format("[{}]:{}", text, ntohs(in6->sin6_port));
+  }
+  return "local peer";
+}
+
 ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol)
     : options_(std::move(options)),
       logger_(options_.program_name),
@@ -41,6 +60,18 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   if (options_.max_connections == 0) throw StartupError("--max-connections: must be at least 1");
   if (options_.max_request_size < 16) throw StartupError("--max-request-size: must be at least 16");
   if (options_.wait_timeout == 0) throw StartupError("--wait-timeout: must be at least 1 second");
+  if (options_.request_timeout == 0) {
+    throw StartupError("--request-timeout: must be at least 1 second");
+  }
+  if (options_.max_output_buffer < 1024) {
+    throw StartupError("--max-output-buffer: must be at least 1024");
+  }
+  if (options_.output_buffer_soft_seconds == 0) {
+    throw StartupError("--output-buffer-soft-seconds: must be at least 1 second");
+  }
+  if (options_.max_connection_memory < (1u << 20)) {
+    throw StartupError("--max-connection-memory: must be at least 1048576");
+  }
   if (options_.net_write_timeout == 0) {
     throw StartupError("--net-write-timeout: must be at least 1 second");
   }
@@ -55,6 +86,12 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   option_values_["net_write_timeout"] = std::to_string(options_.net_write_timeout);
   option_values_["max_request_size"] = std::to_string(options_.max_request_size);
   option_values_["shutdown_timeout"] = std::to_string(options_.shutdown_timeout);
+  option_values_["request_timeout"] = std::to_string(options_.request_timeout);
+  option_values_["max_output_buffer"] = std::to_string(options_.max_output_buffer);
+  option_values_["output_buffer_soft_limit"] = std::to_string(options_.output_buffer_soft_limit);
+  option_values_["output_buffer_soft_seconds"] =
+      std::to_string(options_.output_buffer_soft_seconds);
+  option_values_["max_connection_memory"] = std::to_string(options_.max_connection_memory);
   fill_services(services_, this);
   make_idle_timer();
   bind_listener();
@@ -64,6 +101,7 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
 ServerCore::~ServerCore() {
   admin_.reset();                        // its thread calls into this object: it goes first
   if (idle_timer_) idle_timer_->stop();  // so does the idle timer's
+  request_timer_ = {};                   // and the request timer's (it kills through the registry)
   if (acceptor_) {
     acceptor_->request_stop();
     acceptor_->join();
@@ -193,6 +231,7 @@ void ServerCore::start() {
       [this](int error) { on_accept_error(error); }, kAcceptPause);
   acceptor_->start();
   if (idle_timer_) idle_timer_->start();
+  request_timer_ = std::jthread([this](std::stop_token stop) { run_request_timer(stop); });
   logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'",
               options_.bind_address, port_, backend_name_);
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
@@ -238,6 +277,7 @@ int ServerCore::run() {
       std::_Exit(1);
     }
   }
+  request_timer_ = {};         // stops and joins: nothing is left to time
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   if (idle_timer_) idle_timer_->stop();
   {
@@ -250,6 +290,19 @@ int ServerCore::run() {
   logger_.log(LogLevel::kInfo, "shut down cleanly after {} connection(s) and {} request(s)",
               stats.connections_accepted, stats.requests);
   return 0;
+}
+
+// A few checks a second: a request is closed within a quarter second of its deadline.
+void ServerCore::run_request_timer(std::stop_token stop) {
+  constexpr auto kTick = std::chrono::milliseconds(250);
+  std::unique_lock lock(request_timer_mutex_);
+  while (!stop.stop_requested()) {
+    request_timer_cv_.wait_for(lock, stop, kTick, [] { return false; });
+    if (stop.stop_requested()) break;
+    lock.unlock();
+    expire_slow_requests();
+    lock.lock();
+  }
 }
 
 void ServerCore::request_shutdown() {
@@ -335,17 +388,47 @@ void ServerCore::on_accept_error(int error) {
 }
 
 bool ServerCore::kill(std::uint64_t id, int reason) {
-  return registry_.with_connection(id, [&](Connection& c) {
+  return kill_counted(id, reason, nullptr);
+}
+
+// A kill counted under `counter` (nullptr: the reason's own). A timeout that finds a
+// request still arriving is request_timeout's, not wait_timeout's: the client gets the
+// protocol's error first (best effort: the socket is shut down right after).
+bool ServerCore::kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter) {
+  bool done = false;
+  bool found = registry_.with_connection(id, [&](Connection& c) {
     int previous = c.killed.load();
     // A hard kill overrides a graceful one; nothing downgrades a hard kill.
     if (previous == CONNSCHED_KILL_CONNECTION || previous == CONNSCHED_KILL_TIMEOUT) return;
     if (previous == CONNSCHED_KILL_SHUTDOWN && reason == CONNSCHED_KILL_SHUTDOWN) return;
     c.killed.store(reason);
-    CoreCounters::bump(reason == CONNSCHED_KILL_TIMEOUT ? counters_.timed_out : counters_.killed);
+    done = true;
+    if (counter == nullptr && reason == CONNSCHED_KILL_TIMEOUT &&
+        c.request_started_ms.load() != 0) {
+      counter = &counters_.requests_timed_out;
+      send_best_effort(c.fd.get(), protocol_->request_timeout_reply(options_.request_timeout));
+      if (auto skipped = timeout_log_.admit(monotonic_ms())) {
+        logger_.log(LogLevel::kInfo,
+                    "connection {} ({}): request not complete within {} s (request_timeout); "
+                    "closing{}",
+                    c.id, peer_address(c.fd.get()), options_.request_timeout,
+                    *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+      }
+    }
+    if (counter == nullptr)
+      counter = reason == CONNSCHED_KILL_TIMEOUT ? &counters_.timed_out : &counters_.killed;
+    CoreCounters::bump(*counter);
     ::shutdown(c.fd.get(), reason == CONNSCHED_KILL_SHUTDOWN ? SHUT_RD : SHUT_RDWR);
     if (scheduler_.table.post_kill_notification)
       scheduler_.table.post_kill_notification(backend_, &c);
   });
+  return found && done;
+}
+
+std::string ServerCore::peer_name(std::uint64_t id) {
+  std::string name = "gone";
+  registry_.with_connection(id, [&](Connection& c) { name = peer_address(c.fd.get()); });
+  return name;
 }
 
 // A socket accepted elsewhere (a process pool's master) becomes a connection of this
@@ -382,6 +465,7 @@ void ServerCore::end_connection(Connection& conn) {
     return;
   }
   owned->fd.reset();
+  buffer_total_.fetch_sub(owned->buffer_bytes.exchange(0), std::memory_order_relaxed);
   if (scheduler_.table.end_thread) scheduler_.table.end_thread(backend_, shutting_down() ? 0 : 1);
   pool_.release(std::move(owned));
 }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 
 #include "acceptor.h"
 #include "admin_server.h"
@@ -39,12 +40,17 @@ class ServerCore {
   int run();
   void request_shutdown();
 
-  CoreStats core_stats() const { return counters_.snapshot(registry_.size(), registry_.peak()); }
+  CoreStats core_stats() const {
+    CoreStats s = counters_.snapshot(registry_.size(), registry_.peak());
+    s.connection_buffer_bytes = buffer_total_.load(std::memory_order_relaxed);
+    return s;
+  }
   BackendStats backend_stats() const;
   bool kill(std::uint64_t id, int reason);
   bool reload();
   std::string set_option(const std::string& name, const std::string& value);
   Logger& logger() { return logger_; }
+  std::size_t max_output_buffer() const { return options_.max_output_buffer; }
 
   // The services (services.cc); each documented in scheduler_abi.h.
   int do_command(Connection& conn);
@@ -64,6 +70,14 @@ class ServerCore {
   void on_accept_error(int error);
   bool process_input(Connection& conn);
   bool flush(Connection& conn);
+  bool over_output_limit(Connection& conn);
+  void release_spare_buffers(Connection& conn);
+  void account_buffers(Connection& conn);
+  void enforce_memory_budget();
+  void expire_slow_requests();
+  void run_request_timer(std::stop_token stop);
+  bool kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter);
+  std::string peer_name(std::uint64_t id);
   void send_best_effort(int fd, std::string_view bytes);
   void ensure_thread_initialized();
   std::int64_t idle_deadline_from_now() const;
@@ -88,8 +102,21 @@ class ServerCore {
   ConnectionRegistry registry_;
   mutable CoreCounters counters_;
   std::atomic<std::uint64_t> next_id_{1};
-  std::unique_ptr<AdminServer> admin_;  // null when --admin-port is not given
+  std::unique_ptr<AdminServer> admin_;     // null when --admin-port is not given
   std::unique_ptr<IdleTimer> idle_timer_;  // null when the backend owns wait_timeout
+
+  // The memory budget: what every connection's buffers hold together, and the one
+  // enforcer at a time (others skip: the running one closes enough for all).
+  std::atomic<std::uint64_t> buffer_total_{0};
+  std::mutex budget_mutex_;
+  // Lines any client can cause, one per interval each.
+  LogRateLimit memory_log_{5000};
+  LogRateLimit output_log_{5000};
+  LogRateLimit timeout_log_{5000};
+  // Checks request_timeout a few times a second; started with the backend.
+  std::mutex request_timer_mutex_;
+  std::condition_variable_any request_timer_cv_;
+  std::jthread request_timer_;
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;
@@ -101,6 +128,9 @@ class ServerCore {
   std::int64_t accept_error_logged_ms_ = 0;
   std::uint64_t accept_errors_unlogged_ = 0;
 };
+
+/// "ADDRESS:PORT" of a connected socket's peer, for log lines.
+std::string peer_address(int fd);
 
 /// CLOCK_MONOTONIC in milliseconds.
 std::int64_t monotonic_ms();

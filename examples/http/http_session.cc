@@ -47,6 +47,10 @@ std::string HttpProtocol::request_too_large_reply(std::size_t limit) const {
   return close_with(413, fmt::format("request larger than {} bytes\n", limit));
 }
 
+std::string HttpProtocol::request_timeout_reply(std::uint32_t seconds) const {
+  return close_with(408, fmt::format("request not complete within {} s\n", seconds));
+}
+
 std::string HttpProtocol::internal_error_reply(std::string_view what) const {
   return close_with(500, fmt::format("internal error: {}\n", what));
 }

@@ -31,6 +31,7 @@ class HttpProtocol final : public connsched::Protocol {
   std::string too_many_connections_reply() const override;
   std::string request_too_large_reply(std::size_t limit) const override;
   std::string internal_error_reply(std::string_view what) const override;
+  std::string request_timeout_reply(std::uint32_t seconds) const override;
 
  private:
   HttpLimits limits_;

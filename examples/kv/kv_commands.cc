@@ -7,6 +7,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -121,16 +122,19 @@ void cmd_incr(const Args& a, std::string& out, KvShared& s, connsched::RequestCo
   }
 }
 
-// Checked as the reply grows, so the memory spent is the bound plus one value.
-void cmd_mget(const Args& a, std::string& out, KvShared& s, connsched::RequestContext&) {
+// Checked as the reply grows, so the memory spent is the bound plus one value. The bound
+// is max_reply_size, or less when the connection's output buffer has less room left.
+void cmd_mget(const Args& a, std::string& out, KvShared& s, connsched::RequestContext& ctx) {
   const std::size_t start = out.size();
+  const std::size_t limit = std::min(s.max_reply_size, ctx.reply_room());
   resp::array(out, a.size() - 1);
   for (std::size_t i = 1; i < a.size(); ++i) {
     auto value = s.store.get(a[i]);
     value ? resp::bulk(out, *value) : resp::null_bulk(out);
-    if (out.size() - start > s.max_reply_size) {
+    if (out.size() - start > limit) {
       out.resize(start);
-      return reply_too_large(out, s.max_reply_size);
+      out.shrink_to_fit();  // the memory is what the bound is for
+      return reply_too_large(out, limit);
     }
   }
 }

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   kv::RespLimits limits;
   std::size_t shards = 16;
   std::size_t max_reply_size = kv::KvShared::kDefaultMaxReplySize;
+  std::size_t max_multi_size = kv::KvShared::kDefaultMaxMultiSize;
   connsched::ServerSpec spec;
   spec.name = "kv_server";
   spec.description =
@@ -33,13 +34,19 @@ int main(int argc, char** argv) {
                    "answered '-ERR reply larger than N bytes (max_reply_size)'")
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 40));
+    app.add_option("--max-multi-size,--max_multi_size", max_multi_size,
+                   "Most bytes of arguments one MULTI may queue; more are answered '-ERR more "
+                   "than N bytes queued in MULTI (max_multi_size)' and EXEC aborts")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 40));
     app.add_option("--shards", shards, "Shards of the store, each with its own lock")
         ->capture_default_str()
         ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
   };
   spec.make_protocol = [&] {
-    return std::make_unique<kv::KvProtocol>(
-        std::make_shared<kv::KvShared>(limits, shards, max_reply_size));
+    auto shared = std::make_shared<kv::KvShared>(limits, shards, max_reply_size);
+    shared->max_multi_size = max_multi_size;
+    return std::make_unique<kv::KvProtocol>(std::move(shared));
   };
   return connsched::run_server_main(argc, argv, spec);
 }

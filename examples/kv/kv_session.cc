@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "kv_commands.h"
 #include "resp_reply.h"
 
@@ -41,6 +43,7 @@ void KvSession::reset() {
   in_multi_ = false;
   multi_failed_ = false;
   queued_.clear();
+  queued_bytes_ = 0;
 }
 
 // MULTI marks the connection in-transaction (the pool's high-priority hint) until EXEC
@@ -80,6 +83,17 @@ void KvSession::run(std::vector<std::string>& args, std::string& out,
     multi_failed_ = true;
     return resp::error(out, fmt::format("ERR more than {} commands queued in MULTI", kMaxQueued));
   }
+  std::size_t bytes = 0;
+  for (const auto& arg : args) bytes += arg.size();
+  if (queued_bytes_ + bytes > shared_->max_multi_size) {
+    // The queue is dropped now, not at EXEC: its memory is what the limit protects.
+    queued_.clear();
+    queued_bytes_ = 0;
+    multi_failed_ = true;
+    return resp::error(out, fmt::format("ERR more than {} bytes queued in MULTI (max_multi_size)",
+                                        shared_->max_multi_size));
+  }
+  queued_bytes_ += bytes;
   queued_.push_back(std::move(args));
   resp::simple(out, "QUEUED");
 }
@@ -93,13 +107,14 @@ void KvSession::exec(std::string& out, connsched::RequestContext& ctx) {
     // by an error element in its place, so the array keeps one element per command and a
     // client never has to guess which writes happened.
     const std::size_t start = out.size();
+    const std::size_t limit = std::min(shared_->max_reply_size, ctx.reply_room());
     resp::array(out, queued_.size());
     std::string element;
     for (const auto& args : queued_) {
       element.clear();
       execute_command(args, element, *shared_, ctx);
-      if (out.size() - start + element.size() > shared_->max_reply_size) {
-        reply_too_large(out, shared_->max_reply_size);
+      if (out.size() - start + element.size() > limit) {
+        reply_too_large(out, limit);
       } else {
         out += element;
       }
@@ -116,6 +131,10 @@ std::string KvProtocol::too_many_connections_reply() const {
 std::string KvProtocol::request_too_large_reply(std::size_t limit) const {
   return fmt::format("-ERR Protocol error: request larger than {} bytes (max_request_size)\r\n",
                      limit);
+}
+
+std::string KvProtocol::request_timeout_reply(std::uint32_t seconds) const {
+  return fmt::format("-ERR request not complete within {} s (request_timeout)\r\n", seconds);
 }
 
 std::string KvProtocol::internal_error_reply(std::string_view what) const {

@@ -25,7 +25,8 @@ class KvSession final : public connsched::Session {
                      connsched::RequestContext& ctx) override;
   void reset() override;
 
-  /// Most commands one MULTI may queue; more abort the transaction.
+  /// Most commands one MULTI may queue; more abort the transaction (as do more than
+  /// KvShared::max_multi_size bytes of their arguments).
   static constexpr std::size_t kMaxQueued = 10000;
 
  private:
@@ -37,6 +38,7 @@ class KvSession final : public connsched::Session {
   bool multi_failed_ = false;  // a queued command was refused: EXEC aborts
   std::vector<std::vector<std::string>> queued_;
   std::uint64_t connection_id_ = 0;  // whose GET_LOCK names to release on reset
+  std::size_t queued_bytes_ = 0;     // the arguments' bytes in queued_
 };
 
 class KvProtocol final : public connsched::Protocol {
@@ -48,6 +50,7 @@ class KvProtocol final : public connsched::Protocol {
   std::string too_many_connections_reply() const override;
   std::string request_too_large_reply(std::size_t limit) const override;
   std::string internal_error_reply(std::string_view what) const override;
+  std::string request_timeout_reply(std::uint32_t seconds) const override;
 
  private:
   std::shared_ptr<KvShared> shared_;

@@ -22,6 +22,10 @@ struct KvShared {
   /// Largest reply one command may build (MGET, EXEC): a few bytes of request naming
   /// one large value many times must not allocate without bound.
   static constexpr std::size_t kDefaultMaxReplySize = 64 << 20;
+  /// Most bytes of arguments one MULTI may queue: 10,000 commands of 1 MB each would
+  /// otherwise hold 10 GB per connection until EXEC.
+  static constexpr std::size_t kDefaultMaxMultiSize = 16 << 20;
+  std::size_t max_multi_size = kDefaultMaxMultiSize;
   KvStore store;
   NamedLocks locks;
   RespLimits limits;

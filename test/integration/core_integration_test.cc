@@ -335,6 +335,8 @@ TEST_CASE("a client that stops reading a large reply is dropped after net_write_
     CAPTURE(backend);
     auto options = test_options(backend);
     options.net_write_timeout = 1;
+    options.max_output_buffer = std::uint64_t{128} << 20;  // the reply fits: this is the timeout's
+    options.output_buffer_soft_limit = 0;
     RunningServer server(options);
     TestClient stalled(server.port());
     REQUIRE(stalled.send("big 67108864\n"));  // 64 MiB, never read

@@ -18,6 +18,7 @@
 #ifndef CONNSCHED_PROTOCOL_H_
 #define CONNSCHED_PROTOCOL_H_
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -61,6 +62,10 @@ class RequestContext {
   virtual void close_after_reply() = 0;
   /// True once the connection was killed or the server began shutting down.
   virtual bool killed() const = 0;
+  /// Bytes a reply may still add before the connection's unsent replies pass
+  /// max_output_buffer (which closes it): a handler building a large reply checks this as
+  /// it grows and answers an error instead. Default: no bound.
+  virtual std::size_t reply_room() const { return SIZE_MAX; }
   /// The server's counters and the backend's stats now, for status commands (INFO).
   /// Include connsched/server.h to use them. Default: empty (a context with no server).
   virtual CoreStats core_stats() const;
@@ -95,6 +100,9 @@ class Protocol {
   virtual std::string request_too_large_reply(std::size_t limit) const = 0;
   /// Sent, then the connection closed, when a handler throws.
   virtual std::string internal_error_reply(std::string_view what) const = 0;
+  /// Sent, then the connection closed, when a request is not complete within
+  /// request_timeout seconds of its first byte. Default: internal_error_reply's.
+  virtual std::string request_timeout_reply(std::uint32_t seconds) const;
 };
 
 }  // namespace connsched

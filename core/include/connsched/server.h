@@ -41,10 +41,25 @@ struct ServerOptions {
   std::string bind_address = "127.0.0.1";
   int port = 0;  ///< 0: an ephemeral port (logged at start)
   std::uint32_t max_connections = 1000;
-  std::uint32_t wait_timeout = 28800;        ///< seconds a connection may sit idle
-  std::uint32_t net_write_timeout = 60;      ///< seconds a reply may wait for a full socket
-  std::uint64_t max_request_size = 1 << 20;  ///< bytes of one request, at most
-  std::uint32_t shutdown_timeout = 10;       ///< seconds a graceful shutdown may take
+  std::uint32_t wait_timeout = 28800;    ///< seconds a connection may sit idle
+  std::uint32_t net_write_timeout = 60;  ///< seconds a reply may wait for a full socket
+  /// Bytes of unconsumed input a connection may hold (one request, or the unfinished
+  /// rest of a pipeline), at most; more gets request_too_large_reply and a close.
+  std::uint64_t max_request_size = 1 << 20;
+  /// Seconds a request may take to arrive in full, from its first byte (nginx's
+  /// client_header_timeout/client_body_timeout); then request_timeout_reply and a close.
+  std::uint32_t request_timeout = 30;
+  /// Bytes of replies a connection may hold unsent: one request's reply that makes the
+  /// output buffer larger closes the connection (Redis' client-output-buffer-limit hard).
+  std::uint64_t max_output_buffer = std::uint64_t{32} << 20;
+  /// Unsent replies above this many bytes for output_buffer_soft_seconds close the
+  /// connection (Redis' soft limit and its time); 0: no soft limit.
+  std::uint64_t output_buffer_soft_limit = std::uint64_t{8} << 20;
+  std::uint32_t output_buffer_soft_seconds = 10;
+  /// Bytes all connections' input and output buffers may hold together (Redis'
+  /// maxmemory-clients); past it the connections holding most are closed first.
+  std::uint64_t max_connection_memory = std::uint64_t{1} << 30;
+  std::uint32_t shutdown_timeout = 10;  ///< seconds a graceful shutdown may take
   std::string log_level = "info";
   int admin_port = -1;  ///< the admin port (HTTP: /stats, /metrics, ...); 0: ephemeral, -1: off
   std::string admin_bind_address = "127.0.0.1";
@@ -73,6 +88,10 @@ struct CoreStats {
   std::uint64_t requests_too_large = 0;
   std::uint64_t handler_errors = 0;
   std::uint64_t write_timeouts = 0;
+  std::uint64_t requests_timed_out = 0;       ///< not complete within request_timeout
+  std::uint64_t output_limit_closes = 0;      ///< unsent replies over a hard or soft limit
+  std::uint64_t connections_over_memory = 0;  ///< closed for max_connection_memory
+  std::uint64_t connection_buffer_bytes = 0;  ///< all connections' buffers now (a gauge)
   std::uint64_t accept_errors = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
