@@ -17,12 +17,16 @@ std::string_view reason_phrase(int status) {
       return "Method Not Allowed";
     case 413:
       return "Content Too Large";
+    case 417:
+      return "Expectation Failed";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
     case 503:
       return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
       return "Unknown";
   }
