@@ -321,6 +321,20 @@ Connection* ServerCore::adopt(UniqueFd fd) {
   return raw;
 }
 
+// The same reply and count as the acceptor's own refusal at max_connections, for a
+// backend that counts connections core cannot see (a process pool's workers hold them).
+// The connection ends even when the reply cannot be built (out of memory).
+void ServerCore::refuse_connection(Connection& conn) {
+  CoreCounters::bump(counters_.refused);
+  try {
+    send_best_effort(conn.fd.get(), protocol_->too_many_connections_reply());
+    logger_.log(LogLevel::kDebug, "refused connection {}: max_connections ({}) reached", conn.id,
+                options_.max_connections);
+  } catch (...) {
+  }
+  end_connection(conn);
+}
+
 // SIGHUP reaches the backend only if it can reload; the lifetime lock keeps `end` away.
 bool ServerCore::reload() {
   std::shared_lock lifetime(backend_lifetime_);

@@ -115,6 +115,10 @@ connsched_conn* svc_adopt_fd(const connsched_services* svc, int fd) noexcept {
   }
 }
 
+void svc_refuse_connection(connsched_conn* conn) noexcept {
+  conn->core->refuse_connection(*conn);
+}
+
 }  // namespace
 
 void fill_services(connsched_services& s, ServerCore* core) {
@@ -139,6 +143,7 @@ void fill_services(connsched_services& s, ServerCore* core) {
   s.shutting_down = svc_shutting_down;
   s.adopt_fd = svc_adopt_fd;
   s.host = core;
+  s.refuse_connection = svc_refuse_connection;
 }
 
 }  // namespace connsched

@@ -91,13 +91,43 @@ std::string Master::start() {
 }
 
 // Queued for the manager thread, which talks to the workers; the acceptor only waits
-// for our lock, never for a worker.
+// for our lock, never for a worker. Core's own count at accept sees only the sockets
+// still in this process (a worker's ack ends our copy), and each worker's core counts
+// only its own, so max_connections is the whole pool's count, kept here: past it the
+// client gets the protocol's refusal at once, as under the built-in backends, instead
+// of waiting in the queue for a worker that has room.
 void Master::add(connsched_conn* conn) {
+  bool full = false;
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back(conn);
+    full = settings_.max_connections > 0 && live_connections() >= settings_.max_connections;
+    if (full) {
+      ++refused_full_;
+    } else {
+      pending_.push_back(conn);
+    }
   }
-  wake();
+  if (!full) {
+    wake();
+  } else if (CONNSCHED_SERVICES_HAS(svc_, refuse_connection)) {
+    svc_->refuse_connection(conn);
+  } else {
+    svc_->end_connection(conn);  // a 1.1 core: closed without the protocol's reply
+  }
+}
+
+// Every connection of the pool: waiting here, sent and not yet acknowledged, and held
+// by a worker (current or draining after a reload). Under mutex_.
+std::int64_t Master::live_connections() const {
+  auto held = [](const Worker& w) {
+    return w.connections + static_cast<std::int64_t>(w.inflight.size());
+  };
+  std::int64_t live = static_cast<std::int64_t>(pending_.size());
+  for (const Slot& slot : slots_) {
+    if (slot.current) live += held(*slot.current);
+  }
+  for (const auto& w : retiring_) live += held(*w);
+  return live;
 }
 
 // nginx's HUP: a fresh worker per slot, one slot at a time; the old one drains (closes
@@ -544,6 +574,11 @@ void Master::stats(const connsched_stats_sink* sink) {
           "Sockets waiting for a worker");
   counter("connections_closed_unserved", closed_unserved_,
           "Sockets closed because no worker could ever take them");
+  counter("pool_connections", live_connections(),
+          "Connections of the whole pool (waiting, in flight, held by workers), which "
+          "max_connections bounds");
+  counter("connections_refused_full", refused_full_,
+          "Connections refused because the pool held max_connections");
   counter("respawns", respawns_, "Worker processes respawned after dying");
   counter("reloads", reloads_, "Reloads (SIGHUP)");
   counter("spawner_pid", spawner_, "The process that forks the workers");

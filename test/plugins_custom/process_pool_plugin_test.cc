@@ -1,7 +1,8 @@
 // File: test/plugins_custom/process_pool_plugin_test.cc
 //
 // plugins/process_pool, loaded by path: sockets are spread over the worker processes
-// and the master keeps no copy; a worker killed with SIGKILL is respawned while the
+// and the master keeps no copy; max_connections bounds the whole pool, refused with the
+// protocol's own reply; a worker killed with SIGKILL is respawned while the
 // other workers' connections keep working; a worker that keeps dying at once is given
 // up; SIGHUP replaces every worker without cutting a request; SIGTERM leaves no
 // process behind.
@@ -142,34 +143,64 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a socket a process-pool worker refuses is re-routed, and waits in the master until one can "
-    "take it") {
-  // max_connections is per process: each worker adopts at most one socket.
+    "process-pool honours max_connections for the whole server: past it the master refuses with "
+    "the protocol's reply at once, and a freed place is taken again") {
+  // Two workers, each of whose cores would take 2: the pool as a whole takes 2.
   auto options = process_pool(2);
-  options.max_connections = 1;
+  options.max_connections = 2;
   RunningServer server(options);
-  auto first = std::make_unique<TestClient>(server.port());
-  // max_connections applies in the master too, until a worker's ack ends its copy.
   auto passed = [&](std::int64_t n) {
     return RunningServer::eventually(
         [&] { return server.server().backend_stats().counter("connections_passed") == n; });
   };
+  auto first = std::make_unique<TestClient>(server.port());
   REQUIRE(first->request("echo one") == "one");
-  REQUIRE(passed(1));
   TestClient second(server.port());
   REQUIRE(second.request("echo two") == "two");
   REQUIRE(passed(2));
+  CHECK(server.server().backend_stats().counter("pool_connections") == 2);
+  for (int i = 0; i < 3; ++i) {
+    TestClient over(server.port());
+    CHECK(over.read_line(5s) == "ERROR too many connections");
+    CHECK(over.wait_closed(5s));
+  }
+  CHECK(server.server().core_stats().connections_refused == 3);
+  CHECK(server.server().backend_stats().counter("connections_refused_full") == 3);
+  first.reset();  // the pool has room again once the worker reported the close
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("pool_connections") == 1; }));
   TestClient third(server.port());
-  REQUIRE(third.send("echo three\n"));
-  CHECK_FALSE(third.read_line(700ms));  // both workers are full and refused it
-  auto rows = worker_rows(server.server());
-  std::int64_t refused = 0;
-  for (const auto& row : rows) refused += row.refused;
-  CHECK(refused >= 1);
-  CHECK(server.server().backend_stats().counter("connections_rerouted") >= 1);
-  first.reset();  // a worker has room again: the waiting socket goes there
-  CHECK(third.read_line(10s) == "three");
+  CHECK(third.request("echo three") == "three");
   CHECK(second.request("echo still two") == "still two");
+}
+
+TEST_CASE(
+    "kv_server under process-pool with --max-connections=4 and 3 workers serves 4 clients and "
+    "refuses the fifth with the RESP error, as the built-ins do") {
+  ServerProcess server(
+      bin_dir() + "/kv_server",
+      {"--port=0", "--admin-port=0", "--thread-handling=" + custom_plugin("process-pool"),
+       "--process-pool-workers=3", "--max-connections=4"});
+  auto port = server.wait_listening();
+  REQUIRE_MESSAGE(port, server.output());
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<TestClient>(*port));
+    REQUIRE(clients.back()->send("PING\r\n"));
+    CHECK(clients.back()->read_line(10s) == "+PONG\r");
+  }
+  auto started = std::chrono::steady_clock::now();
+  TestClient fifth(*port);
+  CHECK(fifth.read_line(10s) == "-ERR max number of clients reached\r");
+  CHECK(fifth.wait_closed(5s));
+  CHECK(std::chrono::steady_clock::now() - started < 5s);  // a refusal, not a silent wait
+  for (auto& c : clients) {                                // nobody lost their place
+    REQUIRE(c->send("PING\r\n"));
+    CHECK(c->read_line(10s) == "+PONG\r");
+  }
+  server.signal(SIGTERM);
+  CHECK(server.wait_exit() == 0);
+  CHECK_MESSAGE(server.output().find("Sanitizer") == std::string::npos, server.output());
 }
 
 TEST_CASE(

@@ -38,7 +38,7 @@
  *
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
- * landed, the members marked "version 1.2" below. Core accepts 1.0, 1.1 and 1.2 tables.
+ * landed, the members marked "version 1.2" below (services: `refuse_connection`). Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -217,6 +217,16 @@ typedef struct connsched_services {
   connsched_conn* (*adopt_fd)(const struct connsched_services* svc, int fd);
 
   /* --- version 1.2 --- (check with CONNSCHED_SERVICES_HAS: a 1.1 core does not have it) */
+
+  /* Refuses a connection the backend will not serve because the server is full: sends
+   * the protocol's too-many-connections reply (best effort, never blocking), counts it
+   * in connections_refused as core's own refusal at max_connections is counted, and
+   * ends the connection as end_connection does (the connection must not be used
+   * afterwards). For a backend whose connections live where core's count cannot see
+   * them: a process pool's master, whose workers hold the sockets, counts the whole
+   * server itself (plugins/process_pool). Any thread, no backend lock held that
+   * post_kill_notification takes. NULL in a 1.1 core: end_connection instead. */
+  void (*refuse_connection)(connsched_conn* conn);
 } connsched_services;
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the
