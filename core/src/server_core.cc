@@ -335,6 +335,24 @@ void ServerCore::refuse_connection(Connection& conn) {
   end_connection(conn);
 }
 
+// Only at a request boundary: what core buffered (a partial request, an unwritten
+// reply) or a transaction would be lost with the connection; the socket's own unread
+// bytes travel with it.
+int ServerCore::detach_fd(Connection& conn) {
+  if (conn.in_start < conn.in.size() || !conn.out.empty() || conn.in_transaction.load() ||
+      conn.killed.load() != CONNSCHED_KILL_NONE || conn.close_requested || conn.wait_depth != 0) {
+    return -1;
+  }
+  // Under the registry's lock, which kill() holds while it reads the fd and shuts it.
+  int fd = -1;
+  registry_.with_connection(conn.id, [&](Connection& c) {
+    if (c.killed.load() == CONNSCHED_KILL_NONE) fd = c.fd.release();
+  });
+  if (fd < 0) return -1;
+  end_connection(conn);
+  return fd;
+}
+
 // SIGHUP reaches the backend only if it can reload; the lifetime lock keeps `end` away.
 bool ServerCore::reload() {
   std::shared_lock lifetime(backend_lifetime_);

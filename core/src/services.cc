@@ -119,6 +119,10 @@ void svc_refuse_connection(connsched_conn* conn) noexcept {
   conn->core->refuse_connection(*conn);
 }
 
+int svc_detach_fd(connsched_conn* conn) noexcept {
+  return conn->core->detach_fd(*conn);
+}
+
 }  // namespace
 
 void fill_services(connsched_services& s, ServerCore* core) {
@@ -144,6 +148,7 @@ void fill_services(connsched_services& s, ServerCore* core) {
   s.adopt_fd = svc_adopt_fd;
   s.host = core;
   s.refuse_connection = svc_refuse_connection;
+  s.detach_fd = svc_detach_fd;
 }
 
 }  // namespace connsched

@@ -130,8 +130,9 @@ std::int64_t Master::live_connections() const {
   return live;
 }
 
-// nginx's HUP: a fresh worker per slot, one slot at a time; the old one drains (closes
-// its connections between requests) once its replacement is up.
+// nginx's HUP: a fresh worker per slot, one slot at a time; once its replacement is
+// up, the old one hands its connections back between requests (SCM_RIGHTS), and the
+// master passes them on to the new generation, so a reload costs a client nothing.
 void Master::reload() {
   {
     std::lock_guard lock(mutex_);
@@ -306,10 +307,10 @@ void Master::on_spawned(const Message& m, Fd channel) {
   if (slot.replacing && slot.current) {
     Worker& old = *slot.current;
     old.state = State::kDraining;
-    if (old.channel) send_message(old.channel.get(), Message{Kind::kQuit, 0, 0, 0, 0});
+    if (old.channel) send_message(old.channel.get(), Message{Kind::kHandOver, 0, 0, 0, 0});
     log(CONNSCHED_LOG_INFO, "reload: slot " + std::to_string(m.slot) + ": worker " +
                                 std::to_string(w->pid) + " replaces " + std::to_string(old.pid) +
-                                ", which drains");
+                                ", which hands its connections over between requests");
     retiring_.push_back(std::move(slot.current));
   }
   if (slot.replacing) reload_in_progress_ = false;
@@ -486,6 +487,16 @@ void Master::read_worker(Worker& w) {
         w.refusing_until_ms = svc_->now_ms() + kRefusalPauseMs;
         pending_.push_front(conn);
       }
+    } else if (in.message.kind == Kind::kHandback) {
+      // An idle client of a worker being replaced: ours again, for the next worker.
+      if (w.connections > 0) --w.connections;
+      connsched_conn* conn = in.fd ? svc_->adopt_fd(svc_, in.fd.release()) : nullptr;
+      if (conn != nullptr) {
+        ++handed_over_;
+        pending_.push_front(conn);
+      } else {
+        ++closed_unserved_;  // shutting down, or the fd was dropped in transit
+      }
     } else if (in.message.kind == Kind::kClosed) {
       if (w.connections > 0) --w.connections;
       ++w.served;
@@ -581,6 +592,8 @@ void Master::stats(const connsched_stats_sink* sink) {
           "Connections refused because the pool held max_connections");
   counter("respawns", respawns_, "Worker processes respawned after dying");
   counter("reloads", reloads_, "Reloads (SIGHUP)");
+  counter("connections_handed_over", handed_over_,
+          "Idle connections a replaced worker handed to the next generation on reload");
   counter("spawner_pid", spawner_, "The process that forks the workers");
 
   const char* columns[] = {"SLOT",        "PID",    "STATE",   "GENERATION",

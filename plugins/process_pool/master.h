@@ -4,7 +4,8 @@
 // that hands each accepted socket to a worker over its channel (least-loaded, round
 // robin on ties), closes its own copy only after the worker's ack and re-routes on a
 // refusal or a death (Node's cluster SCHED_RR), respawns dead workers with a
-// crash-loop breaker, replaces workers one by one on reload, and drains them at stop.
+// crash-loop breaker, replaces workers one by one on reload (the old one's connections
+// come back between requests and go to the new generation), and drains them at stop.
 // Workers are forked by the spawner (spawner.h), never by this process after init.
 #ifndef CONNSCHED_PLUGINS_PROCESS_POOL_MASTER_H_
 #define CONNSCHED_PLUGINS_PROCESS_POOL_MASTER_H_
@@ -116,7 +117,7 @@ class Master {
   std::size_t round_robin_ = 0;
   std::int64_t generation_ = 0;
   std::int64_t passed_ = 0, rerouted_ = 0, respawns_ = 0, reloads_ = 0, closed_unserved_ = 0;
-  std::int64_t refused_full_ = 0;
+  std::int64_t refused_full_ = 0, handed_over_ = 0;
   std::string start_error_;
 
   std::jthread thread_;  // last: stopped before the state it uses goes away

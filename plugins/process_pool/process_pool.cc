@@ -21,7 +21,8 @@
 //
 // Signals: SIGTERM/SIGINT drain (core's graceful shutdown, then `end` makes each
 // worker close its connections between requests and exit); SIGHUP replaces the
-// workers one by one (nginx's reload); SIGKILL of a worker is noticed and the worker
+// workers one by one (nginx's reload), and each old worker hands its connections to the
+// new generation between requests (SCM_RIGHTS); SIGKILL of a worker is noticed and the worker
 // respawned, with a crash-loop breaker.
 #include <unistd.h>
 

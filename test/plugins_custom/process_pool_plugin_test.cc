@@ -4,8 +4,9 @@
 // and the master keeps no copy; max_connections bounds the whole pool, refused with the
 // protocol's own reply; a worker killed with SIGKILL is respawned while the
 // other workers' connections keep working; a worker that keeps dying at once is given
-// up; SIGHUP replaces every worker without cutting a request; SIGTERM leaves no
-// process behind.
+// up; SIGHUP replaces every worker without cutting a request or dropping a connection
+// (idle ones are handed to the new workers over SCM_RIGHTS); SIGTERM leaves no process
+// behind.
 //
 // The in-process tests (RunningServer) fork the test process itself: the spawner and
 // workers are single-threaded copies that never return into doctest (they _exit).
@@ -278,8 +279,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "process-pool reload replaces every worker; a request in flight is answered, idle connections "
-    "close cleanly") {
+    "process-pool reload replaces every worker; a request in flight is answered, and every "
+    "connection moves to the new workers between requests instead of being dropped") {
   RunningServer server(process_pool(2));
   auto before = worker_rows(server.server());
   REQUIRE(before.size() == 2);
@@ -290,12 +291,8 @@ TEST_CASE(
   REQUIRE(busy.send("sleep 800\n"));
   std::this_thread::sleep_for(100ms);  // the sleep is running in its worker
   REQUIRE(server.server().reload());
-  // The request that was running completes; both connections then end with a clean EOF
-  // between requests, never in the middle of a reply.
+  // The request that was running completes on its old worker.
   CHECK(busy.read_line(10s) == "ok");
-  CHECK(busy.wait_closed(10s));
-  CHECK(idle.read_all(10s).empty());
-  CHECK(idle.wait_closed(1s));
   bool replaced = RunningServer::eventually(
       [&] {
         auto rows = worker_rows(server.server());
@@ -309,9 +306,42 @@ TEST_CASE(
         return true;
       },
       20s);
-  CHECK(replaced);
+  CHECK(replaced);  // no draining row left: the old workers have exited
+  // Both connections are open and served by the new generation.
+  CHECK(idle.request("echo idle after", 10s) == "idle after");
+  CHECK(busy.request("echo busy after", 10s) == "busy after");
+  CHECK(server.server().backend_stats().counter("connections_handed_over") == 2);
+  CHECK(RunningServer::eventually([&] {
+    std::int64_t held = 0;
+    for (const auto& row : worker_rows(server.server())) held += row.connections;
+    return held == 2;
+  }));
   CHECK(concurrent_echo(server.port(), 4, 5));
   CHECK(server.server().backend_stats().counter("reloads") == 1);
+}
+
+TEST_CASE(
+    "a client mid-line at the reload keeps its connection: the bytes it sent before and after "
+    "the hand-over reach the new worker in order") {
+  RunningServer server(process_pool(1));
+  auto before = slot_row(server.server(), 0);
+  REQUIRE(before);
+  TestClient client(server.port());
+  CHECK(client.request("echo warm") == "warm");
+  REQUIRE(client.send("echo hal"));  // half a request: it stays with the old worker
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(server.server().reload());
+  std::this_thread::sleep_for(500ms);
+  REQUIRE(client.send("f\n"));  // the request completes: answered, then handed over
+  CHECK(client.read_line(10s) == "half");
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("connections_handed_over") == 1; },
+      20s));
+  CHECK(client.request("echo on the new worker", 10s) == "on the new worker");
+  auto after = slot_row(server.server(), 0);
+  REQUIRE(after);
+  CHECK(after->pid != before->pid);
+  CHECK(after->connections == 1);
 }
 
 TEST_CASE("SIGHUP to echo_server with process-pool replaces the worker processes one by one") {
@@ -334,8 +364,7 @@ TEST_CASE("SIGHUP to echo_server with process-pool replaces the worker processes
       },
       20s);
   CHECK_MESSAGE(replaced, server.output());
-  CHECK(client.read_all(5s).empty());  // closed between requests by its old worker
-  CHECK(client.wait_closed(1s));
+  CHECK(client.request("after") == "after");  // handed to a new worker, not closed
   CHECK(concurrent_echo(*port, 4, 5));
   server.signal(SIGTERM);
   CHECK(server.wait_exit() == 0);
