@@ -3,13 +3,14 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -141,9 +142,8 @@ LoadedScheduler load_scheduler(const std::string& name_or_path, const std::strin
   // The folders of the file as opened (after links) and, when the path went through a
   // link, those of the path as given too: a link in a folder others may write can be
   // pointed elsewhere. A folder that cannot be checked is refused, not passed.
-  const std::string opened = fmt::format("/proc/self/fd/{}", fd.get());
   std::error_code ec;
-  fs::path real = fs::read_symlink(opened, ec);
+  fs::path real = fs::read_symlink(fmt::format("/proc/self/fd/{}", fd.get()), ec);
   if (ec) {
     throw StartupError(fmt::format("{}: cannot check the folder it is in: {}", path, ec.message()));
   }
@@ -158,21 +158,22 @@ LoadedScheduler load_scheduler(const std::string& name_or_path, const std::strin
   if (std::string why = check_elf_file(fd.get(), st); !why.empty()) {
     throw StartupError(fmt::format("{}: {}", path, why));
   }
+  // glibc knows a loaded object by its name before its file, and descriptor numbers are
+  // reused: "/proc/self/fd/5" may name a backend loaded earlier from another file. Each
+  // load spells its name differently (the load's number in binary, "//" for 0 and "/."
+  // for 1, which the kernel reads as nothing), so only the file's identity (device and
+  // inode) can match an object already loaded, and the same file twice is one handle.
+  static std::atomic<std::uint64_t> loads{0};
+  std::string opened = "/proc/self/fd";
+  for (std::uint64_t n = loads.fetch_add(1); n != 0; n >>= 1) opened += (n & 1) ? "/." : "//";
+  opened += fmt::format("/{}", fd.get());
   dlerror();
   void* handle = ::dlopen(opened.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();
     throw StartupError(fmt::format("{}: cannot load: {}", path, why ? why : "unknown error"));
   }
-  // glibc recognises a loaded object by its name before its file, so the descriptor
-  // stays open for as long as the library (which is never dlclose'd): a later backend
-  // can then never get this number, hence this name, and be taken for this one. When
-  // the same file was loaded before, dlopen returned that object and ours is not kept.
-  link_map* map = nullptr;
-  if (::dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr &&
-      opened == map->l_name) {
-    fd.release();
-  }
+  fd.reset();  // the mappings keep the file
   // From here on the handle stays open even on refusal: closing a half-validated
   // library could run its destructors; the process is about to exit anyway.
   void* symbol = ::dlsym(handle, CONNSCHED_ENTRY_SYMBOL);
