@@ -6,14 +6,13 @@
 
 #include <exception>
 
+#include "connsched/clock.h"
 #include "server_core.h"
 
 namespace connsched {
 
 std::int64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  return now_ms();
 }
 
 namespace {
