@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "connsched/http_status.h"
 #include "http_head_checks.h"
 #include "http_request.h"
 #include "http_response.h"
@@ -201,7 +202,7 @@ TEST_CASE("HTTP versions other than 1.0 and 1.1 get 505") {
   }
   CHECK(refused_with("GET / HTTP/1.0\r\n\r\n") == 0);
   CHECK(refused_with("GET / HTTP/1.1\r\n\r\n") == 0);
-  CHECK(http::reason_phrase(505) == "HTTP Version Not Supported");
+  CHECK(connsched::http_reason_phrase(505) == "HTTP Version Not Supported");
 }
 
 TEST_CASE(
@@ -225,7 +226,7 @@ TEST_CASE(
   CHECK(parse_http_request(head, small).error_status == 413);
   HttpRequest other = parse_http_request("POST / HTTP/1.1\r\nExpect: tea\r\n\r\n", {});
   CHECK(other.error_status == 417);
-  CHECK(http::reason_phrase(417) == "Expectation Failed");
+  CHECK(connsched::http_reason_phrase(417) == "Expectation Failed");
 }
 
 TEST_CASE("the session sends 100 Continue once per request, before the body, then the answer") {
