@@ -9,6 +9,8 @@ CONNSCHED_PACKAGES=(
   libfmt-dev doctest-dev libcli11-dev      # the project's chosen libraries
   libhttp-parser-dev                       # HTTP parsing for examples/http
   redis-tools redis-server wrk curl        # real clients, and the reference servers
+  nginx-light                              # the HTTP reference server (http-ping)
+  nlohmann-json3-dev                       # JSON for compare's --scenario-file
   netcat-openbsd procps gnuplot-nox        # test helpers and the comparison chart
 )
 

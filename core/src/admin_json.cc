@@ -101,7 +101,8 @@ std::string json_error(std::string_view message) {
 // order and rows as arrays, the shape of an INFORMATION_SCHEMA table.
 std::string stats_json(const CoreStats& core, const BackendStats& backend) {
   std::string out =
-      fmt::format("{{\n  \"backend\": {},\n  \"core\": {{\n", json_quote(backend.backend));
+      fmt::format("{{\n  \"backend\": {},\n  \"backend_max_threads\": {},\n  \"core\": {{\n",
+                  json_quote(backend.backend), backend.max_threads);
   const std::pair<const char*, std::uint64_t> fields[] = {
       {"connections_accepted", core.connections_accepted},
       {"connections_refused", core.connections_refused},

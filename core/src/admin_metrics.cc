@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 #include <variant>
 #include <vector>
@@ -57,6 +58,57 @@ std::vector<std::string> row_labels(const StatsTable& table, const std::string& 
   std::set<std::string> distinct(labels.begin(), labels.end());
   if (distinct.size() != labels.size()) labels.clear();
   return labels;
+}
+
+constexpr std::string_view kHistogramSuffix = "_SECONDS_HISTOGRAM";
+
+std::size_t column_index(const StatsTable& table, std::string_view name) {
+  return static_cast<std::size_t>(std::find(table.columns.begin(), table.columns.end(), name) -
+                                  table.columns.begin());
+}
+
+// A backend table named "..._SECONDS_HISTOGRAM" with columns LE (an upper bound in
+// seconds, as text, "+Inf" last), COUNT (values at or below it) and SUM_MICROSECONDS is a
+// Prometheus histogram: its other columns label the series, each "+Inf" row also gives
+// the series' _sum (in seconds) and _count. Returns false if the table is not one.
+bool histogram_family(std::string& out, const StatsTable& table, const std::string& backend_label,
+                      std::set<std::string>& seen) {
+  const std::string& tname = table.name;
+  if (tname.size() <= kHistogramSuffix.size() ||
+      tname.compare(tname.size() - kHistogramSuffix.size(), kHistogramSuffix.size(),
+                    kHistogramSuffix) != 0) {
+    return false;
+  }
+  const std::size_t le = column_index(table, "LE"), count = column_index(table, "COUNT"),
+                    sum = column_index(table, "SUM_MICROSECONDS");
+  if (le >= table.columns.size() || count >= table.columns.size() || sum >= table.columns.size())
+    return false;
+  std::string name =
+      "connsched_backend_" +
+      prometheus_name(tname.substr(0, tname.size() - std::string_view("_HISTOGRAM").size()));
+  if (!seen.insert(name).second) return true;
+  family(out, name, "histogram", fmt::format("The backend's {} table.", tname));
+  for (const auto& row : table.rows) {
+    if (row.size() < table.columns.size()) continue;
+    std::string labels = backend_label;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (c == le || c == count || c == sum) continue;
+      labels += fmt::format(",{}=\"{}\"", prometheus_name(table.columns[c]),
+                            prometheus_label_value(cell_label(row[c])));
+    }
+    const std::string bound = cell_label(row[le]);
+    const std::int64_t n =
+        std::holds_alternative<std::int64_t>(row[count]) ? std::get<std::int64_t>(row[count]) : 0;
+    out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, labels,
+                       prometheus_label_value(bound), n);
+    if (bound == "+Inf") {
+      const std::int64_t micros =
+          std::holds_alternative<std::int64_t>(row[sum]) ? std::get<std::int64_t>(row[sum]) : 0;
+      out += fmt::format("{}_sum{{{}}} {}\n", name, labels, static_cast<double>(micros) / 1e6);
+      out += fmt::format("{}_count{{{}}} {}\n", name, labels, n);
+    }
+  }
+  return true;
 }
 
 bool ends_with(std::string_view text, std::string_view suffix) {
@@ -172,6 +224,10 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
       fmt::format("backend=\"{}\"", prometheus_label_value(backend.backend));
   family(out, "connsched_backend_info", "gauge", "The scheduler backend serving connections.");
   out += fmt::format("connsched_backend_info{{{}}} 1\n", backend_label);
+  family(out, "connsched_backend_max_threads", "gauge",
+         "Most threads the backend will run, from its descriptor (0: unlimited).");
+  out +=
+      fmt::format("connsched_backend_max_threads{{{}}} {}\n", backend_label, backend.max_threads);
   std::set<std::string> seen;
   for (const auto& c : backend.counters) {
     const Family f = family_of("connsched_backend_" + prometheus_name(c.name));
@@ -180,6 +236,7 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
     out += fmt::format("{}{{{}}} {}\n", f.name, backend_label, sample(c.value, f.scale));
   }
   for (const auto& table : backend.tables) {
+    if (histogram_family(out, table, backend_label, seen)) continue;
     std::vector<std::string> labels = row_labels(table, backend_label);
     if (labels.empty()) continue;  // a listing, not metrics (see row_labels)
     for (std::size_t c = 1; c < table.columns.size(); ++c) {

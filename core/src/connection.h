@@ -5,11 +5,11 @@
 //
 // Who touches what: `in`, `out`, `session`, `close_requested` and `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
-// time). `killed`, `in_transaction` and `idle_deadline_ms` are read from other threads
-// (timers, admin) and are atomic, as is `in_command` (set while do_command runs, read by
-// core's idle timer). `backend_data` is atomic so that a backend may read its slot from
-// the killing thread (post_kill_notification); what it points to is the backend's to
-// synchronise.
+// time). `killed`, `in_transaction`, `holds_locks` and `idle_deadline_ms` are read from
+// other threads (timers, admin) and are atomic, as is `in_command` (set while do_command
+// runs, read by core's idle timer). `backend_data` is atomic so that a backend may read
+// its slot from the killing thread (post_kill_notification); what it points to is the
+// backend's to synchronise.
 #ifndef CONNSCHED_CORE_CONNECTION_H_
 #define CONNSCHED_CORE_CONNECTION_H_
 
@@ -37,6 +37,7 @@ struct connsched_conn {
   std::unique_ptr<connsched::Session> session;
   std::atomic<int> killed{CONNSCHED_KILL_NONE};
   std::atomic<bool> in_transaction{false};
+  std::atomic<bool> holds_locks{false};  // between requests (RequestContext::set_holds_locks)
   std::atomic<std::int64_t> idle_deadline_ms{std::numeric_limits<std::int64_t>::max()};
   std::atomic<bool> in_command{false};
   std::atomic<void*> backend_data{nullptr};

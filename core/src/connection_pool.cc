@@ -47,6 +47,7 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn) {
   if (conn->out.capacity() > kKeepBufferBytes) std::string().swap(conn->out);
   conn->killed.store(CONNSCHED_KILL_NONE);
   conn->in_transaction.store(false);
+  conn->holds_locks.store(false);
   conn->idle_deadline_ms.store(std::numeric_limits<std::int64_t>::max());
   conn->backend_data.store(nullptr);
   conn->in_command.store(false);

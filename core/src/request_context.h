@@ -19,6 +19,10 @@ class ConnectionContext final : public RequestContext {
   bool in_transaction() const override {
     return conn_.in_transaction.load(std::memory_order_relaxed);
   }
+  void set_holds_locks(bool value) override {
+    conn_.holds_locks.store(value, std::memory_order_relaxed);
+  }
+  bool holds_locks() const override { return conn_.holds_locks.load(std::memory_order_relaxed); }
   void close_after_reply() override { conn_.close_requested = true; }
   bool killed() const override { return conn_.killed.load() != CONNSCHED_KILL_NONE; }
   CoreStats core_stats() const override;

@@ -479,6 +479,7 @@ void sink_row(void* ctx, const connsched_stat_value* cells) {
 BackendStats ServerCore::backend_stats() const {
   BackendStats stats;
   stats.backend = backend_name_;
+  stats.max_threads = scheduler_.table.max_threads;
   std::shared_lock lifetime(backend_lifetime_);
   if (scheduler_.table.stats != nullptr && backend_started_) {
     connsched_stats_sink sink{&stats, sink_counter, sink_table, sink_row};

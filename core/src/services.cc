@@ -74,6 +74,9 @@ int svc_conn_killed(const connsched_conn* conn) noexcept {
 int svc_conn_in_transaction(const connsched_conn* conn) noexcept {
   return conn->in_transaction.load(std::memory_order_relaxed) ? 1 : 0;
 }
+int svc_conn_holds_locks(const connsched_conn* conn) noexcept {
+  return conn->holds_locks.load(std::memory_order_relaxed) ? 1 : 0;
+}
 std::int64_t svc_conn_idle_deadline_ms(const connsched_conn* conn) noexcept {
   return conn->idle_deadline_ms.load(std::memory_order_relaxed);
 }
@@ -145,6 +148,7 @@ void fill_services(connsched_services& s, ServerCore* core) {
   s.now_ms = svc_now_ms;
   s.shutting_down = svc_shutting_down;
   s.adopt_fd = svc_adopt_fd;
+  s.conn_holds_locks = svc_conn_holds_locks;
   s.host = core;
   s.refuse_connection = svc_refuse_connection;
   s.detach_fd = svc_detach_fd;

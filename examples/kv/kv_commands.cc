@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <time.h>
+
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -25,6 +28,7 @@ using Handler = void (*)(const Args&, std::string&, KvShared&, connsched::Reques
 // Bounds on the workload commands, so one request cannot hold a thread forever.
 constexpr std::int64_t kMaxBurnMicros = 10'000'000;
 constexpr std::int64_t kMaxSleepMillis = 60'000;
+constexpr double kMaxLockWaitSeconds = 31'536'000;  // a year: "no limit" is a negative one
 
 struct Command {
   const char* name;  // lower case, as Redis names it in errors
@@ -266,16 +270,113 @@ void cmd_lock(const Args& a, std::string& out, KvShared& s, connsched::RequestCo
   resp::simple(out, "OK");
 }
 
+// The connection holds a lock between requests for as long as it owns any name: core
+// passes that on, so a pool can always find a thread for the request that releases it
+// (MDEV-38219).
+void note_held_locks(KvShared& s, connsched::RequestContext& ctx) {
+  ctx.set_holds_locks(s.locks.held_by(ctx.connection_id()) > 0);
+}
+
+// MySQL's timeout argument: seconds, fractions allowed, negative meaning no limit.
+std::optional<std::chrono::milliseconds> lock_timeout(std::string_view text) {
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (seconds < 0) return std::chrono::milliseconds(-1);
+  if (seconds > kMaxLockWaitSeconds) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
+
+// GET_LOCK <name> <seconds>: MySQL's user-level lock, held by the connection across
+// requests until RELEASE_LOCK or disconnect; re-entrant. Answers 1 (acquired) or 0
+// (timed out), as MySQL does; waits inside a reported USER_LOCK wait; a kill while
+// waiting answers an error.
+void cmd_get_lock(const Args& a, std::string& out, KvShared& s, connsched::RequestContext& ctx) {
+  auto timeout = lock_timeout(a[2]);
+  if (!timeout) {
+    return resp::error(
+        out, fmt::format("ERR GET_LOCK takes a timeout in seconds up to {} (negative: no limit)",
+                         kMaxLockWaitSeconds));
+  }
+  NamedLocks::Acquired result;
+  {
+    connsched::ScopedWait wait(connsched::WaitType::kUserLock);
+    result = s.locks.acquire(a[1], ctx.connection_id(), *timeout, [&] { return ctx.killed(); });
+  }
+  note_held_locks(s, ctx);
+  switch (result) {
+    case NamedLocks::Acquired::kYes:
+      return resp::integer(out, 1);
+    case NamedLocks::Acquired::kTimedOut:
+      return resp::integer(out, 0);
+    case NamedLocks::Acquired::kAbandoned:
+      return resp::error(out, "ERR GET_LOCK interrupted: the connection was killed");
+  }
+}
+
+// RELEASE_LOCK <name>: 1 when this connection held it (one hold given back), 0 when
+// another connection holds it (refused), nil when nobody does: MySQL's answers.
+void cmd_release_lock(const Args& a, std::string& out, KvShared& s,
+                      connsched::RequestContext& ctx) {
+  NamedLocks::Released result = s.locks.release(a[1], ctx.connection_id());
+  note_held_locks(s, ctx);
+  switch (result) {
+    case NamedLocks::Released::kYes:
+      return resp::integer(out, 1);
+    case NamedLocks::Released::kNotOwner:
+      return resp::integer(out, 0);
+    case NamedLocks::Released::kNotHeld:
+      return resp::null_bulk(out);
+  }
+}
+
+// RELEASE_ALL_LOCKS: every name this connection holds; answers how many.
+void cmd_release_all_locks(const Args&, std::string& out, KvShared& s,
+                           connsched::RequestContext& ctx) {
+  std::size_t names = s.locks.release_all(ctx.connection_id());
+  note_held_locks(s, ctx);
+  resp::integer(out, static_cast<std::int64_t>(names));
+}
+
+// NAP <milliseconds>: blocks in a plain nanosleep without telling the scheduler (no
+// ScopedWait), as a page fault or a library call that sleeps would: what a pool's
+// detection of unreported blocking is tested with.
+void cmd_nap(const Args& a, std::string& out, KvShared&, connsched::RequestContext&) {
+  auto millis = to_int(a[1]);
+  if (!millis || *millis < 0 || *millis > kMaxSleepMillis) {
+    return resp::error(out, fmt::format("ERR NAP takes milliseconds in [0, {}]", kMaxSleepMillis));
+  }
+  timespec left{static_cast<time_t>(*millis / 1000), static_cast<long>(*millis % 1000) * 1000000};
+  while (::nanosleep(&left, &left) != 0 && errno == EINTR) {
+  }
+  resp::simple(out, "OK");
+}
+
 const std::unordered_map<std::string, Command>& command_table() {
   static const std::unordered_map<std::string, Command> kTable = [] {
-    const Command commands[] = {
-        {"ping", -1, cmd_ping},     {"echo", 2, cmd_echo},          {"get", 2, cmd_get},
-        {"set", -3, cmd_set},       {"del", -2, cmd_del},           {"exists", -2, cmd_exists},
-        {"incr", 2, cmd_incr},      {"mget", -2, cmd_mget},         {"mset", -3, cmd_mset},
-        {"dbsize", 1, cmd_dbsize},  {"flushall", -1, cmd_flushall}, {"info", -1, cmd_info},
-        {"config", -2, cmd_config}, {"command", -1, cmd_command},   {"select", 2, cmd_select},
-        {"client", -2, cmd_client}, {"burn", 2, cmd_burn},          {"sleep", 2, cmd_sleep},
-        {"lock", 3, cmd_lock}};
+    const Command commands[] = {{"ping", -1, cmd_ping},
+                                {"echo", 2, cmd_echo},
+                                {"get", 2, cmd_get},
+                                {"set", -3, cmd_set},
+                                {"del", -2, cmd_del},
+                                {"exists", -2, cmd_exists},
+                                {"incr", 2, cmd_incr},
+                                {"mget", -2, cmd_mget},
+                                {"mset", -3, cmd_mset},
+                                {"dbsize", 1, cmd_dbsize},
+                                {"flushall", -1, cmd_flushall},
+                                {"info", -1, cmd_info},
+                                {"config", -2, cmd_config},
+                                {"command", -1, cmd_command},
+                                {"select", 2, cmd_select},
+                                {"client", -2, cmd_client},
+                                {"burn", 2, cmd_burn},
+                                {"sleep", 2, cmd_sleep},
+                                {"lock", 3, cmd_lock},
+                                {"get_lock", 3, cmd_get_lock},
+                                {"nap", 2, cmd_nap},
+                                {"release_lock", 2, cmd_release_lock},
+                                {"release_all_locks", 1, cmd_release_all_locks}};
     std::unordered_map<std::string, Command> table;
     for (const auto& c : commands) table.emplace(upper(c.name), c);
     return table;

@@ -13,6 +13,7 @@ namespace kv {
 // nothing after it can be trusted to be aligned on a request.
 std::size_t KvSession::handle(std::string_view input, connsched::Reply& reply,
                               connsched::RequestContext& ctx) {
+  connection_id_ = ctx.connection_id();
   RespRequest request = parse_resp_request(input, shared_->limits);
   switch (request.status) {
     case RespRequest::Status::kIncomplete:
@@ -28,7 +29,15 @@ std::size_t KvSession::handle(std::string_view input, connsched::Reply& reply,
   return request.consumed;
 }
 
+KvSession::~KvSession() {
+  if (connection_id_ != 0) shared_->locks.release_all(connection_id_);
+}
+
+// Core resets a session when its connection ends (disconnect, kill, QUIT): the names
+// it held with GET_LOCK are released there, as MySQL releases a session's locks.
 void KvSession::reset() {
+  if (connection_id_ != 0) shared_->locks.release_all(connection_id_);
+  connection_id_ = 0;
   in_multi_ = false;
   multi_failed_ = false;
   queued_.clear();

@@ -6,6 +6,7 @@
 #ifndef CONNSCHED_EXAMPLES_KV_KV_SESSION_H_
 #define CONNSCHED_EXAMPLES_KV_KV_SESSION_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@ namespace kv {
 class KvSession final : public connsched::Session {
  public:
   explicit KvSession(std::shared_ptr<KvShared> shared) : shared_(std::move(shared)) {}
+  /// A session dropped with its connection gives its GET_LOCK names back.
+  ~KvSession() override;
   std::size_t handle(std::string_view input, connsched::Reply& out,
                      connsched::RequestContext& ctx) override;
   void reset() override;
@@ -33,6 +36,7 @@ class KvSession final : public connsched::Session {
   bool in_multi_ = false;
   bool multi_failed_ = false;  // a queued command was refused: EXEC aborts
   std::vector<std::vector<std::string>> queued_;
+  std::uint64_t connection_id_ = 0;  // whose GET_LOCK names to release on reset
 };
 
 class KvProtocol final : public connsched::Protocol {

@@ -6,6 +6,7 @@
 #include "pool.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <system_error>
 
+#include "thread_priority.h"
 #include "throttling.h"
 
 namespace connsched::pool {
@@ -43,7 +45,9 @@ bool parse_bool(const std::string& text) {
 }  // namespace
 
 Pool::Pool(const connsched_services* services, std::size_t group_count)
-    : svc_(services), groups_(kMaxGroups) {
+    : svc_(services),
+      svc_has_holds_locks_(CONNSCHED_SERVICES_HAS(services, conn_holds_locks)),
+      groups_(kMaxGroups) {
   resize(group_count);
   timer_ = std::jthread([this] { timer_main(); });
 }
@@ -118,7 +122,14 @@ bool Pool::too_many_threads(const ThreadGroup& g, bool caller_is_active) const {
 // connections inside a transaction while they have tickets, each high-priority entry
 // spending one and each normal one refilling them (so a long transaction cannot
 // starve everyone else).
+//
+// Above all of them, a connection that holds a lock between requests (MDEV-38219): its
+// request may be the one that releases what the group's other threads are blocked on.
 void Pool::enqueue(ThreadGroup& g, PoolConnection& c, std::int64_t now) {
+  if (holds_locks(c)) {
+    g.enqueue(c, kLockHolderPriority, now);
+    return;
+  }
   bool high = c.raise_priority || svc_->conn_killed(c.conn) != CONNSCHED_KILL_NONE;
   if (!high) {
     switch (settings_.high_prio_mode.load(std::memory_order_relaxed)) {
@@ -140,6 +151,44 @@ void Pool::enqueue(ThreadGroup& g, PoolConnection& c, std::int64_t now) {
   g.enqueue(c, high ? kHighPriority : kNormalPriority, now);
 }
 
+bool Pool::holds_locks(const PoolConnection& c) const {
+  return svc_has_holds_locks_ && svc_->conn_holds_locks(c.conn) != 0;
+}
+
+// The group counts its lock holders (as of each one's last request), which is what
+// lets it use its reserve of threads above max_threads.
+void Pool::note_lock_holder(ThreadGroup& g, PoolConnection& c, bool holds) {
+  if (holds == c.holds_locks) return;
+  c.holds_locks = holds;
+  g.holder_count += holds ? 1 : -1;
+}
+
+// The reserve is for lock holders only: a queued holder, or a group with holders and
+// no listener (nobody would even see the holder's next request). Anything else waits
+// at max_threads, as in MariaDB.
+bool Pool::may_use_reserve(const ThreadGroup& g) const {
+  if (g.reserve_count >= settings_.max_threads_reserve.load(std::memory_order_relaxed))
+    return false;
+  return !g.queues[kLockHolderPriority].empty() || (g.holder_count > 0 && g.listener == nullptr);
+}
+
+// MariaDB adds a thread to a busy group only on the stall tick (500 ms there), so a
+// short request waits behind long ones for up to a tick. Here a queue whose oldest
+// entry waited longer than thread_pool_queue_age_limit gets a thread at once, from
+// wherever the pool notices (queueing, dequeueing, wait_begin, the timer's fast tick),
+// within the throttle and max_threads. Not when the group already runs its
+// oversubscribe limit: a CPU-bound group gains nothing from one thread more. At most
+// one reaction per limit period, so a burst of events does not wake every thread.
+void Pool::react_to_queue_age(ThreadGroup& g, std::int64_t now) {
+  const std::int64_t limit_us = settings_.queue_age_limit_ms.load(std::memory_order_relaxed) * 1000;
+  if (limit_us <= 0 || g.shutdown) return;
+  const std::int64_t oldest = g.oldest_enqueue_us();
+  if (oldest == 0 || now - oldest < limit_us || now - g.queue_age_reacted_us < limit_us) return;
+  if (too_many_threads(g, false)) return;
+  g.queue_age_reacted_us = now;
+  if (wake_or_create_thread(g, false)) ++g.counters.queue_age_wakeups;
+}
+
 // Events become queue entries only for connections that are idle in this group: a
 // stale event (one left over from a disarm/re-arm) finds its connection queued or
 // running and is dropped, so a connection is never queued twice. Events carry ids,
@@ -159,6 +208,7 @@ bool Pool::queue_events(ThreadGroup& g, const epoll_event* events, int count, bo
     enqueue(g, *it->second, now);
     queued = true;
   }
+  if (queued) react_to_queue_age(g, now);
   return queued;
 }
 
@@ -213,20 +263,23 @@ bool Pool::add_connection(connsched_conn* conn) {
 // One request's worth of work; the connection then waits for input again (re-armed,
 // perhaps in another group) or is handed back to core.
 void Pool::serve(PoolConnection& c) {
+  const std::int64_t started = now_us();
   if (svc_->do_command(c.conn) == CONNSCHED_NEXT_CLOSE) {
-    close_connection(c);
+    close_connection(c, started);
   } else {
-    rearm(c);
+    rearm(c, started);
   }
 }
 
 // After each request: move the connection if thread_pool_size changed its group, note
 // its idle deadline (only if it has none: see add_deadline), and re-arm it.
-void Pool::rearm(PoolConnection& c) {
+void Pool::rearm(PoolConnection& c, std::int64_t started_us) {
   std::size_t target = c.id % group_count_.load(std::memory_order_acquire);
   ThreadGroup* g = &group(c.group.load());
   std::unique_lock lock(g->mutex);
+  g->latency.service.record(static_cast<std::uint64_t>(now_us() - started_us));
   if (g->index != target) g = &move_to_group(c, *g, target, lock);
+  note_lock_holder(*g, c, holds_locks(c));
   c.worker = nullptr;
   g->add_deadline(c, svc_->conn_idle_deadline_ms(c.conn));
   if (g->arm(c)) return;
@@ -250,6 +303,8 @@ ThreadGroup& Pool::move_to_group(PoolConnection& c, ThreadGroup& from, std::size
   from.remove_deadline(c);
   from.members.erase(c.id);
   --from.connection_count;
+  const bool holder = c.holds_locks;
+  note_lock_holder(from, c, false);
   c.group.store(to);
   if (must_exit(from)) tell_threads_to_exit(from);
   lock.unlock();
@@ -257,6 +312,7 @@ ThreadGroup& Pool::move_to_group(PoolConnection& c, ThreadGroup& from, std::size
   lock = std::unique_lock(dest.mutex);
   dest.members.emplace(c.id, &c);
   ++dest.connection_count;
+  note_lock_holder(dest, c, holder);
   connections_moved_.fetch_add(1, std::memory_order_relaxed);
   if (dest.listener == nullptr && dest.active_count == 0) wake_or_create_thread(dest, false);
   return dest;
@@ -265,10 +321,13 @@ ThreadGroup& Pool::move_to_group(PoolConnection& c, ThreadGroup& from, std::size
 // Out of every pool structure first (under the group mutex, so post_kill_notification
 // sees it closed), then back to core with no pool lock held, then freed: core's
 // registry no longer has it, so no kill can reach it any more.
-void Pool::close_connection(PoolConnection& c) {
+void Pool::close_connection(PoolConnection& c, std::int64_t started_us) {
   {
     ThreadGroup& g = group(c.group.load());
     std::lock_guard lock(g.mutex);
+    if (started_us != 0)
+      g.latency.service.record(static_cast<std::uint64_t>(now_us() - started_us));
+    note_lock_holder(g, c, false);
     g.unregister(c);
     g.remove_deadline(c);
     g.members.erase(c.id);
@@ -327,9 +386,16 @@ void Pool::wait_begin(connsched_conn* conn, int type) {
   if (c == nullptr) return;
   ThreadGroup& g = group(c->group.load());
   std::lock_guard lock(g.mutex);
-  --g.active_count;
-  ++g.waiting_count;
-  if (Worker* w = c->worker) {
+  Worker* w = c->worker;
+  if (w != nullptr && w->unreported_wait) {
+    // The timer already counts it as waiting (its CPU clock stood still): now it is a
+    // reported wait, ended by wait_end.
+    w->unreported_wait = false;
+  } else {
+    --g.active_count;
+    ++g.waiting_count;
+  }
+  if (w != nullptr) {
     w->in_wait = true;
     if (w->stuck) {
       w->stuck = false;
@@ -338,6 +404,8 @@ void Pool::wait_begin(connsched_conn* conn, int type) {
   }
   if (g.active_count == 0 && (!g.queue_empty() || g.listener == nullptr)) {
     wake_or_create_thread(g, false);
+  } else {
+    react_to_queue_age(g, now_us());
   }
 }
 
@@ -359,8 +427,11 @@ void Pool::wait_end(connsched_conn* conn) {
 // A pool thread's life: serve what get_event hands out until it hands out nothing
 // (idle timeout, retirement, shutdown); get_event has then already taken the thread
 // out of its group's counts, under the group mutex.
-void Pool::worker_main(ThreadGroup& g) {
+void Pool::worker_main(ThreadGroup& g, bool reserve) {
   Worker self;
+  self.reserve = reserve;
+  self.tid = current_tid();
+  self.has_cpu_clock = ::pthread_getcpuclockid(::pthread_self(), &self.cpu_clock) == 0;
   {
     std::lock_guard lock(g.mutex);
     g.workers.push_back(&self);
@@ -371,27 +442,52 @@ void Pool::worker_main(ThreadGroup& g) {
 // MariaDB's get_event: take queued work unless the group is oversubscribed; else
 // become the listener if there is none; else poll without blocking; else sleep on the
 // standby list until woken or the idle timeout (then exit).
+//
+// Beyond MariaDB: a reserve thread (above max_threads) takes lock holders only, or
+// listens while the group has holders and no listener, and otherwise leaves at once;
+// a thread whose priority was lowered for a long request and cannot get it back
+// leaves too, so no request is ever served at the demoted priority.
 PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
   std::unique_lock lock(g.mutex);
-  self.request_start_ms = 0;
-  if (self.stuck) {
-    self.stuck = false;
-    --g.stuck_count;
+  end_request(g, self);
+  bool retire = false;
+  if (self.demoted) {
+    self.demoted = false;
+    if (!restore_current_thread()) {
+      retire = true;
+      ++g.counters.demotion_retirements;
+    }
   }
   const std::int64_t idle_s =
       std::min(settings_.idle_timeout_s.load(std::memory_order_relaxed), kMaxIdleTimeoutS);
   const auto idle_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(idle_s);
   PoolConnection* c = nullptr;
-  while (!must_exit(g)) {
+  while (!retire && !must_exit(g)) {
+    if (self.reserve) {
+      if ((c = g.dequeue_lock_holder(now_us())) != nullptr) {
+        ++g.counters.dequeues_by_worker;
+        break;
+      }
+      if (g.listener == nullptr && g.holder_count > 0) {
+        g.listener = &self;
+        --g.active_count;
+        c = listen(g, lock, true);
+        ++g.active_count;
+        g.listener = nullptr;
+        if (c != nullptr) break;
+        continue;
+      }
+      break;  // nothing a reserve thread may do: it leaves
+    }
     const bool oversubscribed = too_many_threads(g, true);
-    if (!oversubscribed && (c = g.dequeue()) != nullptr) {
+    if (!oversubscribed && (c = g.dequeue(now_us())) != nullptr) {
       ++g.counters.dequeues_by_worker;
       break;
     }
     if (g.listener == nullptr) {
       g.listener = &self;
       --g.active_count;
-      c = listen(g, lock);
+      c = listen(g, lock, false);
       ++g.active_count;
       g.listener = nullptr;
       break;
@@ -401,7 +497,7 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
       int n = g.poll(events, kMaxEvents, 0);
       if (n > 0) {
         ++g.counters.polls_by_worker;
-        if (queue_events(g, events, n, nullptr) && (c = g.dequeue()) != nullptr) {
+        if (queue_events(g, events, n, nullptr) && (c = g.dequeue(now_us())) != nullptr) {
           ++g.counters.dequeues_by_worker;
           break;
         }
@@ -420,8 +516,12 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
   }
   g.stalled = false;
   if (c != nullptr) {
+    if (self.reserve) ++g.counters.reserve_dequeues;
     c->worker = &self;
     self.request_start_ms = svc_->now_ms();
+    self.cpu_progress_us = now_us();
+    self.cpu_ns = self.has_cpu_clock ? cpu_clock_ns(self.cpu_clock) : 0;
+    react_to_queue_age(g, self.cpu_progress_us);
     return c;
   }
   // Leaving: out of the group's counts before the mutex is released, so nobody counts
@@ -429,8 +529,25 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
   g.workers.erase(std::find(g.workers.begin(), g.workers.end(), &self));
   --g.thread_count;
   --g.active_count;
+  if (self.reserve) --g.reserve_count;
   total_threads_.fetch_sub(1);
   return nullptr;
+}
+
+// The request is over: the thread counts as active again if the timer had found it
+// blocked without a wait_begin, and as not stuck.
+void Pool::end_request(ThreadGroup& g, Worker& self) {
+  self.request_start_ms = 0;
+  if (self.stuck) {
+    self.stuck = false;
+    --g.stuck_count;
+  }
+  if (self.unreported_wait) {
+    self.unreported_wait = false;
+    self.in_wait = false;
+    ++g.active_count;
+    --g.waiting_count;
+  }
 }
 
 // MariaDB's listener: block in epoll_wait for the group, queue what arrives, and, when
@@ -438,7 +555,12 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
 // oversubscribe the group or thread_pool_dedicated_listener is on. It wakes a worker
 // only when no thread of the group is active; otherwise the active ones (or the
 // timer) will get to the queue. Called and returns with `lock` held.
-PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock) {
+//
+// A reserve thread listens with `holders_only`: it returns a lock holder's request or,
+// once the group has no holder left, nullptr; everything else stays queued for the
+// group's other threads.
+PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock,
+                             bool holders_only) {
   epoll_event events[kMaxEvents];
   while (true) {
     lock.unlock();
@@ -459,8 +581,14 @@ PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock)
     bool woken = false;
     queue_events(g, events, n, &woken);
     if (woken) g.clear_wake();
-    if (picks) {
-      if (PoolConnection* c = g.dequeue()) {
+    if (holders_only) {
+      if (PoolConnection* c = g.dequeue_lock_holder(now_us())) {
+        ++g.counters.dequeues_by_listener;
+        return c;
+      }
+      if (g.holder_count == 0) return nullptr;
+    } else if (picks) {
+      if (PoolConnection* c = g.dequeue(now_us())) {
         ++g.counters.dequeues_by_listener;
         return c;
       }
@@ -504,17 +632,23 @@ bool Pool::wake_thread(ThreadGroup& g, bool due_to_stall) {
 // thread_pool_max_threads caps the whole pool, except that every group may always
 // reach two threads (a listener and a worker: MariaDB's anti-deadlock floor). The
 // count is claimed with a CAS so that two groups cannot overshoot together.
+//
+// Past that, a group may still make up to thread_pool_max_threads_reserve threads for
+// its lock holders only (may_use_reserve): without them, once max_threads threads wait
+// for a lock, its holder can never run the request that releases it (MDEV-38219).
 bool Pool::create_worker(ThreadGroup& g, bool due_to_stall, std::int64_t decided_us) {
   const std::int64_t max = settings_.max_threads.load(std::memory_order_relaxed);
   std::int64_t total = total_threads_.load();
+  bool reserve = false;
   do {
-    if (total >= max && g.thread_count >= 2) {
+    reserve = total >= max && g.thread_count >= 2;
+    if (reserve && !may_use_reserve(g)) {
       report_max_threads_reached(g);
       return false;
     }
   } while (!total_threads_.compare_exchange_weak(total, total + 1));
   try {
-    threads_.spawn([this, &g] { worker_main(g); });
+    threads_.spawn([this, &g, reserve] { worker_main(g, reserve); });
   } catch (const std::system_error& e) {
     total_threads_.fetch_sub(1);
     log(CONNSCHED_LOG_ERROR,
@@ -525,6 +659,10 @@ bool Pool::create_worker(ThreadGroup& g, bool due_to_stall, std::int64_t decided
   ++g.thread_count;
   ++g.active_count;
   g.last_thread_creation_us = decided_us;
+  if (reserve) {
+    ++g.reserve_count;
+    ++g.counters.reserve_creations;
+  }
   ++g.counters.thread_creations;
   if (due_to_stall) ++g.counters.thread_creations_due_to_stall;
   return true;
@@ -555,6 +693,16 @@ void Pool::report_max_threads_reached(const ThreadGroup& g) {
 // ---------------------------------------------------------------------------------
 // Options
 
+// The timer re-reads its tick lengths at once (a shorter limit must not wait out a
+// sleep chosen for the old one).
+void Pool::wake_timer() {
+  {
+    std::lock_guard lock(timer_mutex_);
+    timer_reschedule_ = true;
+  }
+  timer_wake_.notify_all();
+}
+
 std::string Pool::set_option(const std::string& name, const std::string& value) {
   if (name == "thread_pool_size") {
     try {
@@ -566,11 +714,7 @@ std::string Pool::set_option(const std::string& name, const std::string& value) 
     settings_.oversubscribe.store(parse_int(value));
   } else if (name == "thread_pool_stall_limit") {
     settings_.stall_limit_ms.store(parse_int(value));
-    {
-      std::lock_guard lock(timer_mutex_);
-      timer_reschedule_ = true;
-    }
-    timer_wake_.notify_all();
+    wake_timer();
   } else if (name == "thread_pool_max_threads") {
     settings_.max_threads.store(parse_int(value));
   } else if (name == "thread_pool_idle_timeout") {
@@ -591,6 +735,20 @@ std::string Pool::set_option(const std::string& name, const std::string& value) 
     }
   } else if (name == "thread_pool_dedicated_listener") {
     settings_.dedicated_listener.store(parse_bool(value));
+  } else if (name == "thread_pool_max_threads_reserve") {
+    settings_.max_threads_reserve.store(parse_int(value));
+  } else if (name == "thread_pool_queue_age_limit") {
+    settings_.queue_age_limit_ms.store(parse_int(value));
+    wake_timer();
+  } else if (name == "thread_pool_demote_long_requests") {
+    settings_.demote_long_requests.store(parse_bool(value));
+  } else if (name == "thread_pool_demote_limit") {
+    settings_.demote_limit_ms.store(parse_int(value));
+  } else if (name == "thread_pool_demote_nice") {
+    settings_.demote_nice.store(parse_int(value));
+  } else if (name == "thread_pool_unreported_wait_limit") {
+    settings_.unreported_wait_limit_ms.store(parse_int(value));
+    wake_timer();
   } else {
     return fmt::format("unknown option '{}'", name);
   }

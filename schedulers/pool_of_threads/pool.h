@@ -65,34 +65,46 @@ class Pool {
   void tell_threads_to_exit(ThreadGroup& g);
   bool too_many_threads(const ThreadGroup& g, bool caller_is_active) const;
   void enqueue(ThreadGroup& g, PoolConnection& c, std::int64_t now_us);
+  bool holds_locks(const PoolConnection& c) const;
+  void note_lock_holder(ThreadGroup& g, PoolConnection& c, bool holds);
+  bool may_use_reserve(const ThreadGroup& g) const;
+  void react_to_queue_age(ThreadGroup& g, std::int64_t now_us);
+  void end_request(ThreadGroup& g, Worker& self);
   bool queue_events(ThreadGroup& g, const epoll_event* events, int count, bool* woken);
-  void worker_main(ThreadGroup& g);
+  void worker_main(ThreadGroup& g, bool reserve);
   PoolConnection* get_event(ThreadGroup& g, Worker& self);
-  PoolConnection* listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock);
+  PoolConnection* listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock, bool holders_only);
   void serve(PoolConnection& c);
-  void rearm(PoolConnection& c);
+  void rearm(PoolConnection& c, std::int64_t started_us);
   ThreadGroup& move_to_group(PoolConnection& c, ThreadGroup& from, std::size_t to,
                              std::unique_lock<std::mutex>& lock);
-  void close_connection(PoolConnection& c);
+  /// `started_us`: when the request that ends it began (its service time), or 0.
+  void close_connection(PoolConnection& c, std::int64_t started_us = 0);
   /// `tick_us`: the timer's tick time when it asks (due_to_stall), else 0 (now).
   bool wake_or_create_thread(ThreadGroup& g, bool due_to_stall, std::int64_t tick_us = 0);
   bool wake_thread(ThreadGroup& g, bool due_to_stall);
   bool create_worker(ThreadGroup& g, bool due_to_stall, std::int64_t decided_us);
   void report_max_threads_reached(const ThreadGroup& g);
   void log(int level, const std::string& message) const;
+  void wake_timer();
   template <typename Fn>
   void with_connection_locked(PoolConnection& c, Fn&& fn);
   void requeue_killed(PoolConnection& c, ThreadGroup& g);
 
   // pool_timer.cc
   void timer_main();
-  void check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick);
+  std::int64_t fast_tick_us() const;
+  /// Returns true while the group runs a request (the timer then ticks fast).
+  bool check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick);
+  bool watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now_us);
+  void poll_for_absent_listener(ThreadGroup& g);
   void check_stall(ThreadGroup& g, std::int64_t now_ms);
   void kick_up(ThreadGroup& g, std::int64_t now_us);
   void expire_idle(ThreadGroup& g, std::int64_t now_ms, std::vector<std::uint64_t>& expired);
   void kill_timed_out(std::uint64_t id);
 
   const connsched_services* const svc_;
+  const bool svc_has_holds_locks_;  // ABI 1.2's conn_holds_locks is there
   Settings settings_;
 
   // Groups are created on demand and never destroyed before the pool: a group past

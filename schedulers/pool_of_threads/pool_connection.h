@@ -28,9 +28,12 @@ struct Worker;
 
 enum class ConnState { kIdle, kQueued, kRunning, kTimingOut, kClosed };
 
-/// Queue indexes, as THREAD_POOL_QUEUES reports PRIORITY.
+/// Queue indexes, as THREAD_POOL_QUEUES reports PRIORITY. Dequeued lock holders first,
+/// then high, then normal (the lock-holder queue is beyond MariaDB: MDEV-38219).
 inline constexpr int kHighPriority = 0;
 inline constexpr int kNormalPriority = 1;
+inline constexpr int kLockHolderPriority = 2;
+inline constexpr int kQueueCount = 3;
 
 struct PoolConnection {
   PoolConnection(connsched_conn* c, std::uint64_t conn_id, int socket_fd,
@@ -48,8 +51,9 @@ struct PoolConnection {
   ConnState state = ConnState::kRunning;
   bool in_epoll = false;        // registered in the group's epoll set (ADD done)
   bool raise_priority = false;  // killed: served before everything else
+  bool holds_locks = false;     // counted in the group's holder_count (as of its last re-arm)
   std::uint64_t tickets;        // Percona's high-priority tickets left
-  int queue = -1;               // kHighPriority or kNormalPriority while queued
+  int queue = -1;               // its queue's index while queued
   std::int64_t enqueue_us = 0;  // when it entered its queue
   PoolConnection* prev = nullptr;
   PoolConnection* next = nullptr;

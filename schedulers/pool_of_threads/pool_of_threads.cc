@@ -62,7 +62,10 @@ int pool_init(const connsched_services* svc, void** backend, char* err, size_t e
     for (const char* name :
          {"thread_pool_oversubscribe", "thread_pool_stall_limit", "thread_pool_max_threads",
           "thread_pool_idle_timeout", "thread_pool_prio_kickup_timer", "thread_pool_high_prio_mode",
-          "thread_pool_high_prio_tickets", "thread_pool_dedicated_listener"}) {
+          "thread_pool_high_prio_tickets", "thread_pool_dedicated_listener",
+          "thread_pool_max_threads_reserve", "thread_pool_queue_age_limit",
+          "thread_pool_demote_long_requests", "thread_pool_demote_limit", "thread_pool_demote_nice",
+          "thread_pool_unreported_wait_limit"}) {
       if (const char* value = svc->get_option(svc, name)) {
         if (std::string why = pool->set_option(name, value); !why.empty()) {
           copy_error(err, errlen, std::string(name) + ": " + why);
@@ -162,6 +165,28 @@ constexpr connsched_option_desc kOptions[] = {
     {"thread_pool_dedicated_listener",
      "The listener only queues events and never runs requests itself", CONNSCHED_OPTION_BOOL, "off",
      0, 0, nullptr, 1},
+    {"thread_pool_max_threads_reserve",
+     "Threads each group may add above thread_pool_max_threads, only to run the requests of "
+     "connections holding a lock between requests (0: MariaDB's behaviour, which can "
+     "deadlock: MDEV-38219)",
+     CONNSCHED_OPTION_INT, "1", 0, 1000, nullptr, 1},
+    {"thread_pool_queue_age_limit",
+     "Milliseconds a group's oldest queued request may wait while its threads are busy "
+     "before the group gets another thread at once, not at the stall tick (0: off)",
+     CONNSCHED_OPTION_INT, "5", 0, 4294967295LL, nullptr, 1},
+    {"thread_pool_demote_long_requests",
+     "A request on its thread for over thread_pool_demote_limit runs at a lower CPU priority "
+     "(thread_pool_demote_nice) until it ends, so short requests win the CPU; where the "
+     "priority cannot be raised again (no CAP_SYS_NICE, RLIMIT_NICE), its thread exits after it",
+     CONNSCHED_OPTION_BOOL, "on", 0, 0, nullptr, 1},
+    {"thread_pool_demote_limit", "Milliseconds on one request after which its thread is demoted",
+     CONNSCHED_OPTION_INT, "100", 1, 4294967295LL, nullptr, 1},
+    {"thread_pool_demote_nice", "The nice value a demoted request's thread runs at",
+     CONNSCHED_OPTION_INT, "10", 1, 19, nullptr, 1},
+    {"thread_pool_unreported_wait_limit",
+     "Milliseconds a running request's thread CPU clock may stand still (the thread not "
+     "runnable) before it counts as waiting, as if it had reported the wait (0: off)",
+     CONNSCHED_OPTION_INT, "1", 0, 4294967295LL, nullptr, 1},
     {nullptr, nullptr, 0, nullptr, 0, 0, nullptr, 0},
 };
 

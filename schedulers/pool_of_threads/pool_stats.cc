@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <memory>
 
 #include "pool.h"
 
@@ -33,9 +34,12 @@ std::int64_t now_us() {
       .count();
 }
 
+constexpr const char* kPriorityNames[kQueueCount] = {"high", "normal", "lock_holder"};
+
 struct GroupSnapshot {
   std::size_t id;
   int connections, threads, active, standby, waiting, stuck;
+  int holders, reserve, demoted, unreported;
   std::size_t queue_length;
   bool has_listener, stalled;
   GroupCounters counters;
@@ -45,7 +49,48 @@ struct GroupSnapshot {
     std::int64_t queued_us;
   };
   std::vector<Queued> queued;
+  std::unique_ptr<GroupLatency> latency;
 };
+
+// One THREAD_POOL_LATENCY row: what an operator reads to see a stall before users do.
+void latency_row(const connsched_stats_sink& sink, std::size_t group, const char* measure,
+                 const char* priority, const LogHistogram& h) {
+  connsched_stat_value row[] = {cell(static_cast<std::uint64_t>(group)),
+                                cell(measure),
+                                cell(priority),
+                                cell(h.count()),
+                                cell(h.sum()),
+                                cell(h.percentile(50)),
+                                cell(h.percentile(99)),
+                                cell(h.percentile(99.9)),
+                                cell(h.max())};
+  sink.row(sink.ctx, row);
+}
+
+// Bucket bounds for the Prometheus form, in microseconds: 100 us to 10 s, 1-2.5-5 steps.
+constexpr std::uint64_t kBoundsUs[] = {100,     250,     500,     1000,    2500,   5000,
+                                       10000,   25000,   50000,   100000,  250000, 500000,
+                                       1000000, 2500000, 5000000, 10000000};
+constexpr const char* kBoundsSeconds[] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+                                          "0.01",   "0.025",   "0.05",   "0.1",   "0.25",   "0.5",
+                                          "1",      "2.5",     "5",      "10"};
+
+// The same histogram as THREAD_POOL_LATENCY_SECONDS_HISTOGRAM rows, which core's
+// /metrics turns into a Prometheus histogram (_bucket{le=...}, _sum, _count in seconds).
+// A bound's count includes its whole log-linear bucket (within 1/128 of the bound).
+void histogram_rows(const connsched_stats_sink& sink, std::size_t group, const char* measure,
+                    const char* priority, const LogHistogram& h) {
+  for (std::size_t b = 0; b <= std::size(kBoundsUs); ++b) {
+    const bool last = b == std::size(kBoundsUs);
+    connsched_stat_value row[] = {cell(static_cast<std::uint64_t>(group)),
+                                  cell(measure),
+                                  cell(priority),
+                                  cell(last ? "+Inf" : kBoundsSeconds[b]),
+                                  cell(last ? h.count() : h.count_at_or_below(kBoundsUs[b])),
+                                  cell(h.sum())};
+    sink.row(sink.ctx, row);
+  }
+}
 }  // namespace
 
 void Pool::report(const connsched_stats_sink& sink) {
@@ -57,6 +102,11 @@ void Pool::report(const connsched_stats_sink& sink) {
     std::lock_guard lock(g.mutex);
     // A retired group is shown while it still has connections or threads.
     if (i >= active_groups && g.connection_count == 0 && g.thread_count == 0) continue;
+    int demoted = 0, unreported = 0;
+    for (const Worker* w : g.workers) {
+      demoted += w->demoted ? 1 : 0;
+      unreported += w->unreported_wait ? 1 : 0;
+    }
     GroupSnapshot s{i,
                     g.connection_count,
                     g.thread_count,
@@ -64,12 +114,17 @@ void Pool::report(const connsched_stats_sink& sink) {
                     static_cast<int>(g.standby.size()),
                     g.waiting_count,
                     g.stuck_count,
+                    g.holder_count,
+                    g.reserve_count,
+                    demoted,
+                    unreported,
                     g.queue_length(),
                     g.listener != nullptr,
                     g.stalled,
                     g.counters,
-                    {}};
-    for (int priority : {kHighPriority, kNormalPriority}) {
+                    {},
+                    std::make_unique<GroupLatency>(g.latency)};
+    for (int priority : {kLockHolderPriority, kHighPriority, kNormalPriority}) {
       g.queues[priority].for_each([&](const PoolConnection& c) {
         s.queued.push_back({priority, c.id, now - c.enqueue_us});
       });
@@ -78,7 +133,12 @@ void Pool::report(const connsched_stats_sink& sink) {
   }
 
   std::int64_t standby = 0, listeners = 0, waiting = 0, active = 0, stuck = 0, connections = 0;
+  std::int64_t holders = 0, reserve = 0, demoted = 0, unreported = 0;
   for (const auto& s : groups) {
+    holders += s.holders;
+    reserve += s.reserve;
+    demoted += s.demoted;
+    unreported += s.unreported;
     standby += s.standby;
     listeners += s.has_listener ? 1 : 0;
     waiting += s.waiting;
@@ -97,6 +157,14 @@ void Pool::report(const connsched_stats_sink& sink) {
   counter("threadpool_stuck_threads", stuck,
           "Threads on one request for over thread_pool_stall_limit (not counted against "
           "thread_pool_oversubscribe)");
+  counter("threadpool_lock_holders", holders,
+          "Connections holding a lock between requests (served first, from the reserve)");
+  counter("threadpool_reserve_threads", reserve,
+          "Threads above thread_pool_max_threads, serving lock holders only");
+  counter("threadpool_demoted_threads", demoted,
+          "Threads at thread_pool_demote_nice on a request longer than thread_pool_demote_limit");
+  counter("threadpool_unreported_waiting_threads", unreported,
+          "Threads counted as waiting because their CPU clock stood still");
   counter("threadpool_groups", static_cast<std::int64_t>(active_groups), "thread_pool_size now");
   counter("threadpool_connections", connections, "Connections the pool serves");
   counter("threadpool_max_threads_reached", static_cast<std::int64_t>(max_threads_reached_.load()),
@@ -145,7 +213,14 @@ void Pool::report(const connsched_stats_sink& sink) {
                                                   "POLLS_BY_LISTENER",
                                                   "POLLS_BY_WORKER",
                                                   "DEQUEUES_BY_LISTENER",
-                                                  "DEQUEUES_BY_WORKER"};
+                                                  "DEQUEUES_BY_WORKER",
+                                                  "QUEUE_AGE_WAKEUPS",
+                                                  "RESERVE_THREAD_CREATIONS",
+                                                  "RESERVE_DEQUEUES",
+                                                  "DEMOTIONS",
+                                                  "DEMOTION_RETIREMENTS",
+                                                  "UNREPORTED_WAITS",
+                                                  "TIMER_POLLS"};
   sink.table(sink.ctx, "THREAD_POOL_STATS", std::size(kStatsColumns), kStatsColumns);
   for (const auto& s : groups) {
     const GroupCounters& c = s.counters;
@@ -159,8 +234,41 @@ void Pool::report(const connsched_stats_sink& sink) {
                                   cell(c.polls_by_listener),
                                   cell(c.polls_by_worker),
                                   cell(c.dequeues_by_listener),
-                                  cell(c.dequeues_by_worker)};
+                                  cell(c.dequeues_by_worker),
+                                  cell(c.queue_age_wakeups),
+                                  cell(c.reserve_creations),
+                                  cell(c.reserve_dequeues),
+                                  cell(c.demotions),
+                                  cell(c.demotion_retirements),
+                                  cell(c.unreported_waits),
+                                  cell(c.timer_polls)};
     sink.row(sink.ctx, row);
+  }
+
+  // Queue wait (enqueue to dequeue) per priority and service time (the request's run,
+  // do_command), in microseconds, per group.
+  static constexpr const char* kLatencyColumns[] = {
+      "GROUP_ID",         "MEASURE",          "PRIORITY",         "COUNT",
+      "SUM_MICROSECONDS", "P50_MICROSECONDS", "P99_MICROSECONDS", "P999_MICROSECONDS",
+      "MAX_MICROSECONDS"};
+  sink.table(sink.ctx, "THREAD_POOL_LATENCY", std::size(kLatencyColumns), kLatencyColumns);
+  for (const auto& s : groups) {
+    for (int priority : {kNormalPriority, kHighPriority, kLockHolderPriority}) {
+      latency_row(sink, s.id, "queue_wait", kPriorityNames[priority],
+                  s.latency->queue_wait[priority]);
+    }
+    latency_row(sink, s.id, "service", "", s.latency->service);
+  }
+  static constexpr const char* kHistogramColumns[] = {"GROUP_ID", "MEASURE", "PRIORITY",
+                                                      "LE",       "COUNT",   "SUM_MICROSECONDS"};
+  sink.table(sink.ctx, "THREAD_POOL_LATENCY_SECONDS_HISTOGRAM", std::size(kHistogramColumns),
+             kHistogramColumns);
+  for (const auto& s : groups) {
+    for (int priority : {kNormalPriority, kHighPriority, kLockHolderPriority}) {
+      histogram_rows(sink, s.id, "queue_wait", kPriorityNames[priority],
+                     s.latency->queue_wait[priority]);
+    }
+    histogram_rows(sink, s.id, "service", "", s.latency->service);
   }
 
   static constexpr const char* kWaitColumns[] = {"REASON", "COUNT"};

@@ -13,12 +13,16 @@
 #include <chrono>
 
 #include "pool.h"
+#include "thread_priority.h"
 
 namespace connsched::pool {
 
 namespace {
 // wait_timeout and kick-up are checked at least this often, whatever the stall limit.
 constexpr std::int64_t kTimerResolutionMs = 100;
+constexpr std::int64_t kFastestTickUs = 250;
+// Events the timer takes in one poll of a group that has no listener.
+constexpr int kTimerPollEvents = 64;
 
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -37,14 +41,19 @@ bool has_pending_input(int fd) {
 
 // Ticks are measured from the previous stall check, so a change of the stall limit
 // applies at once (set_option wakes the timer), and the thread never sleeps longer
-// than kTimerResolutionMs so that timeouts and kick-up stay prompt.
+// than kTimerResolutionMs so that timeouts and kick-up stay prompt. While any group
+// runs a request it ticks fast (fast_tick_us): that is when queues age, requests grow
+// long and threads block unreported; an idle server keeps the slow tick.
 void Pool::timer_main() {
   std::int64_t next_stall_check = svc_->now_ms() + settings_.stall_limit_ms.load();
+  bool busy = false;
   std::unique_lock lock(timer_mutex_);
   while (!timer_stop_) {
     std::int64_t now = svc_->now_ms();
-    std::int64_t sleep_ms = std::clamp<std::int64_t>(next_stall_check - now, 1, kTimerResolutionMs);
-    timer_wake_.wait_for(lock, std::chrono::milliseconds(sleep_ms),
+    std::int64_t sleep_us = std::clamp<std::int64_t>(
+        (next_stall_check - now) * 1000, 1000, busy ? fast_tick_us() : kTimerResolutionMs * 1000);
+    if (busy) sleep_us = std::min(sleep_us, fast_tick_us());
+    timer_wake_.wait_for(lock, std::chrono::microseconds(sleep_us),
                          [&] { return timer_stop_ || timer_reschedule_; });
     if (timer_stop_) break;
     now = svc_->now_ms();
@@ -55,24 +64,125 @@ void Pool::timer_main() {
     bool stall_tick = now >= next_stall_check;
     if (stall_tick) next_stall_check = now + settings_.stall_limit_ms.load();
     lock.unlock();
-    for (std::size_t i = 0; i < created_groups(); ++i) check_group(group(i), now, stall_tick);
+    busy = false;
+    for (std::size_t i = 0; i < created_groups(); ++i) {
+      if (check_group(group(i), now, stall_tick)) busy = true;
+    }
     threads_.reap();
     lock.lock();
   }
 }
 
+// Half the shortest of the limits the fast tick serves, so each is noticed within
+// 1.5 times itself; never slower than the slow tick, never faster than kFastestTickUs.
+std::int64_t Pool::fast_tick_us() const {
+  std::int64_t shortest = kTimerResolutionMs * 2;
+  for (std::int64_t limit : {settings_.queue_age_limit_ms.load(std::memory_order_relaxed),
+                             settings_.unreported_wait_limit_ms.load(std::memory_order_relaxed),
+                             settings_.demote_long_requests.load(std::memory_order_relaxed)
+                                 ? settings_.demote_limit_ms.load(std::memory_order_relaxed)
+                                 : 0}) {
+    if (limit > 0) shortest = std::min(shortest, limit);
+  }
+  return std::clamp<std::int64_t>(shortest * 1000 / 2, kFastestTickUs, kTimerResolutionMs * 1000);
+}
+
 // Everything for one group under one hold of its mutex; the kills wait until it is
 // released (kill_connection takes core's registry lock, which comes first).
-void Pool::check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick) {
+bool Pool::check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick) {
   std::vector<std::uint64_t> expired;
+  bool busy;
   {
     std::lock_guard lock(g.mutex);
-    kick_up(g, now_us());
+    const std::int64_t now = now_us();
+    kick_up(g, now);
     expire_idle(g, now_ms, expired);
+    busy = watch_requests(g, now_ms, now);
+    if (busy) poll_for_absent_listener(g);
+    react_to_queue_age(g, now);
     if (stall_tick) check_stall(g, now_ms);
     if (must_exit(g) && g.thread_count > 0) tell_threads_to_exit(g);
   }
   for (std::uint64_t id : expired) kill_timed_out(id);
+  return busy;
+}
+
+// What the timer watches on each running request, beyond MariaDB:
+//  - demotion: a request on its thread for thread_pool_demote_limit is moved to
+//    thread_pool_demote_nice (thread_priority.cc) and stops counting as active, so the short
+//    requests on the group's other threads win the CPU; its thread restores itself
+//    (or retires) when the request ends (get_event);
+//  - unreported blocking (the idea of Go's sysmon): a request whose thread CPU clock
+//    has not moved for thread_pool_unreported_wait_limit, and whose thread is not
+//    runnable (a busy CPU also stops the clock), is counted as waiting, exactly as if
+//    it had called wait_begin, so the group may run another thread; it counts as
+//    active again when its clock moves or its request ends.
+// Returns true when the group runs any request.
+bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now) {
+  const bool demote = settings_.demote_long_requests.load(std::memory_order_relaxed);
+  const std::int64_t demote_limit = settings_.demote_limit_ms.load(std::memory_order_relaxed);
+  const std::int64_t still_us =
+      settings_.unreported_wait_limit_ms.load(std::memory_order_relaxed) * 1000;
+  bool busy = false;
+  for (Worker* w : g.workers) {
+    if (w->request_start_ms == 0) continue;
+    busy = true;
+    if (demote && !w->demoted && !w->in_wait && now_ms - w->request_start_ms >= demote_limit &&
+        demote_thread(w->tid, static_cast<int>(settings_.demote_nice.load()))) {
+      w->demoted = true;
+      ++g.counters.demotions;
+      if (!w->stuck) {
+        w->stuck = true;
+        ++g.stuck_count;
+      }
+    }
+    if (still_us <= 0 || !w->has_cpu_clock || (w->in_wait && !w->unreported_wait)) continue;
+    const std::int64_t cpu = cpu_clock_ns(w->cpu_clock);
+    if (cpu != w->cpu_ns) {
+      w->cpu_ns = cpu;
+      w->cpu_progress_us = now;
+      if (w->unreported_wait) {  // running again
+        w->unreported_wait = false;
+        w->in_wait = false;
+        ++g.active_count;
+        --g.waiting_count;
+      }
+      continue;
+    }
+    if (w->in_wait || now - w->cpu_progress_us < still_us) continue;
+    if (thread_runnable(w->tid)) {
+      w->cpu_progress_us = now;  // preempted, not blocked
+      continue;
+    }
+    w->in_wait = true;
+    w->unreported_wait = true;
+    --g.active_count;
+    ++g.waiting_count;
+    if (w->stuck) {
+      w->stuck = false;
+      --g.stuck_count;
+    }
+    ++g.counters.unreported_waits;
+    if (g.active_count == 0 && (!g.queue_empty() || g.listener == nullptr)) {
+      wake_or_create_thread(g, false);
+    }
+  }
+  return busy;
+}
+
+// A group whose threads are all on requests has no listener: what its clients send
+// stays in the epoll set, unseen, until a request ends or the stall tick. The timer
+// queues it meanwhile (without blocking), so its age counts and it gets a thread.
+void Pool::poll_for_absent_listener(ThreadGroup& g) {
+  if (g.listener != nullptr || g.connection_count == 0 || g.shutdown) return;
+  epoll_event events[kTimerPollEvents];
+  int n = g.poll(events, kTimerPollEvents, 0);
+  if (n <= 0) return;
+  ++g.counters.timer_polls;
+  bool woken = false;
+  queue_events(g, events, n, &woken);
+  if (woken) g.clear_wake();
+  if (g.active_count == 0 && !g.queue_empty()) wake_or_create_thread(g, false);
 }
 
 // MariaDB's check_stall, plus one thing it lacks: a thread on the same request for a

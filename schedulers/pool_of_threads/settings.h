@@ -24,6 +24,17 @@ struct Settings {
   std::atomic<std::int64_t> high_prio_tickets{4294967295};
   std::atomic<HighPrioMode> high_prio_mode{HighPrioMode::kTransactions};
   std::atomic<bool> dedicated_listener{false};
+  /// Threads each group may run above max_threads, for lock holders only (MDEV-38219).
+  std::atomic<std::int64_t> max_threads_reserve{1};
+  /// A queue older than this while the group's threads are busy gets a thread (0: off).
+  std::atomic<std::int64_t> queue_age_limit_ms{5};
+  /// A request on one thread this long loses CPU priority (thread_pool_demote_*).
+  std::atomic<bool> demote_long_requests{true};
+  std::atomic<std::int64_t> demote_limit_ms{100};
+  std::atomic<std::int64_t> demote_nice{10};
+  /// A running request whose thread CPU clock stands still this long counts as waiting
+  /// (0: off).
+  std::atomic<std::int64_t> unreported_wait_limit_ms{1};
 };
 
 }  // namespace connsched::pool

@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -47,16 +48,36 @@ void ThreadGroup::enqueue(PoolConnection& c, int priority, std::int64_t now_us) 
   queues[priority].push_back(&c);
 }
 
-// High priority first, always; every successful dequeue is progress the stall
-// detector must see.
-PoolConnection* ThreadGroup::dequeue() {
-  PoolConnection* c = queues[kHighPriority].pop_front();
-  if (c == nullptr) c = queues[kNormalPriority].pop_front();
-  if (c == nullptr) return nullptr;
-  c->queue = -1;
-  c->state = ConnState::kRunning;
-  ++queue_event_count;
-  return c;
+// Lock holders first (their request may release what other threads wait for), then
+// high priority, always; every successful dequeue is progress the stall detector must
+// see, and is counted once in its queue's wait histogram.
+PoolConnection* ThreadGroup::dequeue(std::int64_t now_us) {
+  for (int priority : {kLockHolderPriority, kHighPriority, kNormalPriority}) {
+    if (PoolConnection* c = queues[priority].pop_front()) {
+      latency.queue_wait[priority].record(
+          static_cast<std::uint64_t>(std::max<std::int64_t>(now_us - c->enqueue_us, 0)));
+      c->queue = -1;
+      c->state = ConnState::kRunning;
+      ++queue_event_count;
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+PoolConnection* ThreadGroup::dequeue_lock_holder(std::int64_t now_us) {
+  if (queues[kLockHolderPriority].empty()) return nullptr;
+  return dequeue(now_us);
+}
+
+std::int64_t ThreadGroup::oldest_enqueue_us() const {
+  std::int64_t oldest = 0;
+  for (const auto& q : queues) {
+    if (const PoolConnection* c = q.front()) {
+      if (oldest == 0 || c->enqueue_us < oldest) oldest = c->enqueue_us;
+    }
+  }
+  return oldest;
 }
 
 void ThreadGroup::promote(PoolConnection& c) {

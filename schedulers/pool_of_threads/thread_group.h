@@ -9,6 +9,8 @@
 #define CONNSCHED_POOL_OF_THREADS_THREAD_GROUP_H_
 
 #include <sys/epoll.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <condition_variable>
 #include <cstddef>
@@ -19,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "connsched/log_histogram.h"
 #include "pool_connection.h"
 #include "standby_list.h"
 
@@ -42,9 +45,17 @@ class OwnedFd {
 struct Worker {
   std::condition_variable wake;       // its own: waking one standby thread wakes exactly it
   bool woken = false;                 // set by whoever popped it from the standby list
-  bool in_wait = false;               // inside wait_begin/wait_end
+  bool in_wait = false;               // inside wait_begin/wait_end, or detected as waiting
   bool stuck = false;                 // counted in stuck_threads (running for > stall limit)
+  bool reserve = false;               // above max_threads: serves lock holders only
+  bool demoted = false;               // at thread_pool_demote_nice until its request ends
+  bool unreported_wait = false;       // in_wait because its CPU clock stood still
   std::int64_t request_start_ms = 0;  // 0: not running a request
+  pid_t tid = 0;                      // for the timer to change its CPU priority
+  clockid_t cpu_clock{};              // its thread CPU clock (pthread_getcpuclockid)
+  bool has_cpu_clock = false;
+  std::int64_t cpu_ns = 0;           // the clock at the timer's last sample
+  std::int64_t cpu_progress_us = 0;  // when that clock last moved (or the request began)
 };
 
 /// THREAD_POOL_STATS, per group.
@@ -59,6 +70,20 @@ struct GroupCounters {
   std::uint64_t polls_by_worker = 0;
   std::uint64_t dequeues_by_listener = 0;
   std::uint64_t dequeues_by_worker = 0;
+  // Beyond MariaDB:
+  std::uint64_t queue_age_wakeups = 0;     // threads woken or made for an old queue
+  std::uint64_t reserve_creations = 0;     // threads made above max_threads for lock holders
+  std::uint64_t reserve_dequeues = 0;      // lock holders' requests run by those threads
+  std::uint64_t demotions = 0;             // requests moved to a lower CPU priority
+  std::uint64_t demotion_retirements = 0;  // threads that exited: priority not restorable
+  std::uint64_t unreported_waits = 0;      // requests found blocked without wait_begin
+  std::uint64_t timer_polls = 0;           // epoll polls by the timer (no listener)
+};
+
+/// Queue wait per priority and service time, in microseconds, per group.
+struct GroupLatency {
+  LogHistogram queue_wait[kQueueCount];
+  LogHistogram service;
 };
 
 /// The epoll data of the group's wake-up eventfd (connection ids start at 1).
@@ -75,7 +100,7 @@ class ThreadGroup {
   std::mutex mutex;
 
   // --- everything below: guarded by `mutex` ---
-  ConnectionQueue queues[2];  // [kHighPriority], [kNormalPriority]
+  ConnectionQueue queues[kQueueCount];  // [kHighPriority], [kNormalPriority], [kLockHolder...]
   StandbyList<Worker> standby;
   std::vector<Worker*> workers;  // every registered thread of the group
   Worker* listener = nullptr;
@@ -84,21 +109,32 @@ class ThreadGroup {
   int waiting_count = 0;  // threads inside wait_begin/wait_end
   int stuck_count = 0;    // active threads on one request for over a stall limit
   int connection_count = 0;
+  int holder_count = 0;   // connections holding a lock between requests
+  int reserve_count = 0;  // threads above max_threads (Worker::reserve)
   std::unordered_map<std::uint64_t, PoolConnection*> members;  // by connection id
   std::set<std::pair<std::int64_t, std::uint64_t>> deadlines;  // (idle deadline ms, id)
   std::uint64_t io_event_count = 0;     // events polled since the last stall check
   std::uint64_t queue_event_count = 0;  // dequeues since the last stall check
   std::int64_t last_thread_creation_us = 0;
+  std::int64_t queue_age_reacted_us = 0;  // the last reaction to an old queue
   bool shutdown = false;
   bool stalled = false;
   GroupCounters counters;
+  GroupLatency latency;
 
-  bool queue_empty() const { return queues[0].empty() && queues[1].empty(); }
-  std::size_t queue_length() const { return queues[0].size() + queues[1].size(); }
+  bool queue_empty() const { return queues[0].empty() && queues[1].empty() && queues[2].empty(); }
+  std::size_t queue_length() const {
+    return queues[0].size() + queues[1].size() + queues[2].size();
+  }
+  /// When the oldest entry of any queue was queued; 0 when every queue is empty.
+  std::int64_t oldest_enqueue_us() const;
   /// Appends `c` to a queue and marks it queued.
   void enqueue(PoolConnection& c, int priority, std::int64_t now_us);
-  /// The next connection to run, high priority first; marks it running.
-  PoolConnection* dequeue();
+  /// The next connection to run, lock holders first, then high priority; marks it
+  /// running and counts its wait.
+  PoolConnection* dequeue(std::int64_t now_us);
+  /// The next lock holder to run, or nullptr (what a reserve thread may take).
+  PoolConnection* dequeue_lock_holder(std::int64_t now_us);
   /// Moves `c` from the normal to the high-priority queue (kick-up, kill).
   void promote(PoolConnection& c);
 

@@ -6,7 +6,13 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
 #include <string>
+#include <thread>
 
 #include "admin_probe.h"
 #include "backend_catalog.h"
@@ -18,6 +24,14 @@
 #include "server_launcher.h"
 
 using namespace compare_tool;
+
+namespace {
+// A log file for a child process, removed afterwards.
+struct TempDirForTree {
+  std::string log = fmt::format("/tmp/compare_parts_tree_{}.log", ::getpid());
+  ~TempDirForTree() { std::remove(log.c_str()); }
+};
+}  // namespace
 
 TEST_CASE("the port is read from the 'listening on' line, never from the admin port's") {
   CHECK(parse_listening_port("2026-11-24 07:36:40.621 kv_server [info] listening on "
@@ -111,6 +125,46 @@ TEST_CASE("/proc gives this process's memory, threads and CPU time") {
   CHECK(sample->threads >= 1);
   CHECK(sample->cpu_seconds >= 0);
   CHECK_FALSE(read_proc_sample(0x7ffffff0).has_value());
+}
+
+TEST_CASE(
+    "a server's whole process tree is measured: children and grandchildren, their CPU "
+    "summed") {
+  // sh -> sh -> a busy loop (a background subshell, so a grandchild): the root does
+  // nothing, its grandchild all the work, as a forking backend's master and workers (or
+  // nginx's) do.
+  TempDirForTree dir;
+  ChildProcess root("sh",
+                    {"-c",
+                     "sh -c 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done & wait' "
+                     "& sleep 20 & wait"},
+                    dir.log);
+  std::optional<TreeSample> tree;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    tree = read_tree_sample(root.pid());
+    if (tree && tree->processes >= 4 && tree->cpu_seconds >= 0.3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(tree.has_value());
+  CHECK(process_tree(root.pid()).front() == root.pid());
+  CHECK(tree->processes >= 4);  // sh, the inner sh, its looping subshell, sleep
+  CHECK(tree->threads >= tree->processes);
+  CHECK(tree->fds >= 3 * tree->processes);
+  CHECK(tree->rss_kb > read_proc_sample(root.pid())->rss_kb);
+  CHECK(tree->cpu_seconds >= 0.3);
+  CHECK(read_proc_sample(root.pid())->cpu_seconds < 0.1);  // the root alone shows nothing
+  {
+    PeakSampler sampler(root.pid(), std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(sampler.peak_processes() >= 4);
+    CHECK(sampler.peak_fds() >= 12);
+  }
+  for (const pid_t member : process_tree(root.pid())) {  // the test's own processes, by id
+    if (member != root.pid()) ::kill(member, SIGKILL);
+  }
+  root.signal(SIGKILL);
+  CHECK_FALSE(read_tree_sample(0x7ffffff0).has_value());
 }
 
 TEST_CASE("the CPUs are split between servers (first half) and the load generator (the rest)") {

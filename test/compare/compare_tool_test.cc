@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -105,11 +106,13 @@ TEST_CASE(
     "the proxy scenario reports the upstream's peak connections: every client direct, at most "
     "the pool through the proxy") {
   TempDir out("connsched_compare_test");
-  auto [status, output] = ServerProcess::run(
+  const auto run = ServerProcess::run(
       bin_dir() + "/connsched_compare",
       {"--scenarios=proxy", "--connections=40", "--duration=0.5", "--warmup=0.1",
        "--backends=pool-of-threads", "--no-reference", "--out=" + out.path.string()},
       600s);
+  const int status = run.first;
+  const std::string& output = run.second;
   CAPTURE(output);
   REQUIRE(status == 0);
   CHECK(output.find("== proxy") != std::string::npos);
@@ -142,4 +145,124 @@ TEST_CASE(
     }
   }
   CHECK(read_file(out.path / "compare-proxy.png").substr(1, 3) == "PNG");
+}
+
+TEST_CASE(
+    "a sweep over two backends prints its table and writes CSV rows for every rate, the sweep "
+    "chart and the timeline, every request answered") {
+  TempDir out("connsched_compare_test");
+  const auto run =
+      ServerProcess::run(bin_dir() + "/connsched_compare",
+                         {"--sweep", "--scenarios=mixed", "--connections=12", "--duration=0.6",
+                          "--warmup=0.2", "--backends=one-thread-per-connection,pool-of-threads",
+                          "--no-reference", "--out=" + out.path.string()},
+                         600s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== mixed sweep") != std::string::npos);
+  CHECK(output.find("closed-loop capacity") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  // 2 closed-loop capacities, then 5 offered rates (quick) x 2 backends.
+  REQUIRE(lines.size() == 1 + 2 + 10);
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  std::map<std::string, int> rows_per_rate;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto fields = split(lines[i], ',');
+    CAPTURE(lines[i]);
+    REQUIRE(fields.size() >= header.size() - 1);
+    CHECK(fields[column("errors")] == "0");
+    CHECK(fields[column("unanswered")] == "0");
+    CHECK(fields[column("exit_status")] == "0");
+    CHECK(std::stoull(fields[column("requests")]) > 0);
+    CHECK(std::stoull(fields[column("processes_peak")]) == 1);
+    ++rows_per_rate[fields[column("offered_rate")]];
+  }
+  CHECK(rows_per_rate["0.0"] == 2);  // the closed loops
+  CHECK(rows_per_rate.size() == 1 + 5);
+  for (const auto& entry : rows_per_rate) {
+    CAPTURE(entry.first);
+    CHECK(entry.second == 2);
+  }
+  for (const char* chart : {"compare-mixed-sweep.png", "compare-mixed-timeline.png"}) {
+    CAPTURE(chart);
+    const auto png = read_file(out.path / chart);
+    REQUIRE(png.size() > 1000);
+    CHECK(png.substr(1, 3) == "PNG");
+  }
+  // Both panels: p99 on a log axis against offered, and achieved against offered.
+  const auto script = read_file(out.path / "compare-mixed-sweep.gp");
+  CHECK(script.find("set logscale y") != std::string::npos);
+  CHECK(script.find("using 1:3") != std::string::npos);
+  CHECK(script.find("using 1:2") != std::string::npos);
+}
+
+TEST_CASE(
+    "--server compares your own connsched server: echo_server under each backend, line "
+    "protocol") {
+  TempDir out("connsched_compare_test");
+  const auto output_run = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--server=" + bin_dir() + "/echo_server", "--protocol=line", "--request=hello",
+       "--name=echo", "--connections=4,16", "--duration=0.4", "--warmup=0.1",
+       "--backends=one-thread-per-connection,pool-of-threads", "--out=" + out.path.string()},
+      600s);
+  const int status = output_run.first;
+  const std::string& output = output_run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== echo — hello over line") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(lines.size() == 1 + 4);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    CAPTURE(lines[i]);
+    CHECK(lines[i].starts_with("echo,echo_server,"));
+  }
+  const auto png = read_file(out.path / "compare-echo.png");
+  REQUIRE(png.size() > 1000);
+  CHECK(png.substr(1, 3) == "PNG");
+}
+
+TEST_CASE(
+    "a scenario file describes several loads for your server; a typo in it is one error "
+    "line") {
+  TempDir out("connsched_compare_test");
+  const auto file = out.path / "loads.json";
+  std::ofstream(file) << R"({"scenarios": [
+    {"name": "echo-hello", "server": ")"
+                      << bin_dir() << R"(/echo_server", "protocol": "line",
+     "request": "hello", "connections": [4], "duration": 0.3, "warmup": 0.1},
+    {"name": "echo-mixed", "server": ")"
+                      << bin_dir() << R"(/echo_server", "protocol": "line",
+     "request": "hi", "mix": "bye:2", "connections": 6, "duration": 0.3, "warmup": 0.1}]})";
+  const auto run = ServerProcess::run(bin_dir() + "/connsched_compare",
+                                      {"--scenario-file=" + file.string(),
+                                       "--backends=pool-of-threads", "--out=" + out.path.string()},
+                                      600s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== echo-hello") != std::string::npos);
+  CHECK(output.find("== echo-mixed") != std::string::npos);
+  CHECK(output.find("└ bye") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  std::ofstream(out.path / "typo.json")
+      << R"({"scenarios": [{"server": "x", "request": "a", "conections": 4}]})";
+  const auto bad_output_run = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--scenario-file=" + (out.path / "typo.json").string(), "--out=" + out.path.string()}, 60s);
+  const int bad_status = bad_output_run.first;
+  const std::string& bad_output = bad_output_run.second;
+  CAPTURE(bad_output);
+  CHECK(bad_status != 0);
+  CHECK(bad_output.find("scenario 1: unknown key 'conections'") != std::string::npos);
 }

@@ -23,9 +23,9 @@ using namespace std::chrono_literals;
 TEST_CASE("a group that keeps stalling gains threads at the throttled pace, not at every tick") {
   // 16 connections each hold a thread with a long CPU request: every tick the timer
   // wants another thread. From 8 threads on the curve allows one per 2 ticks.
-  RunningServer server(pool_options({{"thread_pool_size", "1"},
-                                     {"thread_pool_oversubscribe", "0"},
-                                     {"thread_pool_stall_limit", "200"}}));
+  RunningServer server(pool_options(mariadb_only({{"thread_pool_size", "1"},
+                                                  {"thread_pool_oversubscribe", "0"},
+                                                  {"thread_pool_stall_limit", "200"}})));
   constexpr int kClients = 16;
   std::vector<TestClient> hogs;
   for (int i = 0; i < kClients; ++i) {

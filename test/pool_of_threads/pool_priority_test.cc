@@ -28,7 +28,7 @@ std::map<std::string, std::string> serial_group(std::map<std::string, std::strin
                                              {"thread_pool_dedicated_listener", "on"},
                                              {"thread_pool_prio_kickup_timer", "60000"}};
   for (auto& [k, v] : extra) options[k] = v;
-  return options;
+  return mariadb_only(options);
 }
 
 std::int64_t queue_length(Server& server) {

@@ -62,10 +62,10 @@ TEST_CASE(
     "a group stalled by a long CPU request gets another thread from the timer within a few stall "
     "limits") {
   SUBCASE("dedicated listener: the queue stops moving, the group is marked stalled") {
-    RunningServer server(pool_options({{"thread_pool_size", "1"},
-                                       {"thread_pool_oversubscribe", "0"},
-                                       {"thread_pool_stall_limit", "100"},
-                                       {"thread_pool_dedicated_listener", "on"}}));
+    RunningServer server(pool_options(mariadb_only({{"thread_pool_size", "1"},
+                                                    {"thread_pool_oversubscribe", "0"},
+                                                    {"thread_pool_stall_limit", "100"},
+                                                    {"thread_pool_dedicated_listener", "on"}})));
     TestClient hog(server.port(), 30s);
     REQUIRE(hog.send("burn 6000000\n"));  // 6 s of CPU, never yielding
     REQUIRE(RunningServer::eventually([&] { return server.probe().running.load() == 1; }));
@@ -87,9 +87,9 @@ TEST_CASE(
     CHECK(hog.read_line(30s) == "ok");
   }
   SUBCASE("default listener: the long request's thread is marked stuck and stops counting") {
-    RunningServer server(pool_options({{"thread_pool_size", "1"},
-                                       {"thread_pool_oversubscribe", "0"},
-                                       {"thread_pool_stall_limit", "100"}}));
+    RunningServer server(pool_options(mariadb_only({{"thread_pool_size", "1"},
+                                                    {"thread_pool_oversubscribe", "0"},
+                                                    {"thread_pool_stall_limit", "100"}})));
     TestClient hog(server.port(), 30s);
     REQUIRE(hog.send("burn 6000000\n"));
     REQUIRE(RunningServer::eventually([&] { return server.probe().running.load() == 1; }));
@@ -111,9 +111,11 @@ TEST_CASE(
 }
 
 TEST_CASE("with oversubscribe 0 and no stall, one thread of the group runs requests at a time") {
-  RunningServer server(pool_options({{"thread_pool_size", "1"},
-                                     {"thread_pool_oversubscribe", "0"},
-                                     {"thread_pool_stall_limit", "60000"}}));
+  // MariaDB's limit on its own: on a loaded machine a 20 ms burn can pass the demotion
+  // limit, and a demoted request rightly stops counting against the limit.
+  RunningServer server(pool_options(mariadb_only({{"thread_pool_size", "1"},
+                                                  {"thread_pool_oversubscribe", "0"},
+                                                  {"thread_pool_stall_limit", "60000"}})));
   // First give the group several threads (waits make them), so that more than one
   // thread could run requests if the limit did not hold.
   CHECK(concurrent_requests(server.port(), 4, "sleep 300", "ok") == 4);
@@ -198,7 +200,9 @@ TEST_CASE("the stats tables report what the pool did") {
         std::vector<std::string>{"GROUP_ID", "THREAD_CREATIONS", "THREAD_CREATIONS_DUE_TO_STALL",
                                  "WAKES", "WAKES_DUE_TO_STALL", "THROTTLES", "STALLS",
                                  "POLLS_BY_LISTENER", "POLLS_BY_WORKER", "DEQUEUES_BY_LISTENER",
-                                 "DEQUEUES_BY_WORKER"});
+                                 "DEQUEUES_BY_WORKER", "QUEUE_AGE_WAKEUPS",
+                                 "RESERVE_THREAD_CREATIONS", "RESERVE_DEQUEUES", "DEMOTIONS",
+                                 "DEMOTION_RETIREMENTS", "UNREPORTED_WAITS", "TIMER_POLLS"});
   CHECK(stats.table("THREAD_POOL_WAITS")->rows.size() == 12);
   CHECK(stats.table("THREAD_POOL_GROUPS")->rows.size() == 2);
   CHECK(waits_for(stats, "SLEEP") == 16);
@@ -210,8 +214,11 @@ TEST_CASE("the stats tables report what the pool did") {
   CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS") >= 2);
   CHECK(column_sum(stats, "THREAD_POOL_STATS", "STALLS") == 0);
   CHECK(stats.counter("threadpool_threads") == column_sum(stats, "THREAD_POOL_GROUPS", "THREADS"));
-  CHECK(stats.counter("threadpool_connections") == 1);
-  CHECK(column_sum(stats, "THREAD_POOL_GROUPS", "CONNECTIONS") == 1);
+  // The concurrent clients' closes are served asynchronously (on a loaded machine, maybe
+  // after the echoes above): wait for them rather than race them.
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("threadpool_connections") == 1; }));
+  CHECK(column_sum(server.server(), "THREAD_POOL_GROUPS", "CONNECTIONS") == 1);
 }
 
 TEST_CASE("without thread_pool_size the pool runs one group per CPU the server may run on") {

@@ -26,6 +26,16 @@ inline ServerOptions pool_options(const std::map<std::string, std::string>& back
   return options;
 }
 
+/// `backend` with the mechanisms beyond MariaDB switched off (queue-age reaction,
+/// demotion, unreported-wait detection): for tests of MariaDB's own mechanisms (the
+/// stall tick, kick-up, queue order, throttling), which those would otherwise pre-empt.
+inline std::map<std::string, std::string> mariadb_only(std::map<std::string, std::string> backend) {
+  backend.emplace("thread_pool_queue_age_limit", "0");
+  backend.emplace("thread_pool_demote_long_requests", "off");
+  backend.emplace("thread_pool_unreported_wait_limit", "0");
+  return backend;
+}
+
 /// A cell as an integer (NULL and text read as nullopt).
 inline std::optional<std::int64_t> int_cell(const StatsTable& table, std::size_t row,
                                             const std::string& column) {

@@ -42,10 +42,10 @@ TEST_CASE("wait_timeout closes idle connections in every group; active ones stay
 TEST_CASE("a request waiting in the queue past wait_timeout is served, not killed") {
   // One running thread at a time, held by a 3 s request; the dedicated listener queues
   // the victim's request at once, and there it waits longer than wait_timeout.
-  auto options = pool_options({{"thread_pool_size", "1"},
-                               {"thread_pool_oversubscribe", "0"},
-                               {"thread_pool_stall_limit", "60000"},
-                               {"thread_pool_dedicated_listener", "on"}});
+  auto options = pool_options(mariadb_only({{"thread_pool_size", "1"},
+                                            {"thread_pool_oversubscribe", "0"},
+                                            {"thread_pool_stall_limit", "60000"},
+                                            {"thread_pool_dedicated_listener", "on"}}));
   options.wait_timeout = 1;
   RunningServer server(options);
   TestClient hog(server.port(), 30s);

@@ -6,6 +6,8 @@
 //   connsched_compare                      # the quick version (about 3 minutes)
 //   connsched_compare --full               # the full version (docs/benchmarks.md)
 //   connsched_compare --scenarios ping,churn --backend build/release/plugins/shared-queue.so
+//   connsched_compare --sweep --scenarios cpu,mixed   # latency against offered load
+//   connsched_compare --server build/release/bin/echo_server --protocol line --request hello
 #include <fmt/format.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -17,11 +19,13 @@
 #include "compare_plan.h"
 #include "compare_runner.h"
 #include "cpu_split.h"
+#include "custom_scenario.h"
 #include "fd_limit.h"
 #include "progress_line.h"
 #include "report_chart.h"
 #include "report_csv.h"
 #include "report_table.h"
+#include "sweep.h"
 
 namespace {
 
@@ -41,6 +45,10 @@ struct Flags {
   std::string bin_dir, plugin_dir;
   std::uint32_t loadgen_threads = 2;
   bool no_pin = false;
+  bool sweep = false;
+  double rate = 0;
+  CustomLoad custom;
+  std::string scenario_file;
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -64,11 +72,128 @@ std::vector<Scenario> chosen_scenarios(const Flags& flags) {
   return out;
 }
 
+// The user's own scenarios (--server, --scenario-file), with the command line's window
+// overrides; an empty list when neither is given. Throws std::invalid_argument with
+// one line on a bad load.
+std::vector<Scenario> custom_scenarios(const Flags& flags) {
+  std::vector<Scenario> out;
+  std::string error;
+  if (!flags.custom.server_path.empty()) {
+    CustomLoad load = flags.custom;
+    if (!flags.connections.empty()) load.connections = flags.connections;
+    out.push_back(custom_scenario(load, flags.full, error));
+  }
+  if (error.empty() && !flags.scenario_file.empty()) {
+    auto more = read_scenario_file(flags.scenario_file, flags.full, error);
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  if (!error.empty()) throw std::invalid_argument(error);
+  for (auto& scenario : out) {
+    if (!flags.connections.empty()) scenario.connections = flags.connections;
+    if (flags.duration > 0) scenario.duration = to_ms(flags.duration);
+    if (flags.warmup >= 0) scenario.warmup = to_ms(flags.warmup);
+  }
+  return out;
+}
+
 std::string describe(const Scenario& scenario, std::uint32_t connections,
                      const BackendUnderTest& backend) {
   return fmt::format("{}: {} connections{}, {}", scenario.name, connections,
                      scenario.idle > 0 ? fmt::format(" + {} idle", scenario.idle) : "",
                      backend.label);
+}
+
+// The closest row to 80 % of the best capacity per backend: what a timeline of a sweep
+// shows (loaded, not overloaded).
+std::vector<CompareRow> rows_near(const std::vector<CompareRow>& open, double rate) {
+  std::vector<CompareRow> out;
+  for (const auto& row : open) {
+    auto same = std::find_if(out.begin(), out.end(),
+                             [&](const CompareRow& r) { return r.backend == row.backend; });
+    if (same == out.end()) {
+      out.push_back(row);
+    } else if (std::abs(row.offered_rate - rate) < std::abs(same->offered_rate - rate)) {
+      *same = row;
+    }
+  }
+  return out;
+}
+
+struct Outputs {
+  std::vector<CompareRow> rows;
+  std::vector<std::string> images;
+  std::string chart_error;
+  void note_chart(const std::string& error, const std::string& image) {
+    if (!image.empty()) images.push_back(image);
+    if (!error.empty() && chart_error.empty()) chart_error = error;
+  }
+};
+
+// Each planned scenario at each of its sweep connection counts: every backend's
+// closed-loop capacity, then every backend at each offered rate; a table, a sweep
+// chart and (for stall scenarios) a timeline chart per scenario and count.
+void run_sweeps(const Flags& flags, const ComparePlan& plan, const RunSettings& settings,
+                Outputs& outputs) {
+  const auto percents = sweep_percents(flags.full);
+  const auto counts_of = [&](const Scenario& scenario) {
+    if (!flags.connections.empty()) return scenario.connections;
+    return std::vector<std::uint32_t>{
+        *std::max_element(scenario.connections.begin(), scenario.connections.end())};
+  };
+  std::size_t total = 0, done = 0;
+  for (const auto& planned : plan.scenarios) {
+    if (!planned.scenario.churn)
+      total += counts_of(planned.scenario).size() * planned.backends.size() * (1 + percents.size());
+  }
+  ProgressLine progress(stderr);
+  for (const auto& planned : plan.scenarios) {
+    if (planned.scenario.churn) {
+      fmt::print("\n== {} sweep: skipped, an open loop does not churn connections ==\n",
+                 planned.scenario.name);
+      continue;
+    }
+    const auto counts = counts_of(planned.scenario);
+    // Windows given on the command line stand; otherwise a sweep's own.
+    Scenario scenario = sweep_windows(planned.scenario, flags.full);
+    if (flags.duration > 0) scenario.duration = planned.scenario.duration;
+    if (flags.warmup >= 0) scenario.warmup = planned.scenario.warmup;
+    for (const auto connections : counts) {
+      std::vector<CompareRow> closed, open;
+      for (const auto& backend : planned.backends) {
+        progress.show(done++, total, describe(scenario, connections, backend) + ", closed loop");
+        closed.push_back(run_measurement(scenario, connections, backend, settings));
+      }
+      const double best = best_capacity(closed);
+      for (const double pct : percents) {
+        const double rate = std::max(1.0, std::round(best * pct / 100));
+        for (const auto& backend : planned.backends) {
+          progress.show(
+              done++, total,
+              describe(scenario, connections, backend) + fmt::format(", {:.0f}/s offered", rate));
+          open.push_back(run_measurement(scenario, connections, backend, settings, rate));
+        }
+      }
+      progress.clear();
+      fmt::print("{}", format_sweep_table(scenario, closed, open));
+      std::fflush(stdout);
+      Scenario named = scenario;
+      if (counts.size() > 1) named.name += fmt::format("-{}", connections);
+      std::string image;
+      outputs.note_chart(write_sweep_chart(flags.out_dir, named, open, image), image);
+      if (wants_timeline(scenario.name)) {
+        image.clear();
+        outputs.note_chart(
+            write_timeline_chart(flags.out_dir, named, rows_near(open, best * 0.8),
+                                 fmt::format("{} connections, open loop at about 80 % of the "
+                                             "best capacity ({:.0f}/s)",
+                                             connections, best * 0.8),
+                                 image),
+            image);
+      }
+      outputs.rows.insert(outputs.rows.end(), closed.begin(), closed.end());
+      outputs.rows.insert(outputs.rows.end(), open.begin(), open.end());
+    }
+  }
 }
 
 int run(const Flags& flags) {
@@ -85,7 +210,8 @@ int run(const Flags& flags) {
       return std::find(flags.backends.begin(), flags.backends.end(), name) == flags.backends.end();
     });
   }
-  const auto scenarios = chosen_scenarios(flags);
+  const auto custom = custom_scenarios(flags);
+  const auto scenarios = custom.empty() ? chosen_scenarios(flags) : custom;
   if (scenarios.empty()) {
     fmt::print(stderr, "connsched_compare: no scenario selected\n");
     return 2;
@@ -114,9 +240,10 @@ int run(const Flags& flags) {
                              .loadgen_threads = flags.loadgen_threads,
                              .log_dir = (fs::path(flags.out_dir) / "logs").string()};
 
-  fmt::print("connsched_compare: {} version, {} measurements, {} CPUs, backends from {}\n",
-             flags.full ? "full" : "quick", plan.measurements(),
-             std::thread::hardware_concurrency(), plugin_dir);
+  fmt::print(
+      "connsched_compare: {} version{}, {} CPUs, backends from {}\n", flags.full ? "full" : "quick",
+      flags.sweep ? " of the rate sweeps" : fmt::format(", {} measurements", plan.measurements()),
+      std::thread::hardware_concurrency(), plugin_dir);
   if (cpus) {
     fmt::print("  servers run on CPU {}, the load generator on CPU {} (--no-pin to share)\n",
                cpu_list(cpus->server), cpu_list(cpus->client));
@@ -126,36 +253,58 @@ int run(const Flags& flags) {
   for (const auto& note : plan.notes) fmt::print("  note: {}\n", note);
   std::fflush(stdout);
 
-  ProgressLine progress(stderr);
-  std::vector<CompareRow> all_rows;
-  std::size_t done = 0;
-  for (const auto& planned : plan.scenarios) {
-    std::vector<CompareRow> rows;
-    for (const auto connections : planned.scenario.connections) {
-      for (const auto& backend : planned.backends) {
-        progress.show(done++, plan.measurements(),
-                      describe(planned.scenario, connections, backend));
-        rows.push_back(run_measurement(planned.scenario, connections, backend, settings));
+  Outputs outputs;
+  auto& all_rows = outputs.rows;
+  if (flags.sweep) {
+    run_sweeps(flags, plan, settings, outputs);
+  } else {
+    ProgressLine progress(stderr);
+    std::size_t done = 0;
+    for (const auto& planned : plan.scenarios) {
+      std::vector<CompareRow> rows;
+      for (const auto connections : planned.scenario.connections) {
+        for (const auto& backend : planned.backends) {
+          progress.show(done++, plan.measurements(),
+                        describe(planned.scenario, connections, backend));
+          // An open loop does not churn connections: churn stays a closed loop.
+          rows.push_back(run_measurement(planned.scenario, connections, backend, settings,
+                                         planned.scenario.churn ? 0 : flags.rate));
+        }
       }
+      progress.clear();
+      fmt::print("{}", format_table(planned.scenario, rows));
+      std::fflush(stdout);
+      if (wants_timeline(planned.scenario.name)) {
+        const auto most = *std::max_element(planned.scenario.connections.begin(),
+                                            planned.scenario.connections.end());
+        std::vector<CompareRow> at_most;
+        for (const auto& row : rows) {
+          if (row.connections == most) at_most.push_back(row);
+        }
+        std::string image;
+        outputs.note_chart(
+            write_timeline_chart(flags.out_dir, planned.scenario, at_most,
+                                 fmt::format("{} connections, closed loop", most), image),
+            image);
+      }
+      all_rows.insert(all_rows.end(), rows.begin(), rows.end());
     }
-    progress.clear();
-    fmt::print("{}", format_table(planned.scenario, rows));
-    std::fflush(stdout);
-    all_rows.insert(all_rows.end(), rows.begin(), rows.end());
+    std::vector<Scenario> ran;
+    for (const auto& planned : plan.scenarios) ran.push_back(planned.scenario);
+    const auto charts = write_charts(flags.out_dir, ran, all_rows);
+    for (const auto& image : charts.images) outputs.images.push_back(image);
+    if (!charts.error.empty() && outputs.chart_error.empty()) outputs.chart_error = charts.error;
   }
 
   const std::string csv_path = (fs::path(flags.out_dir) / "compare.csv").string();
   const bool csv_ok = write_csv(csv_path, all_rows);
-  std::vector<Scenario> ran;
-  for (const auto& planned : plan.scenarios) ran.push_back(planned.scenario);
-  const auto charts = write_charts(flags.out_dir, ran, all_rows);
   const auto unclean = std::count_if(all_rows.begin(), all_rows.end(),
                                      [](const CompareRow& row) { return !row.clean(); });
   fmt::print("\n{} measurements, {} with errors, a failed start or an unclean exit{}\n",
              all_rows.size(), unclean, unclean > 0 ? " (marked ! above)" : "");
   fmt::print("CSV:    {}{}\n", csv_path, csv_ok ? "" : " (could not be written)");
-  for (const auto& image : charts.images) fmt::print("chart:  {}\n", image);
-  if (!charts.error.empty()) fmt::print("charts: {}\n", charts.error);
+  for (const auto& image : outputs.images) fmt::print("chart:  {}\n", image);
+  if (!outputs.chart_error.empty()) fmt::print("charts: {}\n", outputs.chart_error);
   fmt::print("logs:   {}\n", settings.log_dir);
   return csv_ok ? 0 : 1;
 }
@@ -169,8 +318,8 @@ int main(int argc, char** argv) {
       "connsched_compare: every scenario under every backend, side by side (table, CSV, charts)"};
   app.add_flag("--full", flags.full, "the full version (long windows) instead of the quick one");
   app.add_option("--scenarios", flags.scenarios,
-                 "scenarios to run (ping, cpu, blocking, mixed, idle, churn, http-ping, http-cpu; "
-                 "'http' selects both http ones); default: all")
+                 "scenarios to run (ping, cpu, blocking, mixed, unreported, idle, churn, "
+                 "http-ping, http-cpu, proxy; 'http' selects both http ones); default: all")
       ->delimiter(',');
   app.add_option("--backends", flags.backends,
                  "built-in backends to run (default: every one in the plugin folder)")
@@ -194,7 +343,42 @@ int main(int argc, char** argv) {
   app.add_flag("--no-pin", flags.no_pin,
                "let servers and the load generator share every CPU (default: with 2 or more "
                "CPUs, servers get the first half and the load generator the rest)");
+  app.add_flag("--sweep", flags.sweep,
+               "rate sweeps instead: per scenario (at its largest connection count, or each of "
+               "--connections) every backend's closed-loop capacity, then every backend in an "
+               "open loop (latency from the intended send time) at 10-120 % of the best; a "
+               "table, CSV rows and compare-<scenario>-sweep.png (p99 against offered rate, "
+               "achieved against offered)");
+  app.add_option("--rate", flags.rate,
+                 "an open loop at this many requests per second (first class) for every "
+                 "measurement but churn's, latency from the intended send time; 0: closed loops")
+      ->capture_default_str();
+  auto* server = app.add_option(
+      "--server", flags.custom.server_path,
+      "your own connsched server binary: compared under each backend with the load of "
+      "--protocol, --request, --mix, --connections (instead of the built-in scenarios)");
+  app.add_option("--protocol", flags.custom.protocol, "--server: resp, http or line")
+      ->check(CLI::IsMember({"resp", "http", "line"}))
+      ->capture_default_str()
+      ->needs(server);
+  app.add_option("--request", flags.custom.request,
+                 "--server: the request (a RESP command, an HTTP target, or a line)")
+      ->needs(server);
+  app.add_option("--mix", flags.custom.mixes,
+                 "--server: REQUEST:N, N of the connections send REQUEST instead")
+      ->needs(server);
+  app.add_option("--name", flags.custom.name,
+                 "--server: the scenario's name in tables and file names (default: the binary's)")
+      ->needs(server);
+  app.add_option("--scenario-file", flags.scenario_file,
+                 "a JSON file of loads for your own servers: {\"scenarios\": [{\"name\", "
+                 "\"server\", \"protocol\", \"request\", \"mix\", \"connections\", "
+                 "\"duration\", \"warmup\", \"idle\", \"summary\"}]} (docs/benchmarks.md)");
   CLI11_PARSE(app, argc, argv);
+  if (!flags.custom.server_path.empty() && flags.custom.request.empty()) {
+    fmt::print(stderr, "connsched_compare: --server needs --request\n");
+    return 2;
+  }
   try {
     return run(flags);
   } catch (const std::exception& e) {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "custom_scenario.h"
+
 namespace compare_tool {
 
 namespace {
@@ -96,7 +98,7 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
   const auto nginx = options.references ? find_in_path("nginx") : std::nullopt;
   bool noted_serial = false;
   for (const auto& scenario : scenarios) {
-    const std::string server = options.bin_dir + "/" + server_executable(scenario.server);
+    const std::string server = server_program(scenario, options.bin_dir);
     if (::access(server.c_str(), X_OK) != 0) {
       plan.notes.push_back(fmt::format("{}: skipped, {} is not built", scenario.name, server));
       continue;
@@ -108,6 +110,17 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
                                   .label = label,
                                   .thread_handling = handling,
                                   .options = declared_flags(declared, options.server_options)});
+      const BackendUnderTest base = planned.backends.back();
+      for (const auto& v : scenario.variants) {
+        const bool declares_all = std::all_of(v.flags.begin(), v.flags.end(), [&](const auto& f) {
+          return declared.contains(f.substr(2, f.find('=') - 2));
+        });
+        if (!declares_all) continue;
+        auto variant = base;
+        variant.label += fmt::format(" ({})", v.label);
+        variant.options.insert(variant.options.end(), v.flags.begin(), v.flags.end());
+        planned.backends.push_back(std::move(variant));
+      }
       // Churn shows what a thread cache buys: the same backend without one, as its own row.
       if (scenario.churn && declared.contains("thread-cache-size")) {
         auto variant = planned.backends.back();

@@ -8,10 +8,20 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "load_report.h"
 
 namespace compare_tool {
+
+/// One interval of a measurement's timeline: replies completed, the first class's p99
+/// (corrected) and the errors in it.
+struct TimelinePoint {
+  double start_s = 0;
+  std::uint64_t completed = 0;
+  double p99_us = 0;
+  std::uint64_t errors = 0;
+};
 
 struct CompareRow {
   std::string scenario;
@@ -23,10 +33,18 @@ struct CompareRow {
   std::string note;  ///< why it did not run, or the first error seen
 
   double seconds = 0;
-  std::uint64_t requests = 0;       ///< first class (the whole load unless mixed)
-  double throughput = 0;            ///< all classes, per second
-  loadgen::LatencySummary latency;  ///< first class
-  std::string class2;               ///< the mixed-in class, if any
+  std::uint64_t requests = 0;  ///< first class (the whole load unless mixed)
+  double throughput = 0;       ///< all classes, per second
+  /// First class: from the intended send time (open loop; corrected for coordinated
+  /// omission) — in a closed loop the same as the service time.
+  loadgen::LatencySummary latency;
+  loadgen::LatencySummary service;  ///< first class, from the actual send
+  /// Open loop: the offered rate of the first class (0: a closed loop), requests that
+  /// waited for a busy connection, and requests never sent by the end of the run.
+  double offered_rate = 0;
+  std::uint64_t queued = 0, unsent = 0;
+  std::vector<TimelinePoint> timeline;
+  std::string class2;  ///< the mixed-in class, if any
   std::uint64_t class2_requests = 0;
   loadgen::LatencySummary class2_latency;
 
@@ -35,9 +53,12 @@ struct CompareRow {
                 invalid_replies = 0;
   std::uint32_t idle_open_at_end = 0;
 
+  /// The server's whole process tree (workers of a forking backend, nginx's workers).
   double rss_peak_mb = 0;
   std::uint64_t threads_peak = 0;
-  double cpu_seconds = 0;  ///< the server's user+system time over the measured window
+  std::uint64_t fds_peak = 0;
+  std::uint64_t processes_peak = 0;
+  double cpu_seconds = 0;  ///< the tree's user+system time over the measured window
   /// The load generator's CPU time over the same window: near the CPUs it may use times
   /// the window, the client (not the server) set the pace.
   double client_cpu_seconds = 0;
@@ -47,6 +68,8 @@ struct CompareRow {
 
   /// The server's CPU time per request (connection, for churn), in microseconds: what a
   /// request costs the server, whoever else shares the machine.
+  /// The first class's achieved rate (what an open loop's offered rate compares with).
+  double achieved_rate() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
   double cpu_us_per_op() const {
     const double ops = throughput * seconds;
     return ops > 0 ? cpu_seconds * 1e6 / ops : 0;

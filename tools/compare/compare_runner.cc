@@ -7,7 +7,10 @@
 
 #include <optional>
 
+#include <filesystem>
+
 #include "admin_probe.h"
+#include "custom_scenario.h"
 #include "load_generator.h"
 #include "proc_sampler.h"
 
@@ -34,10 +37,10 @@ std::string slug(const std::string& text) {
 }
 
 loadgen::LoadSpec make_spec(const Scenario& scenario, std::uint32_t connections, std::uint16_t port,
-                            std::uint32_t threads) {
+                            std::uint32_t threads, double offered_rate) {
   loadgen::LoadSpec spec;
   spec.port = port;
-  spec.protocol = server_protocol(scenario.server);
+  spec.protocol = scenario_protocol(scenario);
   spec.connections = connections;
   spec.idle_connections = scenario.idle;
   spec.churn = scenario.churn;
@@ -46,6 +49,11 @@ loadgen::LoadSpec make_spec(const Scenario& scenario, std::uint32_t connections,
   spec.duration = scenario.duration;
   spec.classes.push_back({.name = "main", .request = scenario.request, .connections = 0});
   if (scenario.mix) spec.classes.push_back(*scenario.mix);
+  // An open loop at the offered rate, one request at a time per connection (a client):
+  // above capacity, requests wait on the client and their wait counts.
+  spec.open_loop = offered_rate > 0;
+  spec.rate = offered_rate;
+  spec.timeline_interval = std::chrono::milliseconds(100);
   return spec;
 }
 
@@ -54,6 +62,18 @@ void fill_load_figures(CompareRow& row, const loadgen::LoadResult& result) {
   row.requests = result.classes[0].requests;
   row.throughput = result.throughput();
   row.latency = loadgen::summarize(result.classes[0].latency);
+  row.service = loadgen::summarize(result.classes[0].service);
+  row.offered_rate = result.offered_rate;
+  row.queued = result.queued;
+  row.unsent = result.unsent;
+  const double step = static_cast<double>(result.timeline_interval.count()) / 1e3;
+  for (std::size_t i = 0; i < result.timeline.size(); ++i) {
+    const auto& at = result.timeline[i];
+    row.timeline.push_back({.start_s = static_cast<double>(i) * step,
+                            .completed = at.completed,
+                            .p99_us = static_cast<double>(at.latency.percentile(99)) / 1e3,
+                            .errors = at.errors});
+  }
   if (result.classes.size() > 1) {
     row.class2 = result.classes[1].name;
     row.class2_requests = result.classes[1].requests;
@@ -123,7 +143,7 @@ int stop(ChildProcess& process, std::string& note) {
 std::string server_name(const BackendUnderTest& backend, const Scenario& scenario) {
   switch (backend.kind) {
     case BackendUnderTest::Kind::kConnsched:
-      return server_executable(scenario.server);
+      return std::filesystem::path(server_program(scenario, "")).filename().string();
     case BackendUnderTest::Kind::kUpstream:
       return server_executable(ServerKind::kKv);
     case BackendUnderTest::Kind::kRedis:
@@ -135,7 +155,8 @@ std::string server_name(const BackendUnderTest& backend, const Scenario& scenari
 }
 
 CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
-                           const BackendUnderTest& backend, const RunSettings& settings) {
+                           const BackendUnderTest& backend, const RunSettings& settings,
+                           double offered_rate) {
   // The server's CPU is read as the load enters and leaves its measured window, so
   // connecting, warm-up and shutdown are not charged to it.
   CompareRow row;
@@ -144,8 +165,11 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
   row.backend = backend.label;
   row.connections = connections;
   row.idle = scenario.idle;
-  const std::string log_path = fmt::format("{}/{}-{}-{}.log", settings.log_dir, scenario.name,
-                                           connections, slug(backend.label));
+  const std::string log_path =
+      offered_rate > 0 ? fmt::format("{}/{}-{}-{}-at-{:.0f}.log", settings.log_dir, scenario.name,
+                                     connections, slug(backend.label), offered_rate)
+                       : fmt::format("{}/{}-{}-{}.log", settings.log_dir, scenario.name,
+                                     connections, slug(backend.label));
   auto servers = start_servers(backend, scenario, settings.launch, log_path);
   if (!servers.under_test.process) {
     row.note = fmt::format("did not start: {}", servers.under_test.error);
@@ -155,22 +179,27 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
   std::optional<double> cpu_start, cpu_stop, client_start, client_stop;
   {
     PeakSampler sampler(pid);
-    const auto result = loadgen::run_load(
-        make_spec(scenario, connections, servers.under_test.port, settings.loadgen_threads),
-        [&](loadgen::Phase phase) {
-          if (phase != loadgen::Phase::kMeasure && phase != loadgen::Phase::kStop) return;
-          const bool start = phase == loadgen::Phase::kMeasure;
-          // This process is the load generator: its CPU tells whether the client kept up.
-          if (auto self = read_proc_sample(::getpid())) {
-            (start ? client_start : client_stop) = self->cpu_seconds;
-          }
-          auto sample = read_proc_sample(pid);
-          if (!sample) return;
-          (start ? cpu_start : cpu_stop) = sample->cpu_seconds;
-        });
+    const auto result =
+        loadgen::run_load(make_spec(scenario, connections, servers.under_test.port,
+                                    settings.loadgen_threads, offered_rate),
+                          [&](loadgen::Phase phase) {
+                            if (phase != loadgen::Phase::kMeasure && phase != loadgen::Phase::kStop)
+                              return;
+                            const bool start = phase == loadgen::Phase::kMeasure;
+                            // This process is the load generator: its CPU tells whether the client
+                            // kept up.
+                            if (auto self = read_proc_sample(::getpid())) {
+                              (start ? client_start : client_stop) = self->cpu_seconds;
+                            }
+                            auto sample = read_tree_sample(pid);
+                            if (!sample) return;
+                            (start ? cpu_start : cpu_stop) = sample->cpu_seconds;
+                          });
     fill_load_figures(row, result);
     row.rss_peak_mb = static_cast<double>(sampler.peak_rss_kb()) / 1024.0;
     row.threads_peak = sampler.peak_threads();
+    row.fds_peak = sampler.peak_fds();
+    row.processes_peak = sampler.peak_processes();
   }
   if (cpu_start && cpu_stop) row.cpu_seconds = *cpu_stop - *cpu_start;
   if (client_start && client_stop) row.client_cpu_seconds = *client_stop - *client_start;

@@ -20,8 +20,11 @@ struct RunSettings {
   std::string log_dir;  ///< one server log per measurement
 };
 
+/// One measurement: a closed loop when `offered_rate` is 0, else an open loop offering
+/// that many first-class requests per second (constant spacing per connection).
 CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
-                           const BackendUnderTest& backend, const RunSettings& settings);
+                           const BackendUnderTest& backend, const RunSettings& settings,
+                           double offered_rate = 0);
 
 /// The server name a row reports for this backend and scenario.
 std::string server_name(const BackendUnderTest& backend, const Scenario& scenario);

@@ -119,6 +119,19 @@ std::string chart_script(const Scenario& scenario, const std::vector<CompareRow>
       lines ? line_chart(scenario, rows, data_path) : bar_chart(scenario, rows, data_path));
 }
 
+std::string render_png(const std::string& base, const std::string& script) {
+  // gnuplot is the field's standard plotting tool; without it the CSV still stands.
+  const auto gnuplot = find_in_path("gnuplot");
+  if (!gnuplot) return "gnuplot not found (install gnuplot-nox): no charts written";
+  const std::string script_path = base + ".gp";
+  ::unlink((base + ".png").c_str());  // a stale image must not pass for a new one
+  std::ofstream(script_path) << script;
+  const std::string output = run_and_capture(*gnuplot, {script_path}, std::chrono::seconds(60));
+  struct stat info {};
+  if (::stat((base + ".png").c_str(), &info) == 0 && info.st_size > 0) return {};
+  return fmt::format("gnuplot failed for {}: {}", base, output);
+}
+
 ChartResult write_charts(const std::string& out_dir, const std::vector<Scenario>& scenarios,
                          const std::vector<CompareRow>& rows) {
   // gnuplot is the field's standard plotting tool; without it the CSV still stands.

@@ -28,6 +28,10 @@ std::string gnuplot_quoted(const std::string& text);
 std::string chart_script(const Scenario& scenario, const std::vector<CompareRow>& rows,
                          const std::string& data_path, const std::string& png_path);
 
+/// Runs gnuplot on `script` (written to `base`.gp) to make `base`.png; an empty string
+/// when the image was written, else why not. An old image is removed first.
+std::string render_png(const std::string& base, const std::string& script);
+
 /// Writes a chart for each scenario with rows into `out_dir`.
 ChartResult write_charts(const std::string& out_dir, const std::vector<Scenario>& scenarios,
                          const std::vector<CompareRow>& rows);

@@ -28,13 +28,16 @@ std::string csv_header() {
          "class2_max_ms,errors,error_replies,refused,connect_failures,dropped,unanswered,"
          "invalid_replies,idle_open_at_end,rss_peak_mb,threads_peak,cpu_seconds,cpu_us_per_op,"
          "client_cpu_seconds,"
-         "exit_status,upstream_peak_connections,note";
+         "exit_status,upstream_peak_connections,offered_rate,achieved_rate,p9999_ms,"
+         "service_p50_ms,service_p99_ms,service_p999_ms,queued,unsent,fds_peak,processes_peak,"
+         "note";
 }
 
 std::string csv_line(const CompareRow& r) {
   return fmt::format(
       "{},{},{},{},{},{},{:.3f},{},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{:.3f},{:.3f},"
-      "{:.3f},{},{},{},{},{},{},{},{},{:.1f},{},{:.3f},{:.2f},{:.3f},{},{},{}",
+      "{:.3f},{},{},{},{},{},{},{},{},{:.1f},{},{:.3f},{:.2f},{:.3f},{},{},{:.1f},{:.1f},{:.3f},"
+      "{:.3f},{:.3f},{:.3f},{},{},{},{},{}",
       field(r.scenario), field(r.server), field(r.backend), r.connections, r.idle, r.ran ? 1 : 0,
       r.seconds, r.requests, r.throughput, r.latency.p50_us / 1e3, r.latency.p90_us / 1e3,
       r.latency.p99_us / 1e3, r.latency.p999_us / 1e3, r.latency.max_us / 1e3, field(r.class2),
@@ -42,7 +45,9 @@ std::string csv_line(const CompareRow& r) {
       r.class2_latency.max_us / 1e3, r.errors, r.error_replies, r.refused, r.connect_failures,
       r.dropped, r.unanswered, r.invalid_replies, r.idle_open_at_end, r.rss_peak_mb, r.threads_peak,
       r.cpu_seconds, r.cpu_us_per_op(), r.client_cpu_seconds, r.exit_status,
-      r.upstream_peak ? std::to_string(*r.upstream_peak) : std::string(), field(r.note));
+      r.upstream_peak ? std::to_string(*r.upstream_peak) : std::string(), r.offered_rate,
+      r.achieved_rate(), r.latency.p9999_us / 1e3, r.service.p50_us / 1e3, r.service.p99_us / 1e3,
+      r.service.p999_us / 1e3, r.queued, r.unsent, r.fds_peak, r.processes_peak, field(r.note));
 }
 
 bool write_csv(const std::string& path, const std::vector<CompareRow>& rows) {

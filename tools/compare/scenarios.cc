@@ -41,6 +41,20 @@ std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
     out.back().warmup = milliseconds(500);
     out.back().duration = milliseconds(2000);
   }
+  // What each of pool-of-threads' mechanisms beyond MariaDB buys: the row with it off.
+  const Scenario::Variant queue_age_off{"queue age off", {"--thread-pool-queue-age-limit=0"}};
+  const Scenario::Variant demotion_off{"demotion off", {"--thread-pool-demote-long-requests=off"}};
+  const Scenario::Variant detection_off{"detection off", {"--thread-pool-unreported-wait-limit=0"}};
+  const Scenario::Variant mariadb{
+      "as MariaDB",
+      {"--thread-pool-queue-age-limit=0", "--thread-pool-demote-long-requests=off",
+       "--thread-pool-unreported-wait-limit=0", "--thread-pool-max-threads-reserve=0"}};
+  out.back().variants = {queue_age_off, demotion_off, detection_off, mariadb};
+  out.push_back(make("unreported",
+                     "NAP 10 (a 10 ms sleep the handler does not report): blocking a pool "
+                     "must find by itself",
+                     ServerKind::kKv, {500}, "NAP 10"));
+  out.back().variants = {detection_off};
   out.push_back(make("idle", "10,000 idle connections plus 50 sending PING: memory and threads",
                      ServerKind::kKv, {50}, "PING"));
   out.back().idle = 10000;
@@ -66,6 +80,7 @@ std::string server_executable(ServerKind kind) {
       return "kv_server";
     case ServerKind::kProxy:
       return "kv_proxy";
+    case ServerKind::kCustom:  // see server_program(): the scenario names its binary
     case ServerKind::kHttp:
       break;
   }
@@ -76,6 +91,7 @@ loadgen::WireProtocol server_protocol(ServerKind kind) {
   switch (kind) {
     case ServerKind::kKv:
     case ServerKind::kProxy:
+    case ServerKind::kCustom:  // see scenario_protocol(): the scenario names its protocol
       return loadgen::WireProtocol::kResp;
     case ServerKind::kHttp:
       break;

@@ -16,7 +16,8 @@
 namespace compare_tool {
 
 /// kProxy: kv_proxy in front of a kv_server upstream, started together per measurement.
-enum class ServerKind { kKv, kHttp, kProxy };
+/// kCustom: the user's own connsched server (`server_path`, `protocol`).
+enum class ServerKind { kKv, kHttp, kProxy, kCustom };
 
 struct Scenario {
   std::string name;     ///< "ping", "http-cpu"
@@ -32,8 +33,18 @@ struct Scenario {
   /// kProxy: the upstream kv_server's backend, and the proxy's pool size in the pooled rows.
   std::string upstream_backend = "pool-of-threads";
   std::uint32_t upstream_pool = 16;
+  /// Extra rows: a backend that declares every option of a variant also runs with its
+  /// flags ("--thread-pool-queue-age-limit=0"), labelled "<backend> (<label>)".
+  struct Variant {
+    std::string label;
+    std::vector<std::string> flags;
+  };
+  std::vector<Variant> variants;
   std::chrono::milliseconds warmup{1000};
   std::chrono::milliseconds duration{5000};
+  /// kCustom: the server binary and the protocol the load speaks to it.
+  std::string server_path;
+  loadgen::WireProtocol protocol = loadgen::WireProtocol::kResp;
 };
 
 /// Every scenario; `full` picks the long version, `cores` sizes the cpu scenario.

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "custom_scenario.h"
 #include "unique_fd.h"
 
 namespace compare_tool {
@@ -91,9 +92,8 @@ LaunchedServer launch_connsched(const BackendUnderTest& backend, const Scenario&
                                 fmt::format("--max-connections={}", settings.max_connections),
                                 "--log-level=info"};
   args.insert(args.end(), backend.options.begin(), backend.options.end());
-  auto child =
-      std::make_unique<ChildProcess>(settings.bin_dir + "/" + server_executable(scenario.server),
-                                     args, log_path, settings.server_cpus);
+  auto child = std::make_unique<ChildProcess>(server_program(scenario, settings.bin_dir), args,
+                                              log_path, settings.server_cpus);
   // Ready once the main port is logged, and the admin port too when one was asked for.
   const bool admin = std::find(args.begin(), args.end(), "--admin-port=0") != args.end();
   auto out = wait_ready(std::move(child), log_path, [&]() -> std::optional<std::uint16_t> {
@@ -120,20 +120,23 @@ LaunchedServer launch_redis(const LaunchSettings& settings, const std::string& l
 }
 
 LaunchedServer launch_nginx(const LaunchSettings& settings, const std::string& log_path) {
-  // A minimal configuration: one fixed small body on /, keep-alive without limits.
+  // A minimal configuration: one fixed small body on /, keep-alive without limits, logs
+  // off, one worker per server CPU (as a connsched server gets those CPUs).
   const std::uint16_t port = free_port();
   const std::string conf = fmt::format("{}/nginx-{}.conf", settings.work_dir, port);
   std::error_code ignored;
   std::filesystem::create_directories(settings.work_dir + "/nginx-tmp", ignored);
   std::ofstream(conf) << fmt::format(
-      "worker_processes auto;\ndaemon off;\npid {0}/nginx-{1}.pid;\nerror_log {2} warn;\n"
+      "worker_processes {4};\ndaemon off;\npid {0}/nginx-{1}.pid;\nerror_log {2} warn;\n"
       "worker_rlimit_nofile 20000;\nevents {{ worker_connections {3}; }}\n"
       "http {{\n  access_log off;\n  keepalive_requests 100000000;\n  keepalive_timeout 300s;\n"
       "  client_body_temp_path {0}/nginx-tmp;\n  proxy_temp_path {0}/nginx-tmp;\n"
       "  fastcgi_temp_path {0}/nginx-tmp;\n  uwsgi_temp_path {0}/nginx-tmp;\n"
       "  scgi_temp_path {0}/nginx-tmp;\n"
       "  server {{ listen 127.0.0.1:{1}; location / {{ return 200 \"hello\\n\"; }} }}\n}}\n",
-      settings.work_dir, port, log_path, settings.max_connections);
+      settings.work_dir, port, log_path, settings.max_connections,
+      settings.server_cpus.empty() ? std::string("auto")
+                                   : std::to_string(settings.server_cpus.size()));
   auto child = std::make_unique<ChildProcess>(
       "nginx", std::vector<std::string>{"-c", conf, "-p", settings.work_dir}, log_path,
       settings.server_cpus);

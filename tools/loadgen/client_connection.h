@@ -16,6 +16,12 @@ namespace loadgen {
 
 using Clock = std::chrono::steady_clock;
 
+/// One request in flight: when it should have gone (open loop) and when it went.
+struct InFlight {
+  Clock::time_point intended;
+  Clock::time_point sent;
+};
+
 struct ClientConnection {
   enum class State { kNotStarted, kConnecting, kOpen, kClosed };
 
@@ -29,7 +35,9 @@ struct ClientConnection {
   std::string in;                 ///< received bytes not yet parsed
   std::string out;                ///< bytes not yet sent
   std::size_t out_sent = 0;
-  std::deque<Clock::time_point> sent_at;  ///< one per request in flight, oldest first
+  std::deque<InFlight> sent_at;  ///< one per request in flight, oldest first
+  /// Open loop: intended send times that are due but wait for room in the pipeline.
+  std::deque<Clock::time_point> backlog;
   Clock::time_point connect_started;
 };
 

@@ -21,6 +21,8 @@ enum class Phase : int {
 
 struct LoadControl {
   std::atomic<Phase> phase{Phase::kConnect};
+  /// When the measured window began (steady clock, ns), stored before kMeasure is.
+  std::atomic<std::int64_t> measure_start_ns{0};
   /// Requests that may still be sent while measuring (fixed-count runs only).
   std::atomic<std::int64_t> budget{0};
   /// Replies counted while measuring, so a fixed-count run knows when it is done.

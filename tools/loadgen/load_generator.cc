@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -52,7 +53,16 @@ void merge_into(LoadResult& total, const LoadResult& part) {
     total.classes[c].requests += part.classes[c].requests;
     total.classes[c].errors += part.classes[c].errors;
     total.classes[c].latency.merge(part.classes[c].latency);
+    total.classes[c].service.merge(part.classes[c].service);
   }
+  if (total.timeline.size() < part.timeline.size()) total.timeline.resize(part.timeline.size());
+  for (std::size_t i = 0; i < part.timeline.size(); ++i) {
+    total.timeline[i].completed += part.timeline[i].completed;
+    total.timeline[i].errors += part.timeline[i].errors;
+    total.timeline[i].latency.merge(part.timeline[i].latency);
+  }
+  total.queued += part.queued;
+  total.unsent += part.unsent;
   total.requests += part.requests;
   total.error_replies += part.error_replies;
   total.refused += part.refused;
@@ -73,6 +83,12 @@ connsched::LogHistogram LoadResult::all_latency() const {
   return all;
 }
 
+connsched::LogHistogram LoadResult::all_service() const {
+  connsched::LogHistogram all;
+  for (const auto& cls : classes) all.merge(cls.service);
+  return all;
+}
+
 std::string check_spec(const LoadSpec& spec) {
   if (spec.port == 0) return "no port to load";
   if (spec.classes.empty()) return "no request to send";
@@ -86,6 +102,11 @@ std::string check_spec(const LoadSpec& spec) {
                        claimed, spec.connections);
   }
   if (spec.rate < 0) return "the rate must not be negative";
+  if (spec.open_loop) {
+    if (spec.rate <= 0) return "an open loop needs a rate (requests per second)";
+    if (spec.churn) return "an open loop does not churn connections";
+    if (spec.requests > 0) return "an open loop runs for a duration, not a request count";
+  }
   if (spec.requests == 0 && spec.duration.count() <= 0)
     return "neither a request count nor a duration";
   return {};
@@ -98,10 +119,17 @@ LoadResult run_load(const LoadSpec& spec, const PhaseHook& on_phase) {
   const std::uint32_t threads = std::clamp<std::uint32_t>(spec.threads, 1, total);
   LoadControl control;
   control.budget.store(static_cast<std::int64_t>(spec.requests));
+  // The open loop's rate is shared by the first class's connections, each its own
+  // schedule: the connections check_spec left to the first class after the others claim.
+  std::uint32_t first_class = spec.connections;
+  for (std::size_t c = 1; c < spec.classes.size(); ++c) first_class -= spec.classes[c].connections;
+  const double per_connection = spec.open_loop ? spec.rate / first_class : 0;
   std::vector<std::unique_ptr<LoadWorker>> workers;
+  std::uint64_t seed = spec.seed;
   for (auto& plan : plan_connections(spec, threads)) {
     workers.push_back(std::make_unique<LoadWorker>(spec, control, std::move(plan),
-                                                   spec.rate / static_cast<double>(threads)));
+                                                   spec.rate / static_cast<double>(threads),
+                                                   per_connection, seed++));
   }
   std::vector<std::exception_ptr> failures(workers.size());
   const auto enter = [&](Phase phase) {
@@ -125,6 +153,9 @@ LoadResult run_load(const LoadSpec& spec, const PhaseHook& on_phase) {
     enter(Phase::kWarmup);
     std::this_thread::sleep_for(spec.warmup);
     const auto start = std::chrono::steady_clock::now();
+    control.measure_start_ns.store(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count(),
+        std::memory_order_release);
     enter(Phase::kMeasure);
     if (spec.requests > 0) {
       const auto limit = spec.duration.count() > 0 ? spec.duration : std::chrono::milliseconds(24h);
@@ -145,6 +176,14 @@ LoadResult run_load(const LoadSpec& spec, const PhaseHook& on_phase) {
   for (std::size_t c = 0; c < spec.classes.size(); ++c)
     result.classes[c].name = spec.classes[c].name;
   for (const auto& worker : workers) merge_into(result, worker->result());
+  result.offered_rate = spec.open_loop ? spec.rate : 0;
+  result.timeline_interval = spec.timeline_interval;
+  // The series covers the whole window, quiet intervals at its end included.
+  if (spec.timeline_interval.count() > 0) {
+    const auto intervals = static_cast<std::size_t>(
+        std::round(result.seconds * 1000.0 / static_cast<double>(spec.timeline_interval.count())));
+    if (result.timeline.size() < intervals && intervals < 864000) result.timeline.resize(intervals);
+  }
   return result;
 }
 

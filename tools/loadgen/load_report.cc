@@ -26,16 +26,16 @@ std::string json_string(std::string_view text) {
 std::string json_latency(const LatencySummary& s) {
   return fmt::format(
       "{{\"count\":{},\"mean_us\":{:.1f},\"p50_us\":{:.1f},\"p90_us\":{:.1f},\"p99_us\":{:.1f},"
-      "\"p999_us\":{:.1f},\"max_us\":{:.1f}}}",
-      s.count, s.mean_us, s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.max_us);
+      "\"p999_us\":{:.1f},\"p9999_us\":{:.1f},\"max_us\":{:.1f}}}",
+      s.count, s.mean_us, s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.p9999_us, s.max_us);
 }
 
 std::string text_latency(std::string_view label, const LatencySummary& s) {
   return fmt::format(
       "  {:<10} {:>9} replies   p50 {:>9.3f} ms  p90 {:>9.3f} ms  p99 {:>9.3f} ms  p99.9 {:>9.3f} "
-      "ms  max {:>9.3f} ms\n",
+      "ms  p99.99 {:>9.3f} ms  max {:>9.3f} ms\n",
       label, s.count, s.p50_us / 1e3, s.p90_us / 1e3, s.p99_us / 1e3, s.p999_us / 1e3,
-      s.max_us / 1e3);
+      s.p9999_us / 1e3, s.max_us / 1e3);
 }
 
 }  // namespace
@@ -46,6 +46,7 @@ LatencySummary summarize(const connsched::LogHistogram& h) {
           .p90_us = us(h.percentile(90)),
           .p99_us = us(h.percentile(99)),
           .p999_us = us(h.percentile(99.9)),
+          .p9999_us = us(h.percentile(99.99)),
           .max_us = us(h.max()),
           .mean_us = h.mean() / 1e3,
           .count = h.count()};
@@ -57,11 +58,24 @@ std::string format_text(const LoadSpec& spec, const LoadResult& r) {
       protocol_name(spec.protocol), spec.connections, spec.churn ? " (churn)" : "",
       spec.idle_connections > 0 ? fmt::format(" + {} idle", spec.idle_connections) : "",
       spec.pipeline, r.seconds);
-  out += fmt::format("  throughput {:.0f} {}/s\n", r.throughput(),
+  out += fmt::format("  throughput {:.0f} {}/s", r.throughput(),
                      spec.churn ? "connections" : "requests");
+  if (spec.open_loop) {
+    out += fmt::format(
+        " (offered {:.0f}/s, {} arrivals; {} waited for a busy connection, {} "
+        "never sent)",
+        spec.rate, spec.arrivals == Arrivals::kPoisson ? "Poisson" : "constant", r.queued,
+        r.unsent);
+  }
+  out += "\n";
+  if (spec.open_loop) out += "  latency from the intended send time (corrected):\n";
   out += text_latency("all", summarize(r.all_latency()));
   if (r.classes.size() > 1) {
     for (const auto& cls : r.classes) out += text_latency(cls.name, summarize(cls.latency));
+  }
+  if (spec.open_loop) {
+    out += "  service time, from the actual send:\n";
+    out += text_latency("all", summarize(r.all_service()));
   }
   out += fmt::format(
       "  errors {} (error replies {}, refused {}, connect failures {}, dropped {}, unanswered "
@@ -72,25 +86,55 @@ std::string format_text(const LoadSpec& spec, const LoadResult& r) {
   return out;
 }
 
+std::string json_distribution(const connsched::LogHistogram& h) {
+  std::string out = "[";
+  for (std::size_t b = 0; b < connsched::LogHistogram::kBucketCount; ++b) {
+    const auto n = h.bucket_count(b);
+    if (n == 0) continue;
+    if (out.size() > 1) out += ',';
+    out += fmt::format("[{},{},{}]", connsched::LogHistogram::bucket_lower(b),
+                       connsched::LogHistogram::bucket_upper(b), n);
+  }
+  return out + "]";
+}
+
 std::string format_json(const LoadSpec& spec, const LoadResult& r) {
   std::string classes;
   for (const auto& cls : r.classes) {
     if (!classes.empty()) classes += ',';
-    classes += fmt::format("{{\"name\":{},\"requests\":{},\"errors\":{},\"latency\":{}}}",
-                           json_string(cls.name), cls.requests, cls.errors,
-                           json_latency(summarize(cls.latency)));
+    classes +=
+        fmt::format("{{\"name\":{},\"requests\":{},\"errors\":{},\"latency\":{},\"service\":{}}}",
+                    json_string(cls.name), cls.requests, cls.errors,
+                    json_latency(summarize(cls.latency)), json_latency(summarize(cls.service)));
   }
+  std::string timeline;
+  for (std::size_t i = 0; i < r.timeline.size(); ++i) {
+    const auto& at = r.timeline[i];
+    if (!timeline.empty()) timeline += ',';
+    timeline +=
+        fmt::format("{{\"start_ms\":{},\"completed\":{},\"p99_us\":{:.1f},\"errors\":{}}}",
+                    static_cast<std::uint64_t>(i) * r.timeline_interval.count(), at.completed,
+                    static_cast<double>(at.latency.percentile(99)) / 1e3, at.errors);
+  }
+  const auto all = r.all_latency();
+  const auto service = r.all_service();
   return fmt::format(
       "{{\"protocol\":{},\"connections\":{},\"idle_connections\":{},\"pipeline\":{},"
       "\"churn\":{},\"seconds\":{:.3f},\"requests\":{},\"throughput\":{:.1f},\"errors\":{},"
       "\"error_replies\":{},\"refused\":{},\"connect_failures\":{},\"dropped\":{},"
       "\"unanswered\":{},\"invalid_replies\":{},\"connections_opened\":{},"
-      "\"idle_open_at_end\":{},\"first_error\":{},\"latency\":{},\"classes\":[{}]}}",
+      "\"idle_open_at_end\":{},\"first_error\":{},\"open_loop\":{},\"arrivals\":{},"
+      "\"offered_rate\":{:.1f},\"queued\":{},\"unsent\":{},\"latency\":{},\"service\":{},"
+      "\"distribution\":{{\"unit\":\"ns\",\"latency\":{},\"service\":{}}},"
+      "\"timeline_interval_ms\":{},\"timeline\":[{}],\"classes\":[{}]}}",
       json_string(protocol_name(spec.protocol)), spec.connections, spec.idle_connections,
       spec.pipeline, spec.churn, r.seconds, r.requests, r.throughput(), r.errors(), r.error_replies,
       r.refused, r.connect_failures, r.dropped, r.unanswered, r.invalid_replies,
-      r.connections_opened, r.idle_open_at_end, json_string(r.first_error),
-      json_latency(summarize(r.all_latency())), classes);
+      r.connections_opened, r.idle_open_at_end, json_string(r.first_error), spec.open_loop,
+      json_string(spec.arrivals == Arrivals::kPoisson ? "poisson" : "constant"), r.offered_rate,
+      r.queued, r.unsent, json_latency(summarize(all)), json_latency(summarize(service)),
+      json_distribution(all), json_distribution(service), r.timeline_interval.count(), timeline,
+      classes);
 }
 
 }  // namespace loadgen

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "arrival_schedule.h"
 #include "connsched/log_histogram.h"
 #include "wire_protocol.h"
 
@@ -50,6 +51,16 @@ struct LoadSpec {
   /// a closed loop as fast as replies come. A connection whose reply came when no token
   /// was left waits for one, so `connections` bounds the concurrency, `rate` the load.
   double rate = 0;
+  /// Open loop (needs `rate`, a duration, no churn): the first class's connections send
+  /// at intended times (`arrivals`, rate / their count each), whether or not replies
+  /// have come. A request whose connection already has `pipeline` in flight waits on
+  /// the client side, its latency counted from its intended time; the classes after the
+  /// first stay closed loops (the background load of a mix).
+  bool open_loop = false;
+  Arrivals arrivals = Arrivals::kConstant;
+  std::uint64_t seed = 1;  ///< phases and Poisson gaps
+  /// Keep a time series of the measured window in intervals of this length (0: none).
+  std::chrono::milliseconds timeline_interval{0};
   LoadProgress* progress = nullptr;  ///< if set, live totals go here (not owned)
 };
 
@@ -57,7 +68,19 @@ struct ClassResult {
   std::string name;
   std::uint64_t requests = 0;  ///< replies received while measuring
   std::uint64_t errors = 0;    ///< error replies to this class while measuring
-  connsched::LogHistogram latency;    ///< nanoseconds, send to reply (churn: connect to reply)
+  /// Nanoseconds from the intended send time to the reply: corrected for coordinated
+  /// omission in an open loop; the same as `service` in a closed one (churn: connect to
+  /// reply).
+  connsched::LogHistogram latency;
+  connsched::LogHistogram service;  ///< nanoseconds from the actual send to the reply
+};
+
+/// One interval of the measured window: replies completed in it (every class), the
+/// first class's corrected latencies of those replies, and the errors seen in it.
+struct TimelineInterval {
+  std::uint64_t completed = 0;
+  std::uint64_t errors = 0;
+  connsched::LogHistogram latency;
 };
 
 struct LoadResult {
@@ -73,13 +96,22 @@ struct LoadResult {
   std::uint64_t connections_opened = 0;
   std::uint32_t idle_open_at_end = 0;  ///< idle connections still open when the run ended
   std::string first_error;             ///< the first failure seen, for the report
+  /// Open loop: requests that could not go at their intended time because their
+  /// connection was busy (they waited client-side), and requests still waiting when the
+  /// run ended (never sent). Overload shows here, not as errors.
+  std::uint64_t queued = 0;
+  std::uint64_t unsent = 0;
+  double offered_rate = 0;  ///< the open loop's rate; 0 for a closed loop
+  std::chrono::milliseconds timeline_interval{0};
+  std::vector<TimelineInterval> timeline;  ///< the measured window, interval by interval
 
   std::uint64_t errors() const {
     return error_replies + refused + connect_failures + dropped + unanswered + invalid_replies;
   }
   double throughput() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
-  /// Every class's latencies together.
+  /// Every class's latencies together (corrected, and service time).
   connsched::LogHistogram all_latency() const;
+  connsched::LogHistogram all_service() const;
 };
 
 }  // namespace loadgen

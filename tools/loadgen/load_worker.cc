@@ -8,6 +8,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -29,11 +32,15 @@ bool is_refusal(const ReplyParse& reply) {
 }  // namespace
 
 LoadWorker::LoadWorker(const LoadSpec& spec, LoadControl& control, std::vector<ConnectionPlan> plan,
-                       double rate)
+                       double rate, double per_connection_rate, std::uint64_t seed)
     : spec_(spec),
       control_(control),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
-      pacer_(rate, default_burst(rate), Clock::now()),
+      // An open loop keeps its own schedule; the token bucket paces only a closed one.
+      pacer_(spec.open_loop ? 0 : rate, default_burst(rate), Clock::now()),
+      open_loop_(spec.open_loop && per_connection_rate > 0),
+      per_connection_rate_(per_connection_rate),
+      seed_(seed),
       last_publish_(Clock::now()) {
   // Everything is allocated up front: the loop itself only moves bytes.
   if (!epoll_.valid())
@@ -58,15 +65,24 @@ void LoadWorker::run() {
   while (true) {
     phase_ = control_.phase.load(std::memory_order_acquire);
     if (phase_ == Phase::kDone) break;
+    if (phase_ == Phase::kMeasure && measure_start_ == Clock::time_point{}) {
+      measure_start_ = Clock::time_point(
+          std::chrono::nanoseconds(control_.measure_start_ns.load(std::memory_order_acquire)));
+    }
     const auto now = Clock::now();
     if (phase_ < Phase::kStop) start_connects(now);
-    if (sending_allowed()) release_paced(now);
+    if (sending_allowed()) {
+      release_paced(now);
+      release_due(now);
+    }
+    if (phase_ == Phase::kMeasure) count_interval_errors(now);
     if (spec_.progress != nullptr && now - last_publish_ >= std::chrono::milliseconds(100)) {
       last_publish_ = now;
       publish_progress();
     }
     if (!started_ && sending_allowed()) {
       started_ = true;
+      if (open_loop_) start_schedules(now);
       for (auto& conn : conns_) {
         if (!conn.idle && conn.state == ClientConnection::State::kOpen) fill_pipeline(conn, now);
       }
@@ -75,7 +91,10 @@ void LoadWorker::run() {
       drained_ = true;
       control_.drained.fetch_add(1, std::memory_order_acq_rel);
     }
-    const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 2);
+    // Sleep until the next intended send at most (ns precision), 2 ms when none is due.
+    const timespec timeout{.tv_sec = 0, .tv_nsec = wait_timeout_ns(Clock::now())};
+    const int n = ::epoll_pwait2(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                                 &timeout, nullptr);
     if (n < 0 && errno != EINTR)
       throw std::runtime_error(fmt::format("epoll_wait: {}", std::strerror(errno)));
     const auto after = Clock::now();
@@ -89,6 +108,7 @@ void LoadWorker::run() {
       note_error("connect did not complete before the run ended");
     }
     result_.unanswered += conn.sent_at.size();
+    result_.unsent += conn.backlog.size();
     if (conn.idle && conn.state == ClientConnection::State::kOpen) ++result_.idle_open_at_end;
     conn.fd.reset();
   }
@@ -219,6 +239,10 @@ void LoadWorker::on_connected(ClientConnection& conn, Clock::time_point now) {
 }
 
 void LoadWorker::fill_pipeline(ClientConnection& conn, Clock::time_point now) {
+  if (scheduled(conn)) {  // its schedule, not the pipeline's room, says when to send
+    send_backlog(conn, now);
+    return;
+  }
   const std::size_t depth = spec_.churn ? 1 : spec_.pipeline;
   if (pacer_.paced() && !spec_.churn) {  // each slot waits for a token like any request
     const auto index = static_cast<std::size_t>(&conn - conns_.data());
@@ -235,14 +259,97 @@ void LoadWorker::fill_pipeline(ClientConnection& conn, Clock::time_point now) {
 }
 
 void LoadWorker::send_request(ClientConnection& conn, Clock::time_point now) {
+  // A closed loop means to send a request when it does: intended and actual agree.
+  send_request(conn, now, spec_.churn ? conn.connect_started : now);
+}
+
+void LoadWorker::send_request(ClientConnection& conn, Clock::time_point now,
+                              Clock::time_point intended) {
   // A fixed-count run hands out its measured requests from a shared budget.
   if (phase_ == Phase::kMeasure && spec_.requests > 0 &&
       control_.budget.fetch_sub(1, std::memory_order_acq_rel) <= 0) {
     return;
   }
   conn.out += encoded_[conn.class_index];
-  conn.sent_at.push_back(spec_.churn ? conn.connect_started : now);
+  conn.sent_at.push_back({.intended = intended, .sent = spec_.churn ? conn.connect_started : now});
   ++in_flight_;
+}
+
+bool LoadWorker::scheduled(const ClientConnection& conn) const {
+  // Only the first class follows the open loop's schedule; a mix's other classes are
+  // its closed-loop background (the burners of the mixed scenario).
+  return open_loop_ && !conn.idle && conn.class_index == 0;
+}
+
+void LoadWorker::start_schedules(Clock::time_point now) {
+  // Every scheduled connection gets its own arrivals from the moment load starts,
+  // connected or not: a request due on a connection not yet open waits like any other.
+  arrivals_.reserve(conns_.size());
+  for (std::size_t i = 0; i < conns_.size(); ++i) {
+    arrivals_.emplace_back(spec_.arrivals, per_connection_rate_, now,
+                           seed_ * 0x100000001b3ULL + i * 0x9e3779b97f4a7c15ULL + 1);
+    if (scheduled(conns_[i])) due_.push({arrivals_[i].next(), i});
+  }
+}
+
+void LoadWorker::release_due(Clock::time_point now) {
+  // Every intended time that has come joins its connection's backlog; the backlog goes
+  // out as far as the pipeline has room. What waits is counted as queued.
+  while (!due_.empty() && due_.top().first <= now) {
+    const auto [at, index] = due_.top();
+    due_.pop();
+    auto& conn = conns_[index];
+    conn.backlog.push_back(at);
+    const bool room = conn.state == ClientConnection::State::kOpen && conn.backlog.size() == 1 &&
+                      conn.sent_at.size() < spec_.pipeline;
+    if (!room && phase_ == Phase::kMeasure) ++result_.queued;
+    arrivals_[index].advance();
+    due_.push({arrivals_[index].next(), index});
+    if (room) send_backlog(conn, now);
+  }
+}
+
+void LoadWorker::send_backlog(ClientConnection& conn, Clock::time_point now) {
+  // The oldest due requests first, each keeping its intended time.
+  if (conn.state != ClientConnection::State::kOpen) return;
+  bool sent = false;
+  while (!conn.backlog.empty() && conn.sent_at.size() < spec_.pipeline && sending_allowed()) {
+    const std::size_t before = conn.sent_at.size();
+    send_request(conn, now, conn.backlog.front());
+    if (conn.sent_at.size() == before) break;
+    conn.backlog.pop_front();
+    sent = true;
+  }
+  if (sent) flush(conn);
+}
+
+int LoadWorker::wait_timeout_ns(Clock::time_point now) const {
+  // The next intended send bounds the sleep; otherwise a 2 ms tick keeps phases fresh.
+  constexpr std::int64_t kTick = 2'000'000;
+  if (!open_loop_ || due_.empty() || !sending_allowed()) return static_cast<int>(kTick);
+  const std::int64_t until =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(due_.top().first - now).count();
+  return static_cast<int>(std::clamp<std::int64_t>(until, 0, kTick));
+}
+
+TimelineInterval* LoadWorker::interval_at(Clock::time_point now) {
+  // The interval of the measured window `now` falls into; none past a day's worth.
+  if (spec_.timeline_interval.count() <= 0 || phase_ != Phase::kMeasure ||
+      measure_start_ == Clock::time_point{} || now < measure_start_) {
+    return nullptr;
+  }
+  const auto index = static_cast<std::size_t>((now - measure_start_) / spec_.timeline_interval);
+  if (index >= 864000) return nullptr;
+  if (result_.timeline.size() <= index) result_.timeline.resize(index + 1);
+  return &result_.timeline[index];
+}
+
+void LoadWorker::count_interval_errors(Clock::time_point now) {
+  // Errors are counted in many places; the timeline takes their growth once a tick.
+  const std::uint64_t errors = result_.errors();
+  if (errors == timeline_errors_seen_) return;
+  if (auto* interval = interval_at(now)) interval->errors += errors - timeline_errors_seen_;
+  timeline_errors_seen_ = errors;
 }
 
 void LoadWorker::send_paced(std::size_t index, Clock::time_point now) {
@@ -368,15 +475,24 @@ void LoadWorker::on_reply(std::size_t index, const ReplyParse& reply, Clock::tim
     }
     return;
   }
-  const auto sent = conn.sent_at.front();
+  const auto request = conn.sent_at.front();
   conn.sent_at.pop_front();
   --in_flight_;
   if (phase_ == Phase::kMeasure) {
+    const auto ns = [&](Clock::time_point from) {
+      return static_cast<std::uint64_t>(std::max<std::int64_t>(
+          0, std::chrono::duration_cast<std::chrono::nanoseconds>(now - from).count()));
+    };
     auto& cls = result_.classes[conn.class_index];
     ++cls.requests;
     if (reply.is_error) ++cls.errors;
-    cls.latency.record(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent).count()));
+    const std::uint64_t corrected = ns(request.intended);
+    cls.latency.record(corrected);
+    cls.service.record(ns(request.sent));
+    if (auto* interval = interval_at(now)) {
+      ++interval->completed;
+      if (conn.class_index == 0) interval->latency.record(corrected);
+    }
     if (spec_.requests > 0) control_.measured_replies.fetch_add(1, std::memory_order_relaxed);
   }
   if (spec_.churn || reply.closes) {
@@ -384,7 +500,12 @@ void LoadWorker::on_reply(std::size_t index, const ReplyParse& reply, Clock::tim
     if (spec_.churn && phase_ < Phase::kStop) to_connect_.push_front(index);
     return;
   }
-  if (sending_allowed()) send_paced(index, now);
+  if (!sending_allowed()) return;
+  if (scheduled(conn)) {
+    send_backlog(conn, now);
+  } else {
+    send_paced(index, now);
+  }
 }
 
 void LoadWorker::close(std::size_t index, bool failure, std::string_view why) {

@@ -1,8 +1,10 @@
 // File: tools/loadgen/loadgen_main.cc
 //
 // connsched_loadgen: drives a RESP, HTTP/1.1 or line server with many connections from
-// a few threads and prints throughput, latency percentiles and every error.
+// a few threads, in a closed loop or an open one at a fixed rate, and prints
+// throughput, latency percentiles and every error.
 //   connsched_loadgen --port=6379 -c 256 --duration=5 --request=PING
+//   connsched_loadgen --port=6379 -c 256 --rate=50000 --open-loop --arrivals=poisson --request=PING
 //   connsched_loadgen --port=7001 --protocol=http -c 64 --request=/burn?us=200 --json
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -33,9 +35,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> mixes;
   double duration = 5, warmup = 1;
   bool json = false;
+  std::string arrivals = "constant";
+  double timeline_ms = 100;
 
   CLI::App app{
-      "connsched_loadgen: closed-loop, event-driven load for RESP, HTTP/1.1 and line servers"};
+      "connsched_loadgen: closed- or open-loop, event-driven load for RESP, HTTP/1.1 and line "
+      "servers"};
   app.add_option("--host", spec.host, "server IPv4 address")->capture_default_str();
   app.add_option("--port", spec.port, "server port")->required();
   app.add_option("--protocol", protocol, "resp, http or line")
@@ -53,8 +58,29 @@ int main(int argc, char** argv) {
   app.add_option("--idle", spec.idle_connections, "extra connections held open, silent")
       ->capture_default_str();
   app.add_option("--rate", spec.rate,
-                 "target requests per second over all connections (churn: connections per "
-                 "second); 0: closed loop, as fast as replies come")
+                 "requests per second over all connections (churn: connections per second); "
+                 "without --open-loop a token bucket caps a closed loop at this rate; 0: closed "
+                 "loop, as fast as replies come")
+      ->capture_default_str();
+  app.add_flag(
+      "--open-loop", spec.open_loop,
+      "send at intended times (--rate shared by the first request's connections, each on its "
+      "own schedule) whether or not replies came, and count latency from the intended time "
+      "(corrected for coordinated omission) as well as from the actual send (service time). "
+      "A request due while its connection has --pipeline requests in flight waits on the "
+      "client and is counted as 'waited'; one still waiting when the run ends is counted "
+      "'never sent'. Above what the connections can carry, the achieved rate falls short "
+      "of the offered one and both counts grow: they are printed, never dropped. Needs "
+      "--rate and --duration; --mix classes stay closed loops");
+  app.add_option("--arrivals", arrivals,
+                 "open loop: constant spacing per connection, or poisson (exponential gaps)")
+      ->check(CLI::IsMember({"constant", "poisson"}))
+      ->capture_default_str();
+  app.add_option("--seed", spec.seed, "open loop: seed of the phases and Poisson gaps")
+      ->capture_default_str();
+  app.add_option("--timeline-ms", timeline_ms,
+                 "--json: a time series of the measured window in intervals of this many ms "
+                 "(completed, p99, errors); 0: none")
       ->capture_default_str();
   app.add_option("--threads", spec.threads, "event-loop threads")->capture_default_str();
   app.add_option("--request", request,
@@ -68,6 +94,9 @@ int main(int argc, char** argv) {
   spec.protocol = *loadgen::protocol_from_name(protocol);
   spec.duration = seconds_to_ms(spec.requests > 0 && app.count("--duration") == 0 ? 0 : duration);
   spec.warmup = seconds_to_ms(warmup);
+  spec.arrivals =
+      arrivals == "poisson" ? loadgen::Arrivals::kPoisson : loadgen::Arrivals::kConstant;
+  if (json) spec.timeline_interval = std::chrono::milliseconds(std::llround(timeline_ms));
   spec.classes.push_back(
       {.name = loadgen::class_name(request), .request = request, .connections = 0});
   for (const auto& mix : mixes) {

@@ -51,6 +51,12 @@ class RequestContext {
   /// Marks the connection as inside a transaction; pool-of-threads serves it first.
   virtual void set_in_transaction(bool in_transaction) = 0;
   virtual bool in_transaction() const = 0;
+  /// Marks the connection as holding a lock between requests (MySQL's GET_LOCK): a pool
+  /// serves it first and may give it a thread above its limit, so the request that
+  /// releases the lock always runs (MDEV-38219). Clear it when the last lock goes;
+  /// core clears it when the connection ends. Default: ignored (a context with no core).
+  virtual void set_holds_locks(bool /*holds*/) {}
+  virtual bool holds_locks() const { return false; }
   /// Closes the connection once the replies written so far are sent (QUIT).
   virtual void close_after_reply() = 0;
   /// True once the connection was killed or the server began shutting down.

@@ -38,7 +38,8 @@
  *
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
- * landed, the members marked "version 1.2" below (services: `refuse_connection`, `detach_fd`). Core accepts 1.0, 1.1 and 1.2 tables.
+ * landed, the members marked "version 1.2" below (services: conn_holds_locks,
+ * refuse_connection, detach_fd, ...). Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -234,6 +235,14 @@ typedef struct connsched_services {
 
   /* --- version 1.2 --- (check with CONNSCHED_SERVICES_HAS: a 1.1 core does not have it) */
 
+  /* 1 while the connection holds a lock between requests (the protocol said so through
+   * RequestContext::set_holds_locks, e.g. kv_server's GET_LOCK), else 0. A pool should
+   * run such a connection's next request even when its thread limit is reached: that
+   * request may be the one that releases what its other threads wait for (MDEV-38219).
+   * Cheap (an atomic read); any thread while the connection is alive; no core lock is
+   * taken, so it may be called with backend locks held. */
+  int (*conn_holds_locks)(const connsched_conn* conn);
+
   /* Refuses a connection the backend will not serve because the server is full: sends
    * the protocol's too-many-connections reply (best effort, never blocking), counts it
    * in connections_refused as core's own refusal at max_connections is counted, and
@@ -276,7 +285,8 @@ typedef struct connsched_scheduler {
   const char* name;     /* the name --thread-handling selects it by: non-empty */
   const char* description;
   /* Most threads the backend will run to serve connections, 0 = unlimited. Read at
-   * load; core uses it to report the backend's capacity (MySQL's max_threads). */
+   * load; core reports it as the backend's capacity (MySQL's max_threads): /stats'
+   * backend_max_threads, /metrics' connsched_backend_max_threads, --list-options. */
   uint32_t max_threads;
   /* Options the backend takes, ended by a NULL name; NULL = none. */
   const connsched_option_desc* options;

@@ -97,6 +97,8 @@ struct StatsCounter {
 /// What the backend reported through its stats callback.
 struct BackendStats {
   std::string backend;
+  /// The descriptor's max_threads: most threads the backend will run (0: unlimited).
+  std::uint32_t max_threads = 0;
   std::vector<StatsCounter> counters;
   std::vector<StatsTable> tables;
   /// The counter's value, or `fallback` when the backend does not report it.

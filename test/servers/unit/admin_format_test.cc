@@ -21,6 +21,7 @@ namespace {
 BackendStats sample_backend() {
   BackendStats b;
   b.backend = "pool \"x\"";
+  b.max_threads = 64;
   b.counters = {{"threads_created_total", 7, "Threads created"},
                 {"Odd-Name", 1, ""},
                 {"queue_wait_us_total", 2500000, "Time spent queueing"},
@@ -35,7 +36,14 @@ BackendStats sample_backend() {
   queue.name = "QUEUES";
   queue.columns = {"group_id", "connection_id"};
   queue.rows = {{std::int64_t{0}, std::int64_t{5}}, {std::int64_t{0}, std::int64_t{6}}};
-  b.tables = {groups, queue};
+  StatsTable latency;  // a backend's histogram (pool-of-threads' queue wait)
+  latency.name = "LATENCY_SECONDS_HISTOGRAM";
+  latency.columns = {"GROUP_ID", "PRIORITY", "LE", "COUNT", "SUM_MICROSECONDS"};
+  latency.rows = {{std::int64_t{0}, std::string("high"), std::string("0.001"), std::int64_t{3},
+                   std::int64_t{2500}},
+                  {std::int64_t{0}, std::string("high"), std::string("+Inf"), std::int64_t{4},
+                   std::int64_t{2500}}};
+  b.tables = {groups, queue, latency};
   return b;
 }
 
@@ -71,6 +79,7 @@ TEST_CASE("/stats holds core counters, waits by name, and the backend's counters
   CHECK(doc.find("\"connections_peak\": 9,") != std::string::npos);
   CHECK(doc.find("\"sleep\": 4") != std::string::npos);
   CHECK(doc.find("\"threads_created_total\": 7") != std::string::npos);
+  CHECK(doc.find("\"backend_max_threads\": 64,") != std::string::npos);
   CHECK(doc.find("\"GROUPS\": {\"columns\": [\"group_id\", \"threads\", \"is_stalled\"], \"rows\": "
                  "[[0, 3, \"no\"], [1, 2, null]]}") != std::string::npos);
   // Balanced braces and brackets outside strings: a cheap structural check.
@@ -119,11 +128,23 @@ TEST_CASE(
         std::string::npos);
   CHECK(text.find("# TYPE connsched_backend_entries_count_value gauge\n") != std::string::npos);
   CHECK(text.find("untyped") == std::string::npos);
+  CHECK(text.find("connsched_backend_max_threads{backend=\"pool \\\"x\\\"\"} 64\n") !=
+        std::string::npos);
   CHECK(text.find("connsched_backend_groups_threads{backend=\"pool "
                   "\\\"x\\\"\",group_id=\"0\",is_stalled=\"no\"} 3\n") != std::string::npos);
   // Two QUEUES rows share group_id: a listing of transient entries, whose series would
   // churn, stays out of /metrics (it is in /stats).
   CHECK(text.find("connsched_backend_queues_") == std::string::npos);
+  // A histogram table becomes a Prometheus histogram: buckets, then _sum (seconds), _count.
+  CHECK(text.find("# TYPE connsched_backend_latency_seconds histogram\n") != std::string::npos);
+  CHECK(text.find(
+            "connsched_backend_latency_seconds_bucket{backend=\"pool \\\"x\\\"\",group_id=\"0\","
+            "priority=\"high\",le=\"0.001\"} 3\n") != std::string::npos);
+  CHECK(text.find("connsched_backend_latency_seconds_sum{backend=\"pool \\\"x\\\"\",group_id=\"0\","
+                  "priority=\"high\"} 0.0025\n") != std::string::npos);
+  CHECK(
+      text.find("connsched_backend_latency_seconds_count{backend=\"pool \\\"x\\\"\",group_id=\"0\","
+                "priority=\"high\"} 4\n") != std::string::npos);
   std::set<std::string> types, series;
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
@@ -136,6 +157,13 @@ TEST_CASE(
     REQUIRE(space != std::string::npos);
     CHECK(series.insert(line.substr(0, space)).second);  // no duplicate series
     std::string name = line.substr(0, line.find_first_of("{ "));
+    // A histogram's samples are its family name plus _bucket, _sum or _count.
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      std::string_view s(suffix);
+      if (!types.count(name) && name.size() > s.size() && name.ends_with(s)) {
+        name.resize(name.size() - s.size());
+      }
+    }
     CHECK(types.count(name) == 1);  // every sample follows its TYPE
     for (char c : name) CHECK(((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'));
   }
