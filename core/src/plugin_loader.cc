@@ -8,11 +8,16 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
 
 #include "connsched/server.h"
+#include "connsched/unique_fd.h"
+#include "plugin_file_checks.h"
 
 #ifndef CONNSCHED_RELATIVE_PLUGIN_DIR
 #define CONNSCHED_RELATIVE_PLUGIN_DIR "../lib/connsched"
@@ -32,16 +37,6 @@ std::string executable_dir() {
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return ".";
   return exe.parent_path().string();
-}
-
-// The first 4 bytes of the file: an ELF file starts with 0x7f 'E' 'L' 'F'.
-bool looks_like_elf(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char magic[4] = {};
-  ssize_t n = ::read(fd, magic, sizeof magic);
-  ::close(fd);
-  return n == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -139,38 +134,54 @@ LoadedScheduler load_scheduler(const std::string& name_or_path, const std::strin
                                      name_or_path, path, join(available_backends(plugin_dir))));
     }
   }
+  // One descriptor for the whole check and the load: the file checked is the file
+  // loaded, whatever happens to the path meanwhile. O_NONBLOCK: a FIFO named by mistake
+  // is refused below instead of hanging the start.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) throw StartupError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw StartupError(fmt::format("{}: not a regular file", path));
   }
-  if (st.st_mode & S_IWOTH) {
-    throw StartupError(fmt::format("{}: refusing a scheduler that any user may write (mode {:o})",
-                                   path, st.st_mode & 07777));
+  const uid_t server_uid = ::geteuid();
+  if (std::string why = check_file_owner_and_mode(st, server_uid); !why.empty()) {
+    throw StartupError(fmt::format("{}: {}", path, why));
   }
-  // Anyone who may write the folder may swap the file (unless the sticky bit keeps
-  // them to their own files, as in /tmp). The folder of the file itself, after links;
-  // a folder that cannot be checked is refused, not passed.
+  // The folders of the file as opened (after links) and, when the path went through a
+  // link, those of the path as given too: a link in a folder others may write can be
+  // pointed elsewhere. A folder that cannot be checked is refused, not passed.
   std::error_code ec;
-  fs::path folder = fs::canonical(path, ec).parent_path();
-  struct stat dir_st {};
-  if (ec || ::stat(folder.c_str(), &dir_st) != 0) {
-    throw StartupError(fmt::format("{}: cannot check the folder it is in: {}", path,
-                                   ec ? ec.message() : std::string(std::strerror(errno))));
+  fs::path real = fs::read_symlink(fmt::format("/proc/self/fd/{}", fd.get()), ec);
+  if (ec) {
+    throw StartupError(fmt::format("{}: cannot check the folder it is in: {}", path, ec.message()));
   }
-  if ((dir_st.st_mode & S_IWOTH) && !(dir_st.st_mode & S_ISVTX)) {
-    throw StartupError(
-        fmt::format("{}: refusing a scheduler in a folder any user may write ({}, mode {:o})", path,
-                    folder.string(), dir_st.st_mode & 07777));
+  std::vector<std::string> folders = {real.parent_path().string()};
+  fs::path given = fs::absolute(path, ec).lexically_normal().parent_path();
+  if (!ec && given != real.parent_path()) folders.push_back(given.string());
+  for (const auto& folder : folders) {
+    if (std::string why = check_folder_chain(folder, server_uid); !why.empty()) {
+      throw StartupError(fmt::format("{}: {}", path, why));
+    }
   }
-  if (!looks_like_elf(path)) {
-    throw StartupError(fmt::format("{}: not a shared object (no ELF header)", path));
+  if (std::string why = check_elf_file(fd.get(), st); !why.empty()) {
+    throw StartupError(fmt::format("{}: {}", path, why));
   }
+  // glibc knows a loaded object by its name before its file, and descriptor numbers are
+  // reused: "/proc/self/fd/5" may name a backend loaded earlier from another file. Each
+  // load spells its name differently (the load's number in binary, "//" for 0 and "/."
+  // for 1, which the kernel reads as nothing), so only the file's identity (device and
+  // inode) can match an object already loaded, and the same file twice is one handle.
+  static std::atomic<std::uint64_t> loads{0};
+  std::string opened = "/proc/self/fd";
+  for (std::uint64_t n = loads.fetch_add(1); n != 0; n >>= 1) opened += (n & 1) ? "/." : "//";
+  opened += fmt::format("/{}", fd.get());
   dlerror();
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = ::dlopen(opened.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();
     throw StartupError(fmt::format("{}: cannot load: {}", path, why ? why : "unknown error"));
   }
+  fd.reset();  // the mappings keep the file
   // From here on the handle stays open even on refusal: closing a half-validated
   // library could run its destructors; the process is about to exit anyway.
   void* symbol = ::dlsym(handle, CONNSCHED_ENTRY_SYMBOL);

@@ -31,7 +31,10 @@ std::string default_plugin_dir();
 std::vector<std::string> available_backends(const std::string& plugin_dir);
 
 /// Resolves `name_or_path` (a bare name is looked up in `plugin_dir`; a value with a
-/// '/' is a path), loads it with dlopen(RTLD_NOW|RTLD_LOCAL) and validates it.
+/// '/' is a path), opens it once, checks that descriptor (plugin_file_checks.h: the
+/// whole ELF structure inside the file; the file and every folder up to `/` writable by
+/// nobody but root and the server's user), loads that same descriptor with
+/// dlopen("/proc/self/fd/N", RTLD_NOW|RTLD_LOCAL) and validates the descriptor table.
 /// Throws StartupError.
 LoadedScheduler load_scheduler(const std::string& name_or_path, const std::string& plugin_dir);
 

@@ -449,6 +449,38 @@ Connection* ServerCore::adopt(UniqueFd fd) {
   return raw;
 }
 
+// The same reply and count as the acceptor's own refusal at max_connections, for a
+// backend that counts connections core cannot see (a process pool's workers hold them).
+// The connection ends even when the reply cannot be built (out of memory).
+void ServerCore::refuse_connection(Connection& conn) {
+  CoreCounters::bump(counters_.refused);
+  try {
+    send_best_effort(conn.fd.get(), protocol_->too_many_connections_reply());
+    logger_.log(LogLevel::kDebug, "refused connection {}: max_connections ({}) reached", conn.id,
+                options_.max_connections);
+  } catch (...) {
+  }
+  end_connection(conn);
+}
+
+// Only at a request boundary: what core buffered (a partial request, an unwritten
+// reply) or a transaction would be lost with the connection; the socket's own unread
+// bytes travel with it.
+int ServerCore::detach_fd(Connection& conn) {
+  if (conn.in_start < conn.in.size() || !conn.out.empty() || conn.in_transaction.load() ||
+      conn.killed.load() != CONNSCHED_KILL_NONE || conn.close_requested || conn.wait_depth != 0) {
+    return -1;
+  }
+  // Under the registry's lock, which kill() holds while it reads the fd and shuts it.
+  int fd = -1;
+  registry_.with_connection(conn.id, [&](Connection& c) {
+    if (c.killed.load() == CONNSCHED_KILL_NONE) fd = c.fd.release();
+  });
+  if (fd < 0) return -1;
+  end_connection(conn);
+  return fd;
+}
+
 // SIGHUP reaches the backend only if it can reload; the lifetime lock keeps `end` away.
 bool ServerCore::reload() {
   std::shared_lock lifetime(backend_lifetime_);

@@ -57,6 +57,8 @@ class ServerCore {
   int wait_for_input(Connection& conn);
   void end_connection(Connection& conn);
   Connection* adopt(UniqueFd fd);
+  void refuse_connection(Connection& conn);
+  int detach_fd(Connection& conn);
   void wait_begin(Connection& conn, int type);
   void wait_end(Connection& conn);
   const char* get_option(const char* name) const;

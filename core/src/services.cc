@@ -117,6 +117,14 @@ connsched_conn* svc_adopt_fd(const connsched_services* svc, int fd) noexcept {
   }
 }
 
+void svc_refuse_connection(connsched_conn* conn) noexcept {
+  conn->core->refuse_connection(*conn);
+}
+
+int svc_detach_fd(connsched_conn* conn) noexcept {
+  return conn->core->detach_fd(*conn);
+}
+
 }  // namespace
 
 void fill_services(connsched_services& s, ServerCore* core) {
@@ -142,6 +150,8 @@ void fill_services(connsched_services& s, ServerCore* core) {
   s.adopt_fd = svc_adopt_fd;
   s.conn_holds_locks = svc_conn_holds_locks;
   s.host = core;
+  s.refuse_connection = svc_refuse_connection;
+  s.detach_fd = svc_detach_fd;
 }
 
 }  // namespace connsched

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <climits>
 
+#include "http_head_checks.h"
+
 namespace http {
 
 namespace {
@@ -94,12 +96,20 @@ HttpRequest parse_http_request(std::string_view input, const HttpLimits& limits)
   settings.on_body = on_body;
   settings.on_message_complete = on_message_complete;
   std::size_t parsed = http_parser_execute(&parser, &settings, input.data(), input.size());
+  bool expect_continue = false;
   if (state.headers_done) {
     // Paused on the head's final LF, which the parser reads again when resumed.
     if (parsed + 1 > limits.max_head_bytes) {
       return error(431, "request line and headers are too large");
     }
+    if (!(parser.http_major == 1 && (parser.http_minor == 0 || parser.http_minor == 1))) {
+      return error(505, "only HTTP/1.0 and HTTP/1.1 are served");
+    }
+    HeadCheck head = check_request_head(input.substr(0, parsed + 1));
+    if (head.status != 0) return error(head.status, head.error);
     if (state.body_too_large) return error(413, "request body is too large");
+    // RFC 9110 section 10.1.1: a 1.0 client cannot be waiting for 100 Continue.
+    expect_continue = head.expect_continue && parser.http_minor == 1;
     http_parser_pause(&parser, 0);
     parsed += http_parser_execute(&parser, &settings, input.data() + parsed, input.size() - parsed);
   }
@@ -113,7 +123,11 @@ HttpRequest parse_http_request(std::string_view input, const HttpLimits& limits)
   if (err != HPE_OK && err != HPE_PAUSED) {
     return error(400, http_errno_description(err));
   }
-  if (!state.complete) return {};
+  if (!state.complete) {
+    HttpRequest waiting;
+    waiting.expect_continue = expect_continue;
+    return waiting;
+  }
   HttpRequest r;
   r.status = HttpRequest::Status::kComplete;
   r.consumed = parsed;

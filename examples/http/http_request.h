@@ -26,8 +26,10 @@ struct HttpRequest {
   };
   Status status = Status::kIncomplete;
   std::size_t consumed = 0;
-  int error_status = 0;  ///< 400 malformed, 413 body too large, 431 head too large
-  std::string error;     ///< why, for the error body
+  /// 400 malformed (http_head_checks.h), 413 body too large, 417 expectation not met,
+  /// 431 head too large, 505 an HTTP version other than 1.0 and 1.1
+  int error_status = 0;
+  std::string error;  ///< why, for the error body
 
   std::string method;  ///< "GET", ...
   std::string path;    ///< the target up to '?'
@@ -35,7 +37,13 @@ struct HttpRequest {
   unsigned http_major = 1, http_minor = 1;
   bool keep_alive = true;  ///< HTTP/1.1 unless "Connection: close"; 1.0 only with keep-alive
   std::string body;
+  /// kIncomplete with the head complete: it said "Expect: 100-continue" (HTTP/1.1) and
+  /// its body has not all arrived, so the client waits for "100 Continue" to send it.
+  bool expect_continue = false;
 };
+
+/// The interim response to "Expect: 100-continue" (RFC 9110 section 15.2.1).
+inline constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 HttpRequest parse_http_request(std::string_view input, const HttpLimits& limits);
 

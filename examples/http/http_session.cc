@@ -17,19 +17,27 @@ std::string close_with(int status, std::string body) {
 }
 }  // namespace
 
-// One request per call; a malformed or oversized one is answered (400/413/431) and the
-// connection closed, since the bytes after it cannot be trusted to start a request.
+// One request per call; a malformed or oversized one is answered (400/413/417/431/505)
+// and the connection closed, since the bytes after it cannot be trusted to start a
+// request. A client that sent "Expect: 100-continue" waits for "100 Continue" before
+// its body (curl waits a second, then sends anyway): it gets it once per request, as
+// soon as the head passed every check (a refusal is the final answer instead).
 std::size_t HttpSession::handle(std::string_view input, connsched::Reply& out,
                                 connsched::RequestContext& ctx) {
   HttpRequest request = parse_http_request(input, limits_);
   switch (request.status) {
     case HttpRequest::Status::kIncomplete:
+      if (request.expect_continue && !continue_sent_) {
+        out.append(kContinue);
+        continue_sent_ = true;
+      }
       return 0;
     case HttpRequest::Status::kError:
       out.append(close_with(request.error_status, request.error + "\n"));
       ctx.close_after_reply();
       return input.size();
     case HttpRequest::Status::kComplete:
+      continue_sent_ = false;
       break;
   }
   HttpResponse response = route_request(request, ctx);

@@ -1,7 +1,7 @@
 // File: examples/http/http_session.h
 //
-// One http_server connection (keep-alive, pipelining) and the protocol object that
-// words core's refusals as HTTP responses (503, 413, 500).
+// One http_server connection (keep-alive, pipelining, "Expect: 100-continue") and the
+// protocol object that words core's refusals as HTTP responses (503, 413, 500).
 #ifndef CONNSCHED_EXAMPLES_HTTP_HTTP_SESSION_H_
 #define CONNSCHED_EXAMPLES_HTTP_HTTP_SESSION_H_
 
@@ -17,9 +17,11 @@ class HttpSession final : public connsched::Session {
   explicit HttpSession(HttpLimits limits) : limits_(limits) {}
   std::size_t handle(std::string_view input, connsched::Reply& out,
                      connsched::RequestContext& ctx) override;
+  void reset() override { continue_sent_ = false; }
 
  private:
   HttpLimits limits_;
+  bool continue_sent_ = false;  ///< "100 Continue" went out for the request being read
 };
 
 class HttpProtocol final : public connsched::Protocol {

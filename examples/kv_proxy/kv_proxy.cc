@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   std::int64_t borrow_ms = config.borrow_timeout.count();
   std::int64_t connect_ms = config.connect_timeout.count();
   std::int64_t reply_ms = config.reply_timeout.count();
+  std::int64_t pin_ms = config.pin_timeout.count();
   connsched::ServerSpec spec;
   spec.name = "kv_proxy";
   spec.description =
@@ -47,12 +48,24 @@ int main(int argc, char** argv) {
                    "Milliseconds the upstream may take to answer one command")
         ->capture_default_str()
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+    app.add_option("--upstream-pin-timeout,--upstream_pin_timeout", pin_ms,
+                   "Milliseconds a MULTI may sit idle holding an upstream connection; then it "
+                   "is aborted and the client's next command refused (pgbouncer's "
+                   "idle_transaction_timeout)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+    app.add_option("--upstream-pin-share,--upstream_pin_share", config.pin_share,
+                   "Percent of --upstream-pool-max that MULTI..EXEC may hold at once; past it "
+                   "MULTI gets '-ERR upstream busy', so other clients always find a connection")
+        ->capture_default_str()
+        ->check(CLI::Range(0U, 100U));
   };
   spec.make_protocol = [&] {
     config.upstream = kv_proxy::UpstreamAddress::parse(upstream);
     config.borrow_timeout = std::chrono::milliseconds(borrow_ms);
     config.connect_timeout = std::chrono::milliseconds(connect_ms);
     config.reply_timeout = std::chrono::milliseconds(reply_ms);
+    config.pin_timeout = std::chrono::milliseconds(pin_ms);
     if (config.pool_min_idle > config.pool_max) config.pool_min_idle = config.pool_max;
     return std::make_unique<kv_proxy::ProxyProtocol>(
         std::make_shared<kv_proxy::ProxyShared>(config));

@@ -59,6 +59,10 @@ enum class Kind : std::uint32_t {
   // worker -> master
   kAck = 7,     // token, value: 1 adopted (master closes its copy), 0 refused
   kClosed = 8,  // a connection the worker adopted has ended
+  // master -> worker
+  kHandOver = 9,  // reload: hand idle connections back (kHandback), drain the rest, exit
+  // worker -> master
+  kHandback = 10,  // fd: a client socket between requests, for a worker of the new generation
 };
 
 struct Message {

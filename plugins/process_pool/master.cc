@@ -91,17 +91,48 @@ std::string Master::start() {
 }
 
 // Queued for the manager thread, which talks to the workers; the acceptor only waits
-// for our lock, never for a worker.
+// for our lock, never for a worker. Core's own count at accept sees only the sockets
+// still in this process (a worker's ack ends our copy), and each worker's core counts
+// only its own, so max_connections is the whole pool's count, kept here: past it the
+// client gets the protocol's refusal at once, as under the built-in backends, instead
+// of waiting in the queue for a worker that has room.
 void Master::add(connsched_conn* conn) {
+  bool full = false;
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back(conn);
+    full = settings_.max_connections > 0 && live_connections() >= settings_.max_connections;
+    if (full) {
+      ++refused_full_;
+    } else {
+      pending_.push_back(conn);
+    }
   }
-  wake();
+  if (!full) {
+    wake();
+  } else if (CONNSCHED_SERVICES_HAS(svc_, refuse_connection)) {
+    svc_->refuse_connection(conn);
+  } else {
+    svc_->end_connection(conn);  // a 1.1 core: closed without the protocol's reply
+  }
 }
 
-// nginx's HUP: a fresh worker per slot, one slot at a time; the old one drains (closes
-// its connections between requests) once its replacement is up.
+// Every connection of the pool: waiting here, sent and not yet acknowledged, and held
+// by a worker (current or draining after a reload). Under mutex_.
+std::int64_t Master::live_connections() const {
+  auto held = [](const Worker& w) {
+    return w.connections + static_cast<std::int64_t>(w.inflight.size());
+  };
+  std::int64_t live = static_cast<std::int64_t>(pending_.size());
+  for (const Slot& slot : slots_) {
+    if (slot.current) live += held(*slot.current);
+  }
+  for (const auto& w : retiring_) live += held(*w);
+  return live;
+}
+
+// nginx's HUP: a fresh worker per slot, one slot at a time; once its replacement is
+// up, the old one hands its connections back between requests (SCM_RIGHTS), and the
+// master passes them on to the new generation, so a reload costs a client nothing.
 void Master::reload() {
   {
     std::lock_guard lock(mutex_);
@@ -276,10 +307,10 @@ void Master::on_spawned(const Message& m, Fd channel) {
   if (slot.replacing && slot.current) {
     Worker& old = *slot.current;
     old.state = State::kDraining;
-    if (old.channel) send_message(old.channel.get(), Message{Kind::kQuit, 0, 0, 0, 0});
+    if (old.channel) send_message(old.channel.get(), Message{Kind::kHandOver, 0, 0, 0, 0});
     log(CONNSCHED_LOG_INFO, "reload: slot " + std::to_string(m.slot) + ": worker " +
                                 std::to_string(w->pid) + " replaces " + std::to_string(old.pid) +
-                                ", which drains");
+                                ", which hands its connections over between requests");
     retiring_.push_back(std::move(slot.current));
   }
   if (slot.replacing) reload_in_progress_ = false;
@@ -456,6 +487,16 @@ void Master::read_worker(Worker& w) {
         w.refusing_until_ms = svc_->now_ms() + kRefusalPauseMs;
         pending_.push_front(conn);
       }
+    } else if (in.message.kind == Kind::kHandback) {
+      // An idle client of a worker being replaced: ours again, for the next worker.
+      if (w.connections > 0) --w.connections;
+      connsched_conn* conn = in.fd ? svc_->adopt_fd(svc_, in.fd.release()) : nullptr;
+      if (conn != nullptr) {
+        ++handed_over_;
+        pending_.push_front(conn);
+      } else {
+        ++closed_unserved_;  // shutting down, or the fd was dropped in transit
+      }
     } else if (in.message.kind == Kind::kClosed) {
       if (w.connections > 0) --w.connections;
       ++w.served;
@@ -544,8 +585,15 @@ void Master::stats(const connsched_stats_sink* sink) {
           "Sockets waiting for a worker");
   counter("connections_closed_unserved", closed_unserved_,
           "Sockets closed because no worker could ever take them");
+  counter("pool_connections", live_connections(),
+          "Connections of the whole pool (waiting, in flight, held by workers), which "
+          "max_connections bounds");
+  counter("connections_refused_full", refused_full_,
+          "Connections refused because the pool held max_connections");
   counter("respawns", respawns_, "Worker processes respawned after dying");
   counter("reloads", reloads_, "Reloads (SIGHUP)");
+  counter("connections_handed_over", handed_over_,
+          "Idle connections a replaced worker handed to the next generation on reload");
   counter("spawner_pid", spawner_, "The process that forks the workers");
 
   const char* columns[] = {"SLOT",        "PID",    "STATE",   "GENERATION",

@@ -4,7 +4,8 @@
 // that hands each accepted socket to a worker over its channel (least-loaded, round
 // robin on ties), closes its own copy only after the worker's ack and re-routes on a
 // refusal or a death (Node's cluster SCHED_RR), respawns dead workers with a
-// crash-loop breaker, replaces workers one by one on reload, and drains them at stop.
+// crash-loop breaker, replaces workers one by one on reload (the old one's connections
+// come back between requests and go to the new generation), and drains them at stop.
 // Workers are forked by the spawner (spawner.h), never by this process after init.
 #ifndef CONNSCHED_PLUGINS_PROCESS_POOL_MASTER_H_
 #define CONNSCHED_PLUGINS_PROCESS_POOL_MASTER_H_
@@ -32,6 +33,7 @@ struct PoolSettings {
   std::int64_t fast_crash_ms = 2000;   // a worker that dies sooner crashed "at once"
   int max_fast_crashes = 5;            // in a row: then the slot is given up
   std::int64_t backoff_base_ms = 100;  // doubled after each fast crash
+  std::int64_t max_connections = 0;    // the whole server's (core's option); 0: no limit
 };
 
 class Master {
@@ -43,7 +45,9 @@ class Master {
 
   // Starts the manager thread and the first generation; empty on success, else why not.
   std::string start();
-  // Acceptor thread: queue the connection for a worker; never blocks on a worker.
+  // Acceptor thread: queue the connection for a worker, or refuse it (the protocol's
+  // too-many-connections reply) when the whole pool holds max_connections already;
+  // never blocks on a worker.
   void add(connsched_conn* conn);
   // SIGHUP: replace the workers one by one.
   void reload();
@@ -90,6 +94,7 @@ class Master {
   Worker* pick(const std::vector<Worker*>& skip);
   Worker* find(pid_t pid);
   bool all_gone() const;
+  std::int64_t live_connections() const;
   void wake();
   void log(int level, const std::string& text) const;
 
@@ -112,6 +117,7 @@ class Master {
   std::size_t round_robin_ = 0;
   std::int64_t generation_ = 0;
   std::int64_t passed_ = 0, rerouted_ = 0, respawns_ = 0, reloads_ = 0, closed_unserved_ = 0;
+  std::int64_t refused_full_ = 0, handed_over_ = 0;
   std::string start_error_;
 
   std::jthread thread_;  // last: stopped before the state it uses goes away

@@ -16,11 +16,13 @@
 // connection. Per-process state stays per process: a kv server's store would be one
 // store PER WORKER, so two clients on different workers would not see each other's
 // keys. Kill by id and per-connection stats of core cover only the master: once a
-// worker adopted a socket, the connection lives in that worker's copy of core.
+// worker adopted a socket, the connection lives in that worker's copy of core. So the
+// master counts the pool's connections itself and refuses past max_connections.
 //
 // Signals: SIGTERM/SIGINT drain (core's graceful shutdown, then `end` makes each
 // worker close its connections between requests and exit); SIGHUP replaces the
-// workers one by one (nginx's reload); SIGKILL of a worker is noticed and the worker
+// workers one by one (nginx's reload), and each old worker hands its connections to the
+// new generation between requests (SCM_RIGHTS); SIGKILL of a worker is noticed and the worker
 // respawned, with a crash-loop breaker.
 #include <unistd.h>
 
@@ -63,6 +65,7 @@ int init_pool(const connsched_services* svc, void** backend, char* err, size_t e
   settings.workers =
       static_cast<std::size_t>(option_or(svc, "process_pool_workers", cores ? cores : 1));
   settings.shutdown_timeout_ms = option_or(svc, "shutdown_timeout", 10) * 1000;
+  settings.max_connections = option_or(svc, "max_connections", 0);
   Fd control;
   pid_t spawner = connsched_plugins::fork_spawner(svc, settings.shutdown_timeout_ms, control);
   if (spawner < 0) {

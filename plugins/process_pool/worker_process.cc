@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,8 @@ class Worker {
       }
       if (in.message.kind == Kind::kQuit) {
         start_drain();
+      } else if (in.message.kind == Kind::kHandOver) {
+        start_hand_over();
       } else if (in.message.kind == Kind::kConnection) {
         adopt(in);
       }
@@ -107,8 +110,12 @@ class Worker {
   }
 
   // One do_command per readiness report; a connection done is closed and reported.
+  // While handing over, a connection whose request is answered goes to the master.
   void serve(connsched_conn* conn) {
-    if (svc_->do_command(conn) != CONNSCHED_NEXT_CLOSE) return;
+    if (svc_->do_command(conn) != CONNSCHED_NEXT_CLOSE) {
+      if (handing_over_) hand_over(conn);
+      return;
+    }
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, svc_->conn_fd(conn), nullptr);
     svc_->end_connection(conn);
     conns_.erase(std::find(conns_.begin(), conns_.end(), conn));
@@ -117,14 +124,50 @@ class Worker {
 
   // Graceful: a connection between requests is closed (the kill shuts its socket for
   // reading, so the loop sees it readable and do_command answers what had arrived and
-  // says CLOSE); the process exits when none is left.
+  // says CLOSE); the process exits when none is left. Also ends a hand-over (the server
+  // stops during a reload): what is left is closed between requests.
   void start_drain() {
-    if (draining_) return;
+    if (draining_ && !handing_over_) return;
+    if (!draining_) drain_deadline_ms_ = svc_->now_ms() + shutdown_timeout_ms_;
     draining_ = true;
-    drain_deadline_ms_ = svc_->now_ms() + shutdown_timeout_ms_;
+    handing_over_ = false;
     for (connsched_conn* conn : conns_) {
       svc_->kill_connection(svc_, svc_->conn_id(conn), CONNSCHED_KILL_SHUTDOWN);
     }
+  }
+
+  // nginx's reload closes idle keep-alive connections; here a reload costs a client
+  // nothing: every connection between requests goes back to the master (SCM_RIGHTS)
+  // for a worker of the new generation, and each busy one follows as soon as its
+  // request is answered. What is still mid-request at the drain deadline is closed.
+  // A core without detach_fd (1.1): the plain drain.
+  void start_hand_over() {
+    if (draining_) return;
+    if (!CONNSCHED_SERVICES_HAS(svc_, detach_fd)) {
+      start_drain();
+      return;
+    }
+    draining_ = true;
+    handing_over_ = true;
+    drain_deadline_ms_ = svc_->now_ms() + shutdown_timeout_ms_;
+    std::vector<connsched_conn*> all = conns_;
+    for (connsched_conn* conn : all) hand_over(conn);
+  }
+
+  // The socket leaves this process only between requests (detach_fd says so); the
+  // master's copy arrives with the message, ours is closed. True when it left.
+  bool hand_over(connsched_conn* conn) {
+    int fd = svc_->detach_fd(conn);  // ends the connection here on success
+    if (fd < 0) return false;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);  // the socket outlives our fd
+    conns_.erase(std::find(conns_.begin(), conns_.end(), conn));
+    int rc = send_message(channel_.get(), Message{Kind::kHandback, 0, ::getpid(), 0, 0}, fd);
+    ::close(fd);
+    if (rc != 0) {
+      log(CONNSCHED_LOG_WARNING, std::string("cannot hand a connection back to the master (") +
+                                     std::strerror(rc) + "); it is closed");
+    }
+    return true;
   }
 
   // wait_timeout for idle connections; past the drain deadline, close what is left.
@@ -137,6 +180,10 @@ class Worker {
       for (connsched_conn* conn : conns_) svc_->end_connection(conn);
       conns_.clear();
       return;
+    }
+    if (handing_over_) {  // a request answered without a new readiness report
+      std::vector<connsched_conn*> all = conns_;
+      for (connsched_conn* conn : all) hand_over(conn);
     }
     for (connsched_conn* conn : conns_) {
       if (svc_->conn_idle_deadline_ms(conn) <= now) {
@@ -151,6 +198,7 @@ class Worker {
   std::int64_t shutdown_timeout_ms_;
   std::vector<connsched_conn*> conns_;
   bool draining_ = false;
+  bool handing_over_ = false;  // reload: connections go back to the master, not closed
   std::int64_t drain_deadline_ms_ = 0;
 };
 

@@ -3,8 +3,9 @@
 // Security defaults (issue #7, part 4), against the server executables: both ports bind
 // to loopback unless told otherwise; --admin-token (or --admin-token-file) makes the
 // admin port refuse every request without "Authorization: Bearer <token>"; a plugin in
-// a folder any user may write is refused; a reply and a pipeline cannot make the server
-// allocate without bound.
+// a folder any user may write is refused; so is one that any folder up to / or its group
+// lets others replace (issue #19, item 5), and a truncated one (item 4); a reply and a pipeline
+// cannot make the server allocate without bound.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,6 +178,62 @@ TEST_CASE("a scheduler in a folder any user may write is refused; one in a stick
                        {"--port=0", "--thread-handling=" + copy.string()});
   CHECK(sticky.wait_listening(scaled(10s)));
   ::chmod(folder.path.c_str(), 0700);
+}
+
+namespace {
+// One refusal line (exit 2) from kv_server for --thread-handling=<file>.
+void expect_refused(const fs::path& file, const std::string& message) {
+  auto [status, output] = ServerProcess::run(bin_dir() + "/kv_server",
+                                             {"--port=0", "--thread-handling=" + file.string()});
+  CAPTURE(output);
+  CHECK(status == 2);
+  CHECK(output.find(message) != std::string::npos);
+  std::size_t lines = 0;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) lines += line.empty() ? 0 : 1;
+  CHECK(lines == 1);
+}
+}  // namespace
+
+TEST_CASE(
+    "a truncated copy of pool-of-threads.so stops the start with one line and exit 2, not "
+    "SIGBUS") {
+  TempFolder folder;
+  const auto size = fs::file_size(plugin_dir() + "/pool-of-threads.so");
+  for (std::uintmax_t cut :
+       {std::uintmax_t{1000}, std::uintmax_t{20000}, std::uintmax_t{48092}, size - 1}) {
+    CAPTURE(cut);
+    auto copy = folder.path / fmt::format("cut-{}.so", cut);
+    fs::copy_file(plugin_dir() + "/pool-of-threads.so", copy);
+    fs::resize_file(copy, cut);
+    expect_refused(copy, "truncated or corrupt ELF file: ");
+  }
+}
+
+TEST_CASE(
+    "a scheduler under a world-writable grandparent, or group-writable in a group-writable "
+    "folder, is refused") {
+  TempFolder folder;
+  auto grandparent = folder.path / "shared";
+  auto parent = grandparent / "plugins";
+  fs::create_directories(parent);
+  ::chmod(parent.c_str(), 0755);
+  auto copy = parent / "copied.so";
+  fs::copy_file(plugin_dir() + "/no-threads.so", copy);
+  ::chmod(copy.c_str(), 0755);
+  ::chmod(grandparent.c_str(), 0777);  // another user could rename plugins/ and make their own
+  expect_refused(copy, "refusing a scheduler in a folder any user may write (" +
+                           grandparent.string() + ", mode 777)");
+  ::chmod(grandparent.c_str(), 0755);
+  ::chmod(parent.c_str(), 0775);
+  ::chmod(copy.c_str(), 0775);
+  expect_refused(copy, "refusing a scheduler that its group may write (mode 775)");
+  ::chmod(copy.c_str(), 0755);
+  expect_refused(copy, "refusing a scheduler in a folder its group may write (" + parent.string() +
+                           ", mode 775)");
+  ::chmod(parent.c_str(), 0755);
+  ServerProcess fine(bin_dir() + "/kv_server", {"--port=0", "--thread-handling=" + copy.string()});
+  CHECK(fine.wait_listening(scaled(10s)));
 }
 
 TEST_CASE(

@@ -1,10 +1,12 @@
 // File: test/plugins_custom/process_pool_plugin_test.cc
 //
 // plugins/process_pool, loaded by path: sockets are spread over the worker processes
-// and the master keeps no copy; a worker killed with SIGKILL is respawned while the
+// and the master keeps no copy; max_connections bounds the whole pool, refused with the
+// protocol's own reply; a worker killed with SIGKILL is respawned while the
 // other workers' connections keep working; a worker that keeps dying at once is given
-// up; SIGHUP replaces every worker without cutting a request; SIGTERM leaves no
-// process behind.
+// up; SIGHUP replaces every worker without cutting a request or dropping a connection
+// (idle ones are handed to the new workers over SCM_RIGHTS); SIGTERM leaves no process
+// behind.
 //
 // The in-process tests (RunningServer) fork the test process itself: the spawner and
 // workers are single-threaded copies that never return into doctest (they _exit).
@@ -142,34 +144,64 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a socket a process-pool worker refuses is re-routed, and waits in the master until one can "
-    "take it") {
-  // max_connections is per process: each worker adopts at most one socket.
+    "process-pool honours max_connections for the whole server: past it the master refuses with "
+    "the protocol's reply at once, and a freed place is taken again") {
+  // Two workers, each of whose cores would take 2: the pool as a whole takes 2.
   auto options = process_pool(2);
-  options.max_connections = 1;
+  options.max_connections = 2;
   RunningServer server(options);
-  auto first = std::make_unique<TestClient>(server.port());
-  // max_connections applies in the master too, until a worker's ack ends its copy.
   auto passed = [&](std::int64_t n) {
     return RunningServer::eventually(
         [&] { return server.server().backend_stats().counter("connections_passed") == n; });
   };
+  auto first = std::make_unique<TestClient>(server.port());
   REQUIRE(first->request("echo one") == "one");
-  REQUIRE(passed(1));
   TestClient second(server.port());
   REQUIRE(second.request("echo two") == "two");
   REQUIRE(passed(2));
+  CHECK(server.server().backend_stats().counter("pool_connections") == 2);
+  for (int i = 0; i < 3; ++i) {
+    TestClient over(server.port());
+    CHECK(over.read_line(5s) == "ERROR too many connections");
+    CHECK(over.wait_closed(5s));
+  }
+  CHECK(server.server().core_stats().connections_refused == 3);
+  CHECK(server.server().backend_stats().counter("connections_refused_full") == 3);
+  first.reset();  // the pool has room again once the worker reported the close
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("pool_connections") == 1; }));
   TestClient third(server.port());
-  REQUIRE(third.send("echo three\n"));
-  CHECK_FALSE(third.read_line(700ms));  // both workers are full and refused it
-  auto rows = worker_rows(server.server());
-  std::int64_t refused = 0;
-  for (const auto& row : rows) refused += row.refused;
-  CHECK(refused >= 1);
-  CHECK(server.server().backend_stats().counter("connections_rerouted") >= 1);
-  first.reset();  // a worker has room again: the waiting socket goes there
-  CHECK(third.read_line(10s) == "three");
+  CHECK(third.request("echo three") == "three");
   CHECK(second.request("echo still two") == "still two");
+}
+
+TEST_CASE(
+    "kv_server under process-pool with --max-connections=4 and 3 workers serves 4 clients and "
+    "refuses the fifth with the RESP error, as the built-ins do") {
+  ServerProcess server(
+      bin_dir() + "/kv_server",
+      {"--port=0", "--admin-port=0", "--thread-handling=" + custom_plugin("process-pool"),
+       "--process-pool-workers=3", "--max-connections=4"});
+  auto port = server.wait_listening();
+  REQUIRE_MESSAGE(port, server.output());
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<TestClient>(*port));
+    REQUIRE(clients.back()->send("PING\r\n"));
+    CHECK(clients.back()->read_line(10s) == "+PONG\r");
+  }
+  auto started = std::chrono::steady_clock::now();
+  TestClient fifth(*port);
+  CHECK(fifth.read_line(10s) == "-ERR max number of clients reached\r");
+  CHECK(fifth.wait_closed(5s));
+  CHECK(std::chrono::steady_clock::now() - started < 5s);  // a refusal, not a silent wait
+  for (auto& c : clients) {                                // nobody lost their place
+    REQUIRE(c->send("PING\r\n"));
+    CHECK(c->read_line(10s) == "+PONG\r");
+  }
+  server.signal(SIGTERM);
+  CHECK(server.wait_exit() == 0);
+  CHECK_MESSAGE(server.output().find("Sanitizer") == std::string::npos, server.output());
 }
 
 TEST_CASE(
@@ -247,8 +279,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "process-pool reload replaces every worker; a request in flight is answered, idle connections "
-    "close cleanly") {
+    "process-pool reload replaces every worker; a request in flight is answered, and every "
+    "connection moves to the new workers between requests instead of being dropped") {
   RunningServer server(process_pool(2));
   auto before = worker_rows(server.server());
   REQUIRE(before.size() == 2);
@@ -259,12 +291,8 @@ TEST_CASE(
   REQUIRE(busy.send("sleep 800\n"));
   std::this_thread::sleep_for(100ms);  // the sleep is running in its worker
   REQUIRE(server.server().reload());
-  // The request that was running completes; both connections then end with a clean EOF
-  // between requests, never in the middle of a reply.
+  // The request that was running completes on its old worker.
   CHECK(busy.read_line(10s) == "ok");
-  CHECK(busy.wait_closed(10s));
-  CHECK(idle.read_all(10s).empty());
-  CHECK(idle.wait_closed(1s));
   bool replaced = RunningServer::eventually(
       [&] {
         auto rows = worker_rows(server.server());
@@ -278,9 +306,42 @@ TEST_CASE(
         return true;
       },
       20s);
-  CHECK(replaced);
+  CHECK(replaced);  // no draining row left: the old workers have exited
+  // Both connections are open and served by the new generation.
+  CHECK(idle.request("echo idle after", 10s) == "idle after");
+  CHECK(busy.request("echo busy after", 10s) == "busy after");
+  CHECK(server.server().backend_stats().counter("connections_handed_over") == 2);
+  CHECK(RunningServer::eventually([&] {
+    std::int64_t held = 0;
+    for (const auto& row : worker_rows(server.server())) held += row.connections;
+    return held == 2;
+  }));
   CHECK(concurrent_echo(server.port(), 4, 5));
   CHECK(server.server().backend_stats().counter("reloads") == 1);
+}
+
+TEST_CASE(
+    "a client mid-line at the reload keeps its connection: the bytes it sent before and after "
+    "the hand-over reach the new worker in order") {
+  RunningServer server(process_pool(1));
+  auto before = slot_row(server.server(), 0);
+  REQUIRE(before);
+  TestClient client(server.port());
+  CHECK(client.request("echo warm") == "warm");
+  REQUIRE(client.send("echo hal"));  // half a request: it stays with the old worker
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(server.server().reload());
+  std::this_thread::sleep_for(500ms);
+  REQUIRE(client.send("f\n"));  // the request completes: answered, then handed over
+  CHECK(client.read_line(10s) == "half");
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("connections_handed_over") == 1; },
+      20s));
+  CHECK(client.request("echo on the new worker", 10s) == "on the new worker");
+  auto after = slot_row(server.server(), 0);
+  REQUIRE(after);
+  CHECK(after->pid != before->pid);
+  CHECK(after->connections == 1);
 }
 
 TEST_CASE("SIGHUP to echo_server with process-pool replaces the worker processes one by one") {
@@ -303,8 +364,7 @@ TEST_CASE("SIGHUP to echo_server with process-pool replaces the worker processes
       },
       20s);
   CHECK_MESSAGE(replaced, server.output());
-  CHECK(client.read_all(5s).empty());  // closed between requests by its old worker
-  CHECK(client.wait_closed(1s));
+  CHECK(client.request("after") == "after");  // handed to a new worker, not closed
   CHECK(concurrent_echo(*port, 4, 5));
   server.signal(SIGTERM);
   CHECK(server.wait_exit() == 0);

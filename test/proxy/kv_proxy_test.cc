@@ -2,8 +2,9 @@
 //
 // kv_proxy protects its upstream with a connection pool: commands pass through, MULTI
 // pins one upstream connection, exhaustion is a prompt "-ERR upstream busy", the
-// upstream never sees more connections than the pool's maximum, and an upstream
-// restart costs errors, not hangs.
+// upstream never sees more connections than the pool's maximum, an upstream restart
+// costs errors, not hangs, and clients that open MULTI and go quiet cannot take the
+// pool from everyone else (a share of the pool for pins, and a pin timeout).
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -73,7 +74,8 @@ TEST_CASE("MULTI ... EXEC runs on one pinned upstream connection") {
   ExampleServer upstream("kv_server", "one-thread-per-connection");
   ExampleServer proxy(
       "kv_proxy", "pool-of-threads",
-      proxy_args(upstream.port(), {"--upstream-pool-max=1", "--upstream-borrow-timeout=300"}));
+      proxy_args(upstream.port(), {"--upstream-pool-max=1", "--upstream-borrow-timeout=300",
+                                   "--upstream-pin-share=100"}));
   TestClient tx(proxy.port());
   CHECK(tx.request("MULTI") == "+OK\r");
   CHECK(tx.request("SET pinned 41") == "+QUEUED\r");
@@ -238,4 +240,100 @@ TEST_CASE("kv_proxy in front of a real redis-server") {
   CHECK(tx.read_line() == ":2\r");
   redis.signal(SIGTERM);
   redis.wait_exit(20s);
+}
+
+TEST_CASE(
+    "16 clients that send MULTI and nothing more leave the others served: half the pool at most "
+    "is pinned, and idle pins are aborted after --upstream-pin-timeout") {
+  ExampleServer upstream("kv_server", "pool-of-threads");
+  ExampleServer proxy(
+      "kv_proxy", "pool-of-threads",
+      proxy_args(upstream.port(), {"--upstream-pool-max=16", "--upstream-borrow-timeout=300",
+                                   "--upstream-pin-timeout=1500"}));
+  std::vector<std::unique_ptr<TestClient>> quiet;  // the ones whose MULTI pinned
+  int pinned = 0, refused = 0;
+  std::vector<std::unique_ptr<TestClient>> turned_away;
+  for (int i = 0; i < 16; ++i) {
+    auto client = std::make_unique<TestClient>(proxy.port(), 20s);
+    auto reply = client->request("MULTI", 10s);
+    REQUIRE(reply.has_value());
+    if (*reply == "+OK\r") {
+      ++pinned;
+      quiet.push_back(std::move(client));
+    } else if (reply->rfind("-ERR upstream busy: 8 of 16 upstream connections are held by "
+                            "transactions (upstream_pin_share 50%)",
+                            0) == 0) {
+      ++refused;
+      turned_away.push_back(std::move(client));
+    }
+  }
+  CHECK(pinned == 8);
+  CHECK(refused == 8);
+  CHECK(turned_away.front()->request("PING") == "+PONG\r");  // simply outside a transaction
+  // Everyone else is served at once, from the half of the pool no pin may take.
+  {
+    std::vector<std::jthread> others;
+    std::atomic<int> answered{0};
+    for (int c = 0; c < 8; ++c) {
+      others.emplace_back([&, c] {
+        TestClient client(proxy.port(), 20s);
+        for (int i = 0; i < 10; ++i) {
+          if (client.request("SET other" + std::to_string(c) + " " + std::to_string(i), 10s) ==
+              "+OK\r")
+            answered.fetch_add(1);
+        }
+      });
+    }
+    others.clear();
+    CHECK(answered.load() == 80);
+  }
+  auto stats = cli(proxy.port(), {"proxystats"});
+  CHECK(number_after(stats, "pins_active:") == 8);
+  CHECK(number_after(stats, "pins_refused:") == 8);
+  // Idle past the pin timeout: every pin is aborted and its upstream connection closed.
+  CHECK(RunningServer::eventually(
+      [&] {
+        auto now = cli(proxy.port(), {"proxystats"});
+        return number_after(now, "pins_aborted:") == 8 && number_after(now, "pins_active:") == 0;
+      },
+      20s));
+  // A pinned client's next command is refused (nothing of its transaction ran), and its
+  // connection closes, so it cannot take later commands for queued ones.
+  int aborted_replies = 0;
+  for (auto& client : quiet) {
+    auto reply = client->request("SET after-abort yes", 10s);
+    if (reply && reply->rfind("-ERR transaction aborted: idle inside MULTI for more than 1500 ms "
+                              "(upstream_pin_timeout)",
+                              0) == 0) {
+      ++aborted_replies;
+      CHECK(client->wait_closed(5s));
+    }
+  }
+  CHECK(aborted_replies == 8);
+  CHECK(cli(upstream.port(), {"exists", "after-abort"}) == "0");
+  CHECK(proxy.process().output().find("kv_proxy: aborted a MULTI idle for more than 1500 ms") !=
+        std::string::npos);
+  // The places are free again.
+  TestClient again(proxy.port());
+  CHECK(again.request("MULTI") == "+OK\r");
+  CHECK(again.request("INCR pins-again") == "+QUEUED\r");
+  REQUIRE(again.send("EXEC\r\n"));
+  CHECK(again.read_line() == "*1\r");
+  CHECK(again.read_line() == ":1\r");
+}
+
+TEST_CASE("a MULTI that keeps sending commands is not idle: it outlives the pin timeout") {
+  ExampleServer upstream("kv_server", "one-thread-per-connection");
+  ExampleServer proxy("kv_proxy", "pool-of-threads",
+                      proxy_args(upstream.port(), {"--upstream-pin-timeout=1000"}));
+  TestClient tx(proxy.port());
+  CHECK(tx.request("MULTI") == "+OK\r");
+  for (int i = 0; i < 6; ++i) {  // 3 s in all, never 1 s quiet
+    std::this_thread::sleep_for(500ms);
+    CHECK(tx.request("INCR busy-tx") == "+QUEUED\r");
+  }
+  REQUIRE(tx.send("EXEC\r\n"));
+  CHECK(tx.read_line() == "*6\r");
+  auto stats = cli(proxy.port(), {"proxystats"});
+  CHECK(number_after(stats, "pins_aborted:") == 0);
 }

@@ -1,15 +1,23 @@
 // File: test/unit/plugin_loader_test.cc
 //
 // The loader refuses every kind of bad backend with one line naming the file and the
-// reason, on real .so files built to be wrong (test/plugins/broken_scheduler.c).
+// reason, on real .so files built to be wrong (test/plugins/broken_scheduler.c), on
+// copies of real backends cut short or with a header pointing past the end, and on
+// copies that another user could replace (the file, a folder up to /, a link).
 #include <doctest/doctest.h>
+#include <link.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <fmt/format.h>
+
+#include <cstddef>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
-#include "core/src/plugin_loader.h"
 #include "connsched/server.h"
+#include "core/src/plugin_loader.h"
 #include "running_server.h"
 
 using namespace connsched;
@@ -127,4 +135,171 @@ TEST_CASE("validation accepts an older minor's smaller table and reads missing m
   CHECK(validate_descriptor(&table).empty());
   table.wait_begin = [](void*, connsched_conn*, int) {};
   CHECK(validate_descriptor(&table) == "wait_begin and wait_end must both be set or both be NULL");
+}
+
+namespace {
+namespace fs = std::filesystem;
+
+// A private folder under /tmp (root's, sticky) for copies of real backends; removed with
+// its contents, whatever modes a test left.
+struct Scratch {
+  Scratch()
+      : path(fs::temp_directory_path() /
+             ("connsched-loader-checks-" + std::to_string(::getpid()))) {
+    fs::create_directories(path);
+    ::chmod(path.c_str(), 0700);
+  }
+  ~Scratch() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  // A copy of a built backend at `relative` (folders made 0755), mode 0755.
+  fs::path copy(const std::string& backend, const fs::path& relative) const {
+    fs::path to = path / relative;
+    fs::create_directories(to.parent_path());
+    for (fs::path p = to.parent_path(); p != path; p = p.parent_path()) ::chmod(p.c_str(), 0755);
+    fs::copy_file(plugin_dir() + "/" + backend + ".so", to, fs::copy_options::overwrite_existing);
+    ::chmod(to.c_str(), 0755);
+    return to;
+  }
+  fs::path path;
+};
+
+// Overwrites bytes of a file at an offset (to corrupt one header field of a copy).
+void patch(const fs::path& file, std::uint64_t offset, const void* bytes, std::size_t size) {
+  FILE* f = std::fopen(file.c_str(), "r+b");
+  REQUIRE(f != nullptr);
+  std::fseek(f, static_cast<long>(offset), SEEK_SET);
+  std::fwrite(bytes, 1, size, f);
+  std::fclose(f);
+}
+}  // namespace
+
+TEST_CASE(
+    "a copy of pool-of-threads.so cut short is refused with one line at every size, never "
+    "mapped (dlopen of such a copy dies of SIGBUS)") {
+  Scratch scratch;
+  fs::path whole = scratch.copy("pool-of-threads", "whole.so");
+  const auto size = static_cast<std::uint64_t>(fs::file_size(whole));
+  REQUIRE(size > 50000);
+  for (std::uint64_t cut :
+       {std::uint64_t{0}, std::uint64_t{3}, std::uint64_t{63}, std::uint64_t{64},
+        std::uint64_t{1000}, std::uint64_t{4096}, std::uint64_t{20000}, std::uint64_t{48092},
+        size / 2, size - 100, size - 1}) {
+    CAPTURE(cut);
+    fs::path part = scratch.copy("pool-of-threads", fmt::format("cut-{}.so", cut));
+    fs::resize_file(part, cut);
+    std::string why = refusal(part.string());
+    if (cut < 4) {
+      CHECK(why == part.string() + ": not a shared object (no ELF header)");
+    } else {
+      CHECK(why.find(part.string() + ": truncated or corrupt ELF file: ") == 0);
+      CHECK(why.find(fmt::format("(the file has {} bytes)", cut)) != std::string::npos);
+    }
+  }
+  // The whole copy, in the same folder, loads.
+  LoadedScheduler loaded = load_scheduler(whole.string(), plugin_dir());
+  CHECK(std::string(loaded.table.name) == "pool-of-threads");
+  CHECK(loaded.path == whole.string());
+}
+
+TEST_CASE("program headers or a segment pointing past the end of the file are refused") {
+  Scratch scratch;
+  using Ehdr = ElfW(Ehdr);
+  using Phdr = ElfW(Phdr);
+  {
+    fs::path file = scratch.copy("no-threads", "phoff.so");
+    const ElfW(Off) far = 1ULL << 40;
+    patch(file, offsetof(Ehdr, e_phoff), &far, sizeof far);
+    CHECK(refusal(file.string())
+              .find("the program header table at byte 1099511627776 ends past "
+                    "the end of the file") != std::string::npos);
+  }
+  {
+    fs::path file = scratch.copy("no-threads", "segment.so");
+    Ehdr eh{};
+    FILE* f = std::fopen(file.c_str(), "rb");
+    REQUIRE(f != nullptr);
+    REQUIRE(std::fread(&eh, sizeof eh, 1, f) == 1);
+    std::fclose(f);
+    // The first LOAD segment's file size grows past the end (an overflow-sized one too).
+    for (ElfW(Xword) filesz : {ElfW(Xword){1} << 30, ~ElfW(Xword){0}}) {
+      CAPTURE(filesz);
+      for (int i = 0; i < eh.e_phnum; ++i) {
+        Phdr ph{};
+        f = std::fopen(file.c_str(), "rb");
+        std::fseek(f, static_cast<long>(eh.e_phoff + i * sizeof ph), SEEK_SET);
+        REQUIRE(std::fread(&ph, sizeof ph, 1, f) == 1);
+        std::fclose(f);
+        if (ph.p_type != PT_LOAD) continue;
+        patch(file, eh.e_phoff + i * sizeof ph + offsetof(Phdr, p_filesz), &filesz, sizeof filesz);
+        std::string why = refusal(file.string());
+        CHECK(why.find(fmt::format("segment {} (LOAD) ends at byte", i)) != std::string::npos);
+        CHECK(why.find("past the end of the file") != std::string::npos);
+        break;
+      }
+    }
+  }
+}
+
+TEST_CASE("a backend its group may write is refused, as is one in a folder its group may write") {
+  Scratch scratch;
+  fs::path file = scratch.copy("no-threads", "g/group-writable.so");
+  ::chmod(file.c_str(), 0775);
+  CHECK(refusal(file.string()) ==
+        file.string() + ": refusing a scheduler that its group may write (mode 775)");
+  ::chmod(file.c_str(), 0755);
+  ::chmod(file.parent_path().c_str(), 0775);
+  CHECK(refusal(file.string()) == file.string() +
+                                      ": refusing a scheduler in a folder its group may write (" +
+                                      file.parent_path().string() + ", mode 775)");
+  ::chmod(file.parent_path().c_str(), 0755);
+  CHECK(std::string(load_scheduler(file.string(), plugin_dir()).table.name) == "no-threads");
+}
+
+TEST_CASE(
+    "every folder up to / is checked: a writable grandparent is refused unless it is sticky") {
+  Scratch scratch;
+  fs::path file = scratch.copy("no-threads", "grand/parent/deep.so");
+  fs::path grandparent = file.parent_path().parent_path();
+  ::chmod(grandparent.c_str(), 0777);
+  CHECK(refusal(file.string()) == file.string() +
+                                      ": refusing a scheduler in a folder any user may write (" +
+                                      grandparent.string() + ", mode 777)");
+  ::chmod(grandparent.c_str(), 01777);  // sticky: nobody may rename another's folder
+  CHECK(std::string(load_scheduler(file.string(), plugin_dir()).table.name) == "no-threads");
+  ::chmod(grandparent.c_str(), 0755);
+}
+
+TEST_CASE("a link in a folder others may write is refused even when its target is safe") {
+  Scratch scratch;
+  fs::path target = scratch.copy("no-threads", "safe/real.so");
+  fs::path open_folder = scratch.path / "open";
+  fs::create_directories(open_folder);
+  ::chmod(open_folder.c_str(), 0777);
+  fs::create_symlink(target, open_folder / "link.so");
+  CHECK(refusal((open_folder / "link.so").string())
+            .find("refusing a scheduler in a folder any user may write (" + open_folder.string()) !=
+        std::string::npos);
+  ::chmod(open_folder.c_str(), 0755);
+  CHECK(std::string(load_scheduler((open_folder / "link.so").string(), plugin_dir()).table.name) ==
+        "no-threads");
+}
+
+TEST_CASE("a backend or a folder owned by another user than root or the server's is refused") {
+  if (::geteuid() != 0) {
+    MESSAGE("not root: cannot give a file to another user; skipped");
+    return;
+  }
+  Scratch scratch;
+  fs::path file = scratch.copy("no-threads", "owned/by-nobody.so");
+  REQUIRE(::chown(file.c_str(), 65534, 65534) == 0);
+  CHECK(refusal(file.string()) ==
+        file.string() + ": refusing a scheduler owned by uid 65534 (only root may own it)");
+  REQUIRE(::chown(file.c_str(), 0, 0) == 0);
+  REQUIRE(::chown(file.parent_path().c_str(), 65534, 65534) == 0);
+  CHECK(refusal(file.string()) == file.string() +
+                                      ": refusing a scheduler in a folder owned by uid 65534 (" +
+                                      file.parent_path().string() + "; only root may own it)");
+  REQUIRE(::chown(file.parent_path().c_str(), 0, 0) == 0);
 }

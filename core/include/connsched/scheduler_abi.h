@@ -38,8 +38,8 @@
  *
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
- * landed, the members marked "version 1.2" below (services: conn_holds_locks, ...).
- * Core accepts 1.0, 1.1 and 1.2 tables.
+ * landed, the members marked "version 1.2" below (services: conn_holds_locks,
+ * refuse_connection, detach_fd, ...). Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -242,6 +242,28 @@ typedef struct connsched_services {
    * Cheap (an atomic read); any thread while the connection is alive; no core lock is
    * taken, so it may be called with backend locks held. */
   int (*conn_holds_locks)(const connsched_conn* conn);
+
+  /* Refuses a connection the backend will not serve because the server is full: sends
+   * the protocol's too-many-connections reply (best effort, never blocking), counts it
+   * in connections_refused as core's own refusal at max_connections is counted, and
+   * ends the connection as end_connection does (the connection must not be used
+   * afterwards). For a backend whose connections live where core's count cannot see
+   * them: a process pool's master, whose workers hold the sockets, counts the whole
+   * server itself (plugins/process_pool). Any thread, no backend lock held that
+   * post_kill_notification takes. NULL in a 1.1 core: end_connection instead. */
+  void (*refuse_connection)(connsched_conn* conn);
+
+  /* The reverse of adopt_fd: takes the socket out of a connection that is between
+   * requests (nothing received and not yet consumed, no reply waiting to be written,
+   * not inside a transaction, not killed), ends the connection as end_connection does
+   * but without closing the socket, and returns the fd, now the caller's. Returns -1,
+   * and leaves the connection as it was, when it is not between requests. Bytes the
+   * client sent since are still in the socket, for whoever adopts it next; per-
+   * connection protocol state other than a transaction is not carried. For moving an
+   * idle client to another process: a pre-forked worker replaced on reload hands its
+   * idle sockets back to its master (plugins/process_pool). Called by the one thread
+   * that serves the connection, outside do_command. */
+  int (*detach_fd)(connsched_conn* conn);
 } connsched_services;
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the

@@ -161,3 +161,53 @@ TEST_CASE("http_server refuses a connection over max_connections with 503") {
     CHECK(server.stop() == 0);
   }
 }
+
+TEST_CASE(
+    "http_server answers a smuggling-shaped head with 400, HTTP/2.0 with 505, and a 1.1 body "
+    "behind Expect: 100-continue with 100 Continue first") {
+  ExampleServer server("http_server", "one-thread-per-connection");
+  const auto answer = [&](const std::string& wire) {
+    TestClient client(server.port());
+    REQUIRE(client.send(wire));
+    std::string reply = client.read_all(10s);
+    CHECK(client.wait_closed(10s));  // a refused head ends its connection
+    return reply;
+  };
+  CHECK(answer("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n")
+            .rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(answer("POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nhello")
+            .rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(answer("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n")
+            .rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(answer("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na")
+            .rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(answer("GET / HTTP/2.0\r\nHost: x\r\n\r\n")
+            .rfind("HTTP/1.1 505 HTTP Version Not Supported\r\n", 0) == 0);
+  CHECK(answer("GET / HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n\r\n")
+            .rfind("HTTP/1.1 417 Expectation Failed\r\n", 0) == 0);
+  {
+    // The head alone gets "100 Continue" and nothing else; then the body gets the answer.
+    TestClient client(server.port());
+    REQUIRE(
+        client.send("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                    "Content-Length: 3\r\n\r\n"));
+    CHECK(client.read_line() == "HTTP/1.1 100 Continue\r");
+    CHECK(client.read_line() == "\r");
+    CHECK(client.read_all(500ms).empty());
+    REQUIRE(client.send("abc"));
+    CHECK(client.read_line() == "HTTP/1.1 405 Method Not Allowed\r");
+  }
+  // curl waits --expect100-timeout (30 s here) for it before sending the body: answered
+  // well within that, so the interim response came.
+  auto started = std::chrono::steady_clock::now();
+  ToolResult r = run_tool(
+      "curl",
+      {"-sS", "-i", "--max-time", "20", "--expect100-timeout", "30", "-H", "Expect: 100-continue",
+       "--data-binary", "body", "-X", "POST", local_url(server.port(), "/")},
+      {}, 60s);
+  INFO("curl: ", r.output, r.errors);
+  CHECK(r.status == 0);
+  CHECK(r.output.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 405 ", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - started < 15s);
+  CHECK(server.stop() == 0);
+}

@@ -6,9 +6,12 @@
 
 #include <string>
 
+#include "connsched/http_status.h"
+#include "http_head_checks.h"
 #include "http_request.h"
 #include "http_response.h"
 #include "http_routes.h"
+#include "http_session.h"
 
 using http::HttpLimits;
 using http::HttpRequest;
@@ -131,4 +134,130 @@ TEST_CASE("a response carries its length; HEAD leaves the body out; close is sai
   CHECK(head.find("Content-Length: 5\r\nConnection: close\r\n\r\n") != std::string::npos);
   CHECK(head.find("hello") == std::string::npos);
   CHECK(http::format_response(r, true, 0).find("Connection: keep-alive\r\n") != std::string::npos);
+}
+
+// Strictness on top of Debian's lenient http-parser (http_head_checks.h, issue #19 item
+// 8): each of these was acted on before, and is a request-smuggling vector behind a
+// proxy that reads the head differently.
+namespace {
+// The status of a request's refusal, 0 when it parses.
+int refused_with(const std::string& wire) {
+  HttpRequest r = parse_http_request(wire, {});
+  if (r.status != Status::kError) return 0;
+  CHECK_FALSE(r.keep_alive);
+  return r.error_status;
+}
+}  // namespace
+
+TEST_CASE("whitespace between a header name and its colon is a 400 (RFC 9112 section 5.1)") {
+  HttpRequest chunked = parse_http_request(
+      "POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", {});
+  CHECK(chunked.status == Status::kError);
+  CHECK(chunked.error_status == 400);
+  CHECK(chunked.error.find("whitespace between a header name and its colon") != std::string::npos);
+  CHECK(refused_with("POST / HTTP/1.1\r\nContent-Length : 5\r\n\r\nhello") == 400);
+  CHECK(refused_with("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n") == 400);
+  CHECK(refused_with("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello") == 0);
+  CHECK(refused_with("GET / HTTP/1.1\r\nHost:a\r\nX-Y:  b \r\n\r\n") == 0);  // OWS is fine
+}
+
+TEST_CASE("a header name with a character outside tchar is a 400") {
+  for (const char* name : {"X(y)", "X/y", "X@y", "X\"y", "X[y]", "X{y}", "X=y", "X,y", "X;y"}) {
+    CAPTURE(name);
+    CHECK(refused_with(std::string("GET / HTTP/1.1\r\n") + name + ": 1\r\n\r\n") == 400);
+  }
+  CHECK(refused_with("GET / HTTP/1.1\r\nX-a.b_c~!#$%&'*+^`|: 1\r\n\r\n") == 0);
+}
+
+TEST_CASE("obsolete line folding and control characters in a value are a 400") {
+  HttpRequest folded =
+      parse_http_request("GET / HTTP/1.1\r\nX-Long: a\r\n b\r\nHost: x\r\n\r\n", {});
+  CHECK(folded.error_status == 400);
+  CHECK(folded.error.find("obsolete line folding") != std::string::npos);
+  CHECK(refused_with("GET / HTTP/1.1\r\nX-Long: a\r\n\tb\r\n\r\n") == 400);
+  CHECK(refused_with(std::string("GET / HTTP/1.1\r\nX: a\x01", 22) + "b\r\n\r\n") == 400);
+  CHECK(refused_with("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n") == 400);
+  CHECK(refused_with("GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n") == 0);  // obs-text passes
+}
+
+TEST_CASE("two framing headers are a 400: Content-Length twice, Transfer-Encoding twice, both") {
+  HttpRequest twice = parse_http_request(
+      "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", {});
+  CHECK(twice.error_status == 400);  // http-parser's own check or ours, whichever sees it first
+  CHECK(refused_with("POST / HTTP/1.1\r\ncontent-length: 3\r\nCONTENT-LENGTH: 4\r\n\r\nabcd") ==
+        400);
+  CHECK(refused_with("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+                     "chunked\r\n\r\n0\r\n\r\n") == 400);
+  HttpRequest both = parse_http_request(
+      "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", {});
+  CHECK(both.error_status == 400);
+}
+
+TEST_CASE("HTTP versions other than 1.0 and 1.1 get 505") {
+  for (const char* version : {"HTTP/1.2", "HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9"}) {
+    CAPTURE(version);
+    HttpRequest r = parse_http_request(std::string("GET / ") + version + "\r\nHost: a\r\n\r\n", {});
+    CHECK(r.status == Status::kError);
+    CHECK(r.error_status == 505);
+  }
+  CHECK(refused_with("GET / HTTP/1.0\r\n\r\n") == 0);
+  CHECK(refused_with("GET / HTTP/1.1\r\n\r\n") == 0);
+  CHECK(connsched::http_reason_phrase(505) == "HTTP Version Not Supported");
+}
+
+TEST_CASE(
+    "Expect: 100-continue is reported while the body is missing; another expectation is a 417") {
+  const std::string head = "POST / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
+  HttpRequest waiting = parse_http_request(head, {});
+  CHECK(waiting.status == Status::kIncomplete);
+  CHECK(waiting.expect_continue);
+  CHECK_FALSE(parse_http_request(head.substr(0, head.size() - 2), {}).expect_continue);
+  HttpRequest done = parse_http_request(head + "abc", {});
+  REQUIRE(done.status == Status::kComplete);
+  CHECK(done.body == "abc");
+  // HTTP/1.0 cannot be waiting for it (RFC 9110 section 10.1.1).
+  CHECK_FALSE(parse_http_request("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: "
+                                 "3\r\n\r\n",
+                                 {})
+                  .expect_continue);
+  // The final answer instead of 100 when the body would be refused anyway.
+  HttpLimits small;
+  small.max_body_bytes = 2;
+  CHECK(parse_http_request(head, small).error_status == 413);
+  HttpRequest other = parse_http_request("POST / HTTP/1.1\r\nExpect: tea\r\n\r\n", {});
+  CHECK(other.error_status == 417);
+  CHECK(connsched::http_reason_phrase(417) == "Expectation Failed");
+}
+
+TEST_CASE("the session sends 100 Continue once per request, before the body, then the answer") {
+  http::HttpSession session(HttpLimits{});
+  FakeContext ctx;
+  std::string out;
+  connsched::Reply reply(out);
+  const std::string head = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+  CHECK(session.handle(head, reply, ctx) == 0);
+  CHECK(out == http::kContinue);
+  CHECK(session.handle(head + "a", reply, ctx) == 0);  // not again for the same request
+  CHECK(out == http::kContinue);
+  out.clear();
+  CHECK(session.handle(head + "abc", reply, ctx) == head.size() + 3);
+  CHECK(out.rfind("HTTP/1.1 405 ", 0) == 0);
+  out.clear();
+  CHECK(session.handle(head, reply, ctx) == 0);  // the next request gets its own
+  CHECK(out == http::kContinue);
+}
+
+TEST_CASE("the head checks on their own: framing headers counted across case, reasons named") {
+  using http::check_request_head;
+  CHECK(check_request_head("POST / HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n")
+            .error.find("more than one Content-Length") != std::string::npos);
+  CHECK(check_request_head(
+            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n")
+            .error.find("more than one Transfer-Encoding") != std::string::npos);
+  CHECK(check_request_head(
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .error.find("both Content-Length and Transfer-Encoding") != std::string::npos);
+  CHECK(check_request_head("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n").status == 400);  // bare CR
+  CHECK(check_request_head("\r\nGET / HTTP/1.1\nHost: a\n\n").status == 0);      // LF, empty first
+  CHECK(check_request_head("GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n").expect_continue);
 }
