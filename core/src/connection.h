@@ -3,7 +3,8 @@
 // A connection as core sees it. The C ABI declares `connsched_conn` opaque; this is its
 // definition, so backends hold a pointer they can only pass back to the services.
 //
-// Who touches what: `in`, `out`, `session`, `close_requested` and `wait_depth` belong
+// Who touches what: `in`, `out`, `session`, `close_requested`, `need_bytes` and
+// `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
 // time). `killed`, `in_transaction` and `idle_deadline_ms` are read from other threads
 // (timers, admin) and are atomic. `backend_data` is the backend's to synchronise.
@@ -37,6 +38,7 @@ struct connsched_conn {
   std::atomic<std::int64_t> idle_deadline_ms{std::numeric_limits<std::int64_t>::max()};
   void* backend_data = nullptr;
   bool close_requested = false;
+  std::size_t need_bytes = 0;  // handle()'s hint: pending input it needs before progress
   int wait_depth = 0;
 };
 

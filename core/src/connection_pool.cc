@@ -50,6 +50,7 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn) {
   conn->idle_deadline_ms.store(std::numeric_limits<std::int64_t>::max());
   conn->backend_data = nullptr;
   conn->close_requested = false;
+  conn->need_bytes = 0;
   conn->wait_depth = 0;
   if (conn->session) conn->session->reset();
   std::lock_guard lock(mutex_);

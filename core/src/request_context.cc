@@ -15,6 +15,9 @@ BackendStats RequestContext::backend_stats() const {
   return {};
 }
 
+// Without a connection there is no input buffer to wait on: nothing to remember.
+void RequestContext::need_bytes(std::size_t) {}
+
 CoreStats ConnectionContext::core_stats() const {
   return conn_.core->core_stats();
 }
