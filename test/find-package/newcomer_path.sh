@@ -82,6 +82,6 @@ step "5. connsched_compare compares the out-of-tree backend with a built-in"
   --backends=consumer-backend,one-thread-per-connection --scenarios=ping --connections=4 \
   --duration=0.3 --warmup=0.1 --no-reference --no-pin --out="$work/compare" ||
   fail "connsched_compare exited $?"
-grep -q '^ping,4,consumer-backend,' "$work/compare/compare.csv" ||
+grep -q '^ping,kv_server,consumer-backend,4,' "$work/compare/compare.csv" ||
   { cat "$work/compare/compare.csv"; fail "no consumer-backend row in the CSV"; }
 echo "newcomer_path: every step passed"
