@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "connsched/http_status.h"
+
 namespace connsched {
 
 namespace {
@@ -14,31 +16,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 202:
-      return "Accepted";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 422:
-      return "Unprocessable Content";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Error";
-  }
 }
 
 // The value of the Authorization header in `headers` (the lines after the request line),
@@ -171,7 +148,7 @@ AdminParse parse_admin_request(std::string_view bytes) {
 std::string format_admin_response(const AdminResponse& response) {
   std::string head =
       fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n", response.status,
-                  reason_phrase(response.status), response.content_type, response.body.size());
+                  http_reason_phrase(response.status), response.content_type, response.body.size());
   if (!response.allow.empty()) head += fmt::format("Allow: {}\r\n", response.allow);
   if (!response.www_authenticate.empty()) {
     head += fmt::format("WWW-Authenticate: {}\r\n", response.www_authenticate);

@@ -7,7 +7,10 @@
 // `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
 // time). `killed`, `in_transaction` and `idle_deadline_ms` are read from other threads
-// (timers, admin) and are atomic. `backend_data` is the backend's to synchronise.
+// (timers, admin) and are atomic, as is `in_command` (set while do_command runs, read by
+// core's idle timer). `backend_data` is atomic so that a backend may read its slot from
+// the killing thread (post_kill_notification); what it points to is the backend's to
+// synchronise.
 #ifndef CONNSCHED_CORE_CONNECTION_H_
 #define CONNSCHED_CORE_CONNECTION_H_
 
@@ -36,7 +39,8 @@ struct connsched_conn {
   std::atomic<int> killed{CONNSCHED_KILL_NONE};
   std::atomic<bool> in_transaction{false};
   std::atomic<std::int64_t> idle_deadline_ms{std::numeric_limits<std::int64_t>::max()};
-  void* backend_data = nullptr;
+  std::atomic<bool> in_command{false};
+  std::atomic<void*> backend_data{nullptr};
   bool close_requested = false;
   std::size_t need_bytes = 0;  // handle()'s hint: pending input it needs before progress
   int wait_depth = 0;

@@ -48,7 +48,8 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn) {
   conn->killed.store(CONNSCHED_KILL_NONE);
   conn->in_transaction.store(false);
   conn->idle_deadline_ms.store(std::numeric_limits<std::int64_t>::max());
-  conn->backend_data = nullptr;
+  conn->backend_data.store(nullptr);
+  conn->in_command.store(false);
   conn->close_requested = false;
   conn->need_bytes = 0;
   conn->wait_depth = 0;

@@ -1,7 +1,7 @@
 // File: core/src/connection_pool.h
 //
 // Connection objects, with their buffers and protocol session, are reused rather than
-// allocated per connection (seed 004): a released object keeps its session (reset)
+// allocated per connection: a released object keeps its session (reset)
 // and its buffers (trimmed when a large request grew them).
 #ifndef CONNSCHED_CORE_CONNECTION_POOL_H_
 #define CONNSCHED_CORE_CONNECTION_POOL_H_

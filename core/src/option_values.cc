@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 #include "connsched/server.h"
 
@@ -21,23 +20,6 @@ std::string normalize_option_name(std::string_view name) {
   return out;
 }
 
-std::optional<std::int64_t> parse_int(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-std::optional<bool> parse_bool(std::string_view text) {
-  std::string lower;
-  for (char c : text)
-    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  if (lower == "1" || lower == "on" || lower == "true" || lower == "yes") return true;
-  if (lower == "0" || lower == "off" || lower == "false" || lower == "no") return false;
-  return std::nullopt;
-}
-
 const connsched_option_desc* find_option(const std::vector<connsched_option_desc>& options,
                                          std::string_view name) {
   for (const auto& option : options) {
@@ -47,17 +29,6 @@ const connsched_option_desc* find_option(const std::vector<connsched_option_desc
 }
 
 namespace {
-std::vector<std::string_view> split_choices(std::string_view choices) {
-  std::vector<std::string_view> out;
-  while (true) {
-    auto bar = choices.find('|');
-    out.push_back(choices.substr(0, bar));
-    if (bar == std::string_view::npos) break;
-    choices.remove_prefix(bar + 1);
-  }
-  return out;
-}
-
 std::string dashed(std::string_view name) {
   std::string out(name);
   std::replace(out.begin(), out.end(), '_', '-');
@@ -89,8 +60,7 @@ std::string check_option_value(const connsched_option_desc& option, std::string_
       break;
     }
     case CONNSCHED_OPTION_ENUM: {
-      auto choices = split_choices(option.choices);
-      if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
+      if (!choice_index(option.choices ? option.choices : "", value)) {
         return fmt::format("--{}: '{}' is not one of {}", dashed(option.name), value,
                            option.choices);
       }

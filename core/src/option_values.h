@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connsched/option_text.h"
 #include "connsched/scheduler_abi.h"
 
 namespace connsched {
@@ -19,10 +20,7 @@ namespace connsched {
 /// "thread-pool-size" and "thread_pool_size" both become "thread_pool_size".
 std::string normalize_option_name(std::string_view name);
 
-/// Strict decimal integer: no sign games, no trailing junk, no overflow.
-std::optional<std::int64_t> parse_int(std::string_view text);
-/// on|off|true|false|yes|no|1|0 (any case).
-std::optional<bool> parse_bool(std::string_view text);
+// parse_int, parse_bool and choice_index: connsched/option_text.h, shared with backends.
 
 /// The declaration named `name` (already normalized), or nullptr.
 const connsched_option_desc* find_option(const std::vector<connsched_option_desc>& options,

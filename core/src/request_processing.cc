@@ -31,6 +31,20 @@ bool hard_killed(const Connection& c) {
   int k = c.killed.load();
   return k == CONNSCHED_KILL_CONNECTION || k == CONNSCHED_KILL_TIMEOUT;
 }
+
+// Marks a connection as running a request for core's idle timer, for as long as
+// do_command runs (a request in progress is never closed for wait_timeout).
+class InCommand {
+ public:
+  explicit InCommand(Connection& c) : c_(c) { c_.in_command.store(true); }
+  ~InCommand() { c_.in_command.store(false); }
+  InCommand(const InCommand&) = delete;
+  InCommand& operator=(const InCommand&) = delete;
+
+ private:
+  Connection& c_;
+};
+
 }  // namespace
 
 void ServerCore::ensure_thread_initialized() {
@@ -45,15 +59,17 @@ void ServerCore::ensure_thread_initialized() {
 int ServerCore::do_command(Connection& c) {
   ensure_thread_initialized();
   CurrentConnectionScope scope(&c);
+  InCommand serving(c);
   if (hard_killed(c)) return CONNSCHED_NEXT_CLOSE;
   bool eof = false;
+  bool received = false;
   char buffer[kReadChunk];
   for (int round = 0; round < kMaxReadRounds; ++round) {
     ssize_t n = ::recv(c.fd.get(), buffer, sizeof buffer, 0);
     if (n > 0) {
       CoreCounters::bump(counters_.bytes_received, static_cast<std::uint64_t>(n));
       c.in.append(buffer, static_cast<std::size_t>(n));
-      c.idle_deadline_ms.store(idle_deadline_from_now(), std::memory_order_relaxed);
+      received = true;
       if (!process_input(c)) return CONNSCHED_NEXT_CLOSE;
       if (static_cast<std::size_t>(n) < sizeof buffer) break;
       continue;
@@ -72,6 +88,9 @@ int ServerCore::do_command(Connection& c) {
   // Replies still pending (a greeting that did not fit) leave now.
   if (!c.out.empty() && !flush(c)) return CONNSCHED_NEXT_CLOSE;
   if (eof || c.killed.load() != CONNSCHED_KILL_NONE) return CONNSCHED_NEXT_CLOSE;
+  // wait_timeout counts from the end of the last activity, as mysqld's does: a request
+  // that ran long is not idle time.
+  if (received) c.idle_deadline_ms.store(idle_deadline_from_now(), std::memory_order_relaxed);
   return CONNSCHED_NEXT_WAIT_INPUT;
 }
 

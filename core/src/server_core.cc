@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <fmt/format.h>
@@ -55,12 +56,14 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   option_values_["max_request_size"] = std::to_string(options_.max_request_size);
   option_values_["shutdown_timeout"] = std::to_string(options_.shutdown_timeout);
   fill_services(services_, this);
+  make_idle_timer();
   bind_listener();
   make_admin_server();
 }
 
 ServerCore::~ServerCore() {
-  admin_.reset();  // its thread calls into this object: it goes first
+  admin_.reset();                        // its thread calls into this object: it goes first
+  if (idle_timer_) idle_timer_->stop();  // so does the idle timer's
   if (acceptor_) {
     acceptor_->request_stop();
     acceptor_->join();
@@ -132,6 +135,44 @@ void ServerCore::make_admin_server() {
                                          std::move(actions), logger_, options_.admin_token);
 }
 
+// Core closes idle connections for every backend, unless the backend says it does
+// (CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT, ABI 1.2; a 1.0 or 1.1 table reads as 0).
+void ServerCore::make_idle_timer() {
+  if (scheduler_.table.flags & CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT) return;
+  idle_timer_ = std::make_unique<IdleTimer>(
+      [this](std::uint64_t id, std::int64_t now, std::int64_t* later) {
+        return check_idle(id, now, later);
+      },
+      [this](std::uint64_t id) { kill(id, CONNSCHED_KILL_TIMEOUT); });
+}
+
+// An idle deadline came due: the connection may have ended (gone), had input since
+// (due later), or be running a request or have bytes waiting that its backend has not
+// read yet (looked at again shortly: a request in progress is never timed out). Only a
+// connection silent for the whole wait_timeout expires.
+IdleDeadlines::Verdict ServerCore::check_idle(std::uint64_t id, std::int64_t now_ms,
+                                              std::int64_t* later_ms) {
+  constexpr std::int64_t kRecheckMs = 1000;
+  auto verdict = IdleDeadlines::Verdict::kGone;
+  registry_.with_connection(id, [&](Connection& c) {
+    if (c.killed.load() != CONNSCHED_KILL_NONE) return;
+    const std::int64_t deadline = c.idle_deadline_ms.load(std::memory_order_relaxed);
+    if (deadline > now_ms) {
+      *later_ms = deadline;
+      verdict = IdleDeadlines::Verdict::kLater;
+      return;
+    }
+    pollfd p{c.fd.get(), POLLIN, 0};
+    if (c.in_command.load() || ::poll(&p, 1, 0) > 0) {
+      *later_ms = now_ms + kRecheckMs;
+      verdict = IdleDeadlines::Verdict::kLater;
+      return;
+    }
+    verdict = IdleDeadlines::Verdict::kExpired;
+  });
+  return verdict;
+}
+
 void ServerCore::start_backend() {
   char err[512] = {};
   void* state = nullptr;
@@ -151,6 +192,7 @@ void ServerCore::start() {
       listen_fd_.get(), [this](UniqueFd fd) { on_accept(std::move(fd)); },
       [this](int error) { on_accept_error(error); }, kAcceptPause);
   acceptor_->start();
+  if (idle_timer_) idle_timer_->start();
   logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'",
               options_.bind_address, port_, backend_name_);
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
@@ -197,6 +239,7 @@ int ServerCore::run() {
     }
   }
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
+  if (idle_timer_) idle_timer_->stop();
   {
     std::unique_lock lifetime(backend_lifetime_);
     backend_started_ = false;
@@ -249,6 +292,7 @@ void ServerCore::on_accept(UniqueFd fd) {
       pool_.release(std::move(conn));
       return;
   }
+  if (idle_timer_) idle_timer_->watch(raw->id, raw->idle_deadline_ms.load());
   // The greeting goes out before the backend sees the connection; what does not fit the
   // socket stays in `out` and leaves with the first reply.
   {
@@ -317,6 +361,7 @@ Connection* ServerCore::adopt(UniqueFd fd) {
     pool_.release(std::move(conn));  // closes the fd
     return nullptr;
   }
+  if (idle_timer_) idle_timer_->watch(raw->id, raw->idle_deadline_ms.load());
   CoreCounters::bump(counters_.accepted);
   return raw;
 }

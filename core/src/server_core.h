@@ -21,6 +21,7 @@
 #include "connection_registry.h"
 #include "connsched/server.h"
 #include "core_counters.h"
+#include "idle_timer.h"
 #include "log.h"
 #include "plugin_loader.h"
 
@@ -66,6 +67,8 @@ class ServerCore {
   void send_best_effort(int fd, std::string_view bytes);
   void ensure_thread_initialized();
   std::int64_t idle_deadline_from_now() const;
+  void make_idle_timer();
+  IdleDeadlines::Verdict check_idle(std::uint64_t id, std::int64_t now_ms, std::int64_t* later_ms);
 
   ServerOptions options_;
   Logger logger_;
@@ -86,6 +89,7 @@ class ServerCore {
   mutable CoreCounters counters_;
   std::atomic<std::uint64_t> next_id_{1};
   std::unique_ptr<AdminServer> admin_;  // null when --admin-port is not given
+  std::unique_ptr<IdleTimer> idle_timer_;  // null when the backend owns wait_timeout
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;

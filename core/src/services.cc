@@ -6,14 +6,13 @@
 
 #include <exception>
 
+#include "connsched/clock.h"
 #include "server_core.h"
 
 namespace connsched {
 
 std::int64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  return now_ms();
 }
 
 namespace {
@@ -64,10 +63,10 @@ std::uint64_t svc_conn_id(const connsched_conn* conn) noexcept {
   return conn->id;
 }
 void* svc_conn_get_data(const connsched_conn* conn) noexcept {
-  return conn->backend_data;
+  return conn->backend_data.load(std::memory_order_acquire);
 }
 void svc_conn_set_data(connsched_conn* conn, void* data) noexcept {
-  conn->backend_data = data;
+  conn->backend_data.store(data, std::memory_order_release);
 }
 int svc_conn_killed(const connsched_conn* conn) noexcept {
   return conn->killed.load();

@@ -3,30 +3,9 @@
 
 #include <fmt/format.h>
 
-namespace http {
+#include "connsched/http_status.h"
 
-std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Content Too Large";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Unknown";
-  }
-}
+namespace http {
 
 // Always an explicit Content-Length: the connection is reused only if the client can
 // tell where this response ends.
@@ -34,7 +13,8 @@ std::string format_response(const HttpResponse& response, bool keep_alive, unsig
                             bool head_only) {
   std::string out = fmt::format(
       "HTTP/1.1 {} {}\r\nServer: connsched-http\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-      response.status, reason_phrase(response.status), response.content_type, response.body.size());
+      response.status, connsched::http_reason_phrase(response.status), response.content_type,
+      response.body.size());
   if (!response.allow.empty()) out += fmt::format("Allow: {}\r\n", response.allow);
   if (!keep_alive) {
     out += "Connection: close\r\n";

@@ -16,8 +16,7 @@ struct HttpResponse {
   std::string allow;  ///< the Allow header, for 405
 };
 
-/// "OK", "Not Found", ... for the statuses this server uses.
-std::string_view reason_phrase(int status);
+// Reason phrases: connsched::http_reason_phrase (connsched/http_status.h).
 
 /// The response on the wire. `keep_alive` picks the Connection header (HTTP/1.0
 /// clients get "keep-alive" spelled out); `head_only` leaves out the body but keeps

@@ -1,6 +1,6 @@
 // File: plugins/process_pool/process_pool.cc
 //
-// process-pool: the pre-forked process pool of seed 000, nginx and php-fpm. The server
+// process-pool: the pre-forked process pool of nginx and php-fpm. The server
 // process is the master: core's acceptor accepts, and add_connection passes each
 // socket (SCM_RIGHTS) to one of N worker processes, each running its own epoll loop
 // over its connections with the server's own protocol handler (a worker is a forked

@@ -13,12 +13,12 @@
 #include <optional>
 #include <stop_token>
 
-namespace connsched_plugins {
+namespace connsched::shared_queue {
 
 template <typename T>
 class WorkQueue {
  public:
-  // Wakes exactly one sleeping worker: the others keep sleeping (seed 000's model 2).
+  // Wakes exactly one sleeping worker: the others keep sleeping (no thundering herd).
   void push(T item) {
     {
       std::lock_guard lock(mutex_);
@@ -56,6 +56,6 @@ class WorkQueue {
   std::uint64_t dequeues_ = 0;
 };
 
-}  // namespace connsched_plugins
+}  // namespace connsched::shared_queue
 
 #endif  // CONNSCHED_PLUGINS_SHARED_QUEUE_WORK_QUEUE_H_

@@ -6,137 +6,109 @@
 // most recently parked first). Simple, fair, and costly in threads and memory when
 // connections are many and mostly idle — which is what pool-of-threads answers.
 #include <atomic>
-#include <cstdio>
-#include <cstring>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
-#include <system_error>
 
-#include "connsched/scheduler_abi.h"
+#include "connsched/backend.h"
 #include "thread_cache.h"
 
+namespace connsched::one_thread_per_connection {
 namespace {
 
-using connsched::ThreadCache;
+using backend::report_counter;
 
-struct PerConnection {
-  const connsched_services* svc = nullptr;
-  std::atomic<std::int64_t> connected{0};  // connections being served
-  std::atomic<std::int64_t> running{0};    // threads inside do_command
-  std::unique_ptr<ThreadCache> cache;
+struct Settings {
+  std::atomic<std::int64_t> cache_size{256};
+  std::atomic<std::int64_t> cache_timeout_s{300};
 };
 
-long long option_int(const connsched_services* svc, const char* name) {
-  const char* value = svc->get_option(svc, name);
-  return value ? std::atoll(value) : 0;
-}
-
-// The whole life of one connection on one thread: block until input, run it, repeat.
-void serve_connection(PerConnection& self, connsched_conn* conn) {
-  const connsched_services* svc = self.svc;
-  self.connected.fetch_add(1);
-  while (svc->wait_for_input(conn) == CONNSCHED_NEXT_READY) {
-    self.running.fetch_add(1);
-    int next = svc->do_command(conn);
-    self.running.fetch_sub(1);
-    if (next == CONNSCHED_NEXT_CLOSE) break;
-  }
-  svc->end_connection(conn);
-  self.connected.fetch_sub(1);
-}
-
-// Threads are made on demand, so init only sizes the cache.
-int otpc_init(const connsched_services* svc, void** backend, char* err, size_t errlen) {
-  auto state = std::make_unique<PerConnection>();
-  state->svc = svc;
-  long long size = option_int(svc, "thread_cache_size");
-  long long timeout = option_int(svc, "thread_cache_timeout");
-  if (timeout <= 0) {
-    std::snprintf(err, errlen, "thread_cache_timeout must be positive");
-    return 1;
-  }
-  PerConnection* self = state.get();
-  state->cache = std::make_unique<ThreadCache>(
-      [self](void* work) { serve_connection(*self, static_cast<connsched_conn*>(work)); },
-      static_cast<std::size_t>(size), std::chrono::seconds(timeout));
-  *backend = state.release();
-  return 0;
-}
-
-// A cached thread if one is parked, else a new one; refusing only when the OS
-// cannot make a thread (core then closes the connection and logs it).
-int otpc_add_connection(void* backend, connsched_conn* conn) {
-  auto& self = *static_cast<PerConnection*>(backend);
-  try {
-    self.cache->dispatch(conn);
-    return 0;
-  } catch (const std::system_error& e) {
-    std::string message = std::string("cannot create a thread: ") + e.what();
-    self.svc->log(self.svc, CONNSCHED_LOG_ERROR, message.c_str());
-    return 1;
-  }
-}
-
-// Core calls end only after every connection ended, so the cache's threads are all
-// parked or exiting: destroying it joins them.
-void otpc_end(void* backend) {
-  std::unique_ptr<PerConnection> owned(static_cast<PerConnection*>(backend));
-}
-
-int otpc_set_option(void* backend, const char* name, const char* value, char*, size_t) {
-  auto& self = *static_cast<PerConnection*>(backend);
-  if (std::strcmp(name, "thread_cache_size") == 0) {
-    self.cache->set_cache_size(static_cast<std::size_t>(std::atoll(value)));
-  } else if (std::strcmp(name, "thread_cache_timeout") == 0) {
-    self.cache->set_idle_timeout(std::chrono::seconds(std::atoll(value)));
-  }
-  return 0;
-}
-
-void otpc_stats(void* backend, const connsched_stats_sink* sink) {
-  auto& self = *static_cast<PerConnection*>(backend);
-  ThreadCache::Stats s = self.cache->stats();
-  auto counter = [&](const char* name, std::int64_t value, const char* help) {
-    sink->counter(sink->ctx, name, value, help);
-  };
-  counter("threads_created", static_cast<std::int64_t>(s.created),
-          "Threads created to serve connections");
-  counter("threads_cached", static_cast<std::int64_t>(s.parked),
-          "Threads parked in the thread cache");
-  counter("threads_connected", self.connected.load(), "Connections being served, one thread each");
-  counter("threads_running", self.running.load(), "Threads executing requests now");
-  counter("threads", static_cast<std::int64_t>(s.live), "Threads alive (serving or cached)");
-  counter("thread_cache_hits", static_cast<std::int64_t>(s.hits),
-          "Connections given a cached thread");
-  counter("thread_cache_misses", static_cast<std::int64_t>(s.misses),
-          "Connections that needed a new thread");
-  counter("thread_cache_expired", static_cast<std::int64_t>(s.expired),
-          "Cached threads that exited after thread_cache_timeout");
-  counter("thread_cache_size", static_cast<std::int64_t>(s.cache_size),
-          "Threads the cache may hold");
-}
-
-constexpr connsched_option_desc kOptions[] = {
+constexpr backend::OptionTable<Settings, 2> kOptionTable{{{
     {"thread_cache_size", "Threads kept parked for reuse when their connection ends (0: none)",
-     CONNSCHED_OPTION_INT, "256", 0, 16384, nullptr, 1},
+     CONNSCHED_OPTION_INT, "256", 0, 16384, nullptr, true, &Settings::cache_size},
     {"thread_cache_timeout", "Seconds a parked thread waits for a connection before exiting",
-     CONNSCHED_OPTION_INT, "300", 1, 86400, nullptr, 1},
-    {nullptr, nullptr, 0, nullptr, 0, 0, nullptr, 0},
+     CONNSCHED_OPTION_INT, "300", 1, 86400, nullptr, true, &Settings::cache_timeout_s},
+}}};
+constexpr auto kOptions = kOptionTable.descriptors();
+
+class PerConnection {
+ public:
+  // Threads are made on demand, so init only sizes the cache.
+  explicit PerConnection(const connsched_services* svc) : svc_(svc) {
+    kOptionTable.load(svc, settings_);
+    cache_ = std::make_unique<ThreadCache>(
+        [this](void* work) { serve(static_cast<connsched_conn*>(work)); }, cache_size(),
+        cache_timeout());
+  }
+
+  // A cached thread if one is parked, else a new one. When the OS cannot make a thread
+  // the exception is logged by the kit and core closes the connection.
+  bool add_connection(connsched_conn* conn) {
+    cache_->dispatch(conn);
+    return true;
+  }
+
+  // Stores the new value, then gives the cache both settings as they now are.
+  std::string set_option(const char* name, const char* value) {
+    std::string why = kOptionTable.store(settings_, name, value);
+    if (!why.empty()) return why;
+    cache_->set_cache_size(cache_size());
+    cache_->set_idle_timeout(cache_timeout());
+    return {};
+  }
+
+  void stats(const connsched_stats_sink& sink) {
+    ThreadCache::Stats s = cache_->stats();
+    auto count = [&](const char* name, auto value, const char* help) {
+      report_counter(sink, name, static_cast<std::int64_t>(value), help);
+    };
+    count("threads_created", s.created, "Threads created to serve connections");
+    count("threads_cached", s.parked, "Threads parked in the thread cache");
+    count("threads_connected", connected_.load(), "Connections being served, one thread each");
+    count("threads_running", running_.load(), "Threads executing requests now");
+    count("threads", s.live, "Threads alive (serving or cached)");
+    count("thread_cache_hits", s.hits, "Connections given a cached thread");
+    count("thread_cache_misses", s.misses, "Connections that needed a new thread");
+    count("thread_cache_expired", s.expired,
+          "Cached threads that exited after thread_cache_timeout");
+    count("thread_cache_size", s.cache_size, "Threads the cache may hold");
+  }
+
+ private:
+  std::size_t cache_size() const { return static_cast<std::size_t>(settings_.cache_size.load()); }
+  std::chrono::seconds cache_timeout() const {
+    return std::chrono::seconds(settings_.cache_timeout_s.load());
+  }
+
+  // The whole life of one connection on one thread: block until input, run it, repeat.
+  void serve(connsched_conn* conn) {
+    connected_.fetch_add(1);
+    while (svc_->wait_for_input(conn) == CONNSCHED_NEXT_READY) {
+      running_.fetch_add(1);
+      int next = svc_->do_command(conn);
+      running_.fetch_sub(1);
+      if (next == CONNSCHED_NEXT_CLOSE) break;
+    }
+    svc_->end_connection(conn);
+    connected_.fetch_sub(1);
+  }
+
+  const connsched_services* svc_;
+  Settings settings_;
+  std::atomic<std::int64_t> connected_{0};  // connections being served
+  std::atomic<std::int64_t> running_{0};    // threads inside do_command
+  // Last: core calls end only after every connection ended, so the cache's threads are
+  // all parked or exiting, and destroying it joins them before the counters go.
+  std::unique_ptr<ThreadCache> cache_;
 };
 
-constexpr connsched_scheduler kOneThreadPerConnection = [] {
-  auto d = connsched_scheduler_header("one-thread-per-connection",
-                                      "a thread per connection, with MySQL's thread cache");
-  d.max_threads = 0;
-  d.options = kOptions;
-  d.init = otpc_init;
-  d.add_connection = otpc_add_connection;
-  d.end = otpc_end;
-  d.set_option = otpc_set_option;
-  d.stats = otpc_stats;
-  return d;
-}();
+constexpr connsched_scheduler kOneThreadPerConnection =
+    backend::scheduler_descriptor<PerConnection>(
+        "one-thread-per-connection", "a thread per connection, with MySQL's thread cache",
+        kOptions.data());
 
 }  // namespace
+}  // namespace connsched::one_thread_per_connection
 
-CONNSCHED_DEFINE_SCHEDULER(kOneThreadPerConnection)
+CONNSCHED_DEFINE_SCHEDULER(connsched::one_thread_per_connection::kOneThreadPerConnection)

@@ -1,10 +1,9 @@
 // File: schedulers/one_thread_per_connection/thread_cache.h
 //
-// MySQL's thread cache, reworked as the research note suggests (§9.10): a thread that
-// finishes its work parks on its OWN condition variable in a LIFO stack, and new work
-// goes to the most recently parked thread (its stack and caches are warm; older ones
-// drift to their idle timeout and exit). At most `cache_size` threads park; the rest
-// exit at once. A parked thread exits after `idle_timeout` without work.
+// MySQL's thread cache, reworked so that a thread that finishes its work parks on its OWN condition
+// variable in a LIFO stack, and new work goes to the most recently parked thread (its stack and
+// caches are warm; older ones drift to their idle timeout and exit). At most `cache_size` threads
+// park; the rest exit at once. A parked thread exits after `idle_timeout` without work.
 #ifndef CONNSCHED_SCHEDULERS_THREAD_CACHE_H_
 #define CONNSCHED_SCHEDULERS_THREAD_CACHE_H_
 

@@ -21,10 +21,10 @@ TEST_CASE("the template backend, loaded by path into echo_server, serves concurr
   CHECK(server.output().find("with thread handling 'template'") != std::string::npos);
 }
 
-TEST_CASE("the template backend closes a connection idle past wait_timeout") {
+TEST_CASE(
+    "core closes a connection idle past wait_timeout under the template, which has no timer") {
   auto options = test_options(custom_plugin("template"));
   options.wait_timeout = 1;
-  options.backend_options["template_idle_check_ms"] = "50";
   RunningServer server(options);
   TestClient idle(server.port());
   CHECK(idle.request("echo still here") == "still here");
@@ -44,6 +44,20 @@ TEST_CASE("the template backend closes a killed connection and keeps serving the
   CHECK(victim.wait_closed(5s));
   CHECK(other.request("echo alive") == "alive");
   CHECK(server.server().backend_stats().counter("kills") == 1);
+}
+
+TEST_CASE(
+    "the template option, declared once, is taken at start-up and changed at run time within its "
+    "range") {
+  auto options = test_options(custom_plugin("template"));
+  options.backend_options["template_batch"] = "2";
+  RunningServer server(options);
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<TestClient>(server.port()));
+  for (auto& c : clients) CHECK(c->request("echo batched") == "batched");
+  CHECK(server.server().set_option("template_batch", "1").empty());
+  CHECK(!server.server().set_option("template_batch", "0").empty());  // below the declared range
+  for (auto& c : clients) CHECK(c->request("echo one by one") == "one by one");
 }
 
 TEST_CASE("the template backend drains on shutdown: idle connections are closed, stop returns 0") {

@@ -381,6 +381,46 @@ TEST_CASE("no lock is held while the factory makes an object: idle objects stay 
   CHECK(pool.stats().wait_max < 5s);
 }
 
+TEST_CASE(
+    "stats: `creating` counts objects the factory is making, `reserved` every slot held outside "
+    "the lock") {
+  CountingFactory f;
+  auto s = small(2);
+  s.test_on_borrow = true;
+  ObjectPool<Thing> pool("p", f.make(), s);
+  { auto warm = pool.borrow(); }  // one idle object, validated on each borrow
+  std::atomic<bool> validating{false}, release_validation{false};
+  ObjectPool<Thing>::Factory slow_check = f.make();
+  slow_check.validate = [&](Thing&) {
+    validating.store(true);
+    while (!release_validation.load()) std::this_thread::sleep_for(1ms);
+    return true;
+  };
+  ObjectPool<Thing> checked("c", std::move(slow_check), s);
+  { auto warm = checked.borrow(); }
+  validating.store(false);  // the warm-up borrow made its object without validating it
+  std::jthread borrower([&] { auto h = checked.borrow(); });
+  auto deadline = PoolClock::now() + 5s;
+  while (!validating.load() && PoolClock::now() < deadline) std::this_thread::sleep_for(1ms);
+  REQUIRE(validating.load());
+  CHECK(checked.stats().creating == 0);  // an object being validated is not being created
+  CHECK(checked.stats().reserved == 1);
+  release_validation.store(true);
+  borrower.join();
+  CHECK(checked.stats().reserved == 0);
+
+  f.create_delay = 1500ms;
+  auto held = pool.borrow();
+  std::jthread maker([&] { auto h = pool.borrow(); });  // must make one: slow
+  deadline = PoolClock::now() + 5s;
+  while (pool.stats().creating == 0 && PoolClock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  CHECK(pool.stats().creating == 1);
+  CHECK(pool.stats().reserved == 1);
+  maker.join();
+  CHECK(pool.stats().creating == 0);
+}
+
 TEST_CASE("stats: created - destroyed = active + idle, and borrow waits have percentiles") {
   CountingFactory f;
   ObjectPool<Thing> pool("p", f.make(), small(3));

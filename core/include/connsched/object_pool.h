@@ -1,7 +1,7 @@
 // File: connsched/object_pool.h
 //
 // A generic pool of expensive objects (connections to an upstream, parsers, buffers),
-// after Apache Commons Pool 2 and HikariCP (seed 004). A pool saves the cost of making
+// after Apache Commons Pool 2 and HikariCP. A pool saves the cost of making
 // objects and, more importantly, caps what reaches a resource at what it can sustain:
 // a borrower waits briefly, and past that wait fails fast with a clear error instead
 // of letting a flood take the resource down.
@@ -39,6 +39,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -82,24 +83,7 @@ struct PoolSettings {
   std::function<void(const std::string&)> log;
 
   /// Throws std::invalid_argument naming the first inconsistent setting.
-  void check() const {
-    auto fail = [](const std::string& why) {
-      throw std::invalid_argument("pool settings: " + why);
-    };
-    if (max_total == 0) fail("max_total must be at least 1");
-    if (max_idle > max_total)
-      fail(fmt::format("max_idle ({}) exceeds max_total ({})", max_idle, max_total));
-    if (min_idle > max_idle)
-      fail(fmt::format("min_idle ({}) exceeds max_idle ({})", min_idle, max_idle));
-    if (max_wait.count() < 0) fail("max_wait must not be negative");
-    if ((min_idle > 0 || test_while_idle || min_evictable_idle.count() > 0 ||
-         leak_detection_threshold.count() > 0) &&
-        maintenance_interval.count() <= 0) {
-      fail(
-          "min_idle, test_while_idle, min_evictable_idle and leak_detection_threshold need a "
-          "maintenance_interval");
-    }
-  }
+  void check() const;
 };
 
 /// A borrow that waited `max_wait` (or could not wait) without getting an object.
@@ -127,13 +111,21 @@ class PoolClosed : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Counters and gauges; created - destroyed == active + idle + being created.
+/// Counters and gauges. `creating`: objects the factory is making now; `reserved`: slots
+/// held outside the pool's lock (objects being made, validated or destroyed), so
+/// created - destroyed == active + idle + reserved - creating, and
+/// active + idle + reserved <= max_total.
 struct PoolStats {
   std::uint64_t created = 0, destroyed = 0, borrowed = 0, returned = 0, timeouts = 0,
                 validation_failures = 0, create_failures = 0, leaks = 0, invalidated = 0;
-  std::size_t active = 0, idle = 0, waiting = 0, creating = 0;
+  std::size_t active = 0, idle = 0, waiting = 0, creating = 0, reserved = 0;
   std::chrono::microseconds wait_p50{0}, wait_p99{0}, wait_max{0};
 };
+
+namespace pool_detail {
+/// "file:line (function)", how a borrower is named in leak reports.
+std::string label(const SourceLocation& where);
+}  // namespace pool_detail
 
 template <typename T>
 class ObjectPool {
@@ -242,7 +234,8 @@ class ObjectPool {
     s.idle = idle_.size();
     s.active = borrowed_.size();
     s.waiting = waiters_.size();
-    s.creating = creating_;
+    s.creating = making_.load();
+    s.reserved = reserved_;
     s.wait_p50 = micros(waits_.percentile(50));
     s.wait_p99 = micros(waits_.percentile(99));
     s.wait_max = micros(waits_.max());
@@ -273,16 +266,14 @@ class ObjectPool {
   static std::chrono::microseconds micros(std::uint64_t us) {
     return std::chrono::microseconds(static_cast<std::int64_t>(us));
   }
-  std::size_t alive_locked() const { return idle_.size() + borrowed_.size() + creating_; }
-  std::size_t in_use_locked() const { return borrowed_.size() + creating_; }
+  std::size_t alive_locked() const { return idle_.size() + borrowed_.size() + reserved_; }
+  std::size_t in_use_locked() const { return borrowed_.size() + reserved_; }
 
   void log(const std::string& message) const {
     if (settings_.log) settings_.log(fmt::format("pool '{}': {}", name_, message));
   }
 
-  std::string label(const SourceLocation& where) const {
-    return fmt::format("{}:{} ({})", where.file_name(), where.line(), where.function_name());
-  }
+  static std::string label(const SourceLocation& where) { return pool_detail::label(where); }
 
   // The retirement time of a new object: max_lifetime less up to 2.5 %, spread by id.
   PoolClock::time_point retire_time(std::uint64_t id, PoolClock::time_point now) const {
@@ -318,18 +309,18 @@ class ObjectPool {
     ++stats_.destroyed;
     if (!counted) {
       // The slot frees only now: let the oldest waiter make an object in it.
-      --creating_;
+      --reserved_;
       grant_slot_locked();
     }
   }
 
-  // Gives `e` to the oldest waiter. It stays counted (creating_) until the waiter has
+  // Gives `e` to the oldest waiter. It stays counted (reserved_) until the waiter has
   // registered the loan, so max_total holds during the hand-off.
   void hand_to_waiter_locked(std::unique_ptr<Entry> e) {
     Waiter* w = waiters_.front();
     waiters_.pop_front();
     w->handed = std::move(e);
-    ++creating_;
+    ++reserved_;
     w->wake.notify_one();
   }
 
@@ -339,14 +330,15 @@ class ObjectPool {
     Waiter* w = waiters_.front();
     waiters_.pop_front();
     w->may_create = true;
-    ++creating_;
+    ++reserved_;
     w->wake.notify_one();
   }
 
-  // Makes an object in a slot already reserved (creating_ counted); lock not held.
+  // Makes an object in a slot already reserved (reserved_ counted); lock not held.
   std::unique_ptr<Entry> make_entry() {
     auto e = std::make_unique<Entry>();
     std::string failure;
+    making_.fetch_add(1);
     try {
       e->object = factory_.create();
       if (!e->object) failure = "the factory returned nothing";
@@ -355,6 +347,7 @@ class ObjectPool {
     } catch (...) {
       failure = "unknown error";
     }
+    making_.fetch_sub(1);
     if (failure.empty() && settings_.test_on_create && !valid(*e)) {
       failure = "a new object failed validation";
       destroy_object_only(std::move(e->object));
@@ -362,7 +355,7 @@ class ObjectPool {
     std::lock_guard lock(mutex_);
     if (!failure.empty()) {
       ++stats_.create_failures;
-      --creating_;
+      --reserved_;
       grant_slot_locked();
       throw PoolCreateError(fmt::format("pool '{}': cannot create an object: {}", name_, failure));
     }
@@ -430,9 +423,9 @@ class ObjectPool {
       bool create = false;
       if (waiters_.empty() && !idle_.empty()) {
         candidate = take_idle_locked();
-        ++creating_;  // counted as in use while checked outside the lock
+        ++reserved_;  // counted as in use while checked outside the lock
       } else if (waiters_.empty() && alive_locked() < settings_.max_total) {
-        ++creating_;
+        ++reserved_;
         create = true;
       } else {
         auto now = PoolClock::now();
@@ -444,7 +437,7 @@ class ObjectPool {
         waiters_.push_back(&me);
         me.wake.wait_until(lock, deadline, [&] { return me.handed || me.may_create || closed_; });
         if (me.handed) {
-          --creating_;
+          --reserved_;
           return lend_locked(std::move(me.handed), where, started);
         }
         if (me.may_create) {
@@ -460,12 +453,12 @@ class ObjectPool {
       if (create) {
         auto e = make_entry();  // throws PoolCreateError, slot given back
         lock.lock();
-        --creating_;
+        --reserved_;
         return lend_locked(std::move(e), where, started);
       }
       if (usable(*candidate, PoolClock::now())) {
         lock.lock();
-        --creating_;
+        --reserved_;
         return lend_locked(std::move(candidate), where, started);
       }
       destroy(std::move(candidate), /*counted=*/false);
@@ -516,7 +509,7 @@ class ObjectPool {
       idle_.push_back(std::move(e));
       return;
     }
-    ++creating_;  // the slot stays taken until the object is really gone
+    ++reserved_;  // the slot stays taken until the object is really gone
     lock.unlock();
     destroy(std::move(e), /*counted=*/false);
   }
@@ -526,11 +519,11 @@ class ObjectPool {
     while (true) {
       {
         std::lock_guard lock(mutex_);
-        if (closed_ || idle_.size() + creating_ >= settings_.min_idle ||
+        if (closed_ || idle_.size() + reserved_ >= settings_.min_idle ||
             alive_locked() >= settings_.max_total || !waiters_.empty()) {
           return;
         }
-        ++creating_;
+        ++reserved_;
       }
       std::unique_ptr<Entry> e;
       try {
@@ -540,7 +533,7 @@ class ObjectPool {
         return;
       }
       std::lock_guard lock(mutex_);
-      --creating_;
+      --reserved_;
       if (!waiters_.empty()) {
         hand_to_waiter_locked(std::move(e));
       } else {
@@ -564,11 +557,11 @@ class ObjectPool {
         if (expired || idle_too_long) {
           evict.push_back(std::move(*it));
           it = idle_.erase(it);
-          ++creating_;
+          ++reserved_;
         } else if (settings_.test_while_idle) {
           check.push_back(std::move(*it));
           it = idle_.erase(it);
-          ++creating_;
+          ++reserved_;
         } else {
           ++it;
         }
@@ -592,7 +585,7 @@ class ObjectPool {
       std::unique_lock lock(mutex_);
       if (!ok) ++stats_.validation_failures;
       if (ok && !closed_) {
-        --creating_;
+        --reserved_;
         if (!waiters_.empty()) {
           hand_to_waiter_locked(std::move(e));
         } else {
@@ -623,7 +616,8 @@ class ObjectPool {
   mutable std::mutex mutex_;
   std::deque<std::unique_ptr<Entry>> idle_;  // back = most recently returned
   std::vector<Entry*> borrowed_;             // on loan, for leak detection
-  std::size_t creating_ = 0;                 // slots reserved: being made, checked or destroyed
+  std::size_t reserved_ = 0;                 // slots reserved: being made, checked or destroyed
+  std::atomic<std::size_t> making_{0};       // inside factory_.create() now
   std::deque<Waiter*> waiters_;
   bool closed_ = false;
   std::uint64_t next_id_ = 1;

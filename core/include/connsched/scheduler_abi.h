@@ -189,12 +189,19 @@ typedef struct connsched_services {
   /* Connection properties. Cheap; any thread while the connection is alive. */
   int (*conn_fd)(const connsched_conn* conn);
   uint64_t (*conn_id)(const connsched_conn* conn);
-  void* (*conn_get_data)(const connsched_conn* conn); /* the backend's slot */
+  /* The backend's per-connection slot (NULL until set). Atomic (acquire/release) since
+   * 1.2: any thread may read it while the connection is alive, post_kill_notification
+   * included, so a backend needs no index of its own to find its state from the killing
+   * thread. What the slot points to is the backend's to synchronise and to free (before
+   * end_connection). */
+  void* (*conn_get_data)(const connsched_conn* conn);
   void (*conn_set_data)(connsched_conn* conn, void* data);
   int (*conn_killed)(const connsched_conn* conn);         /* connsched_kill_reason */
   int (*conn_in_transaction)(const connsched_conn* conn); /* priority hint, 0 or 1 */
   /* When the connection will have been idle for wait_timeout, in now_ms()'s clock;
-   * INT64_MAX when there is no timeout. Moves forward whenever input arrives. */
+   * INT64_MAX when there is no timeout. Moves forward at the end of each do_command that
+   * received input. Since 1.2 core itself closes connections idle past it (see
+   * CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT): a backend need not scan for them. */
   int64_t (*conn_idle_deadline_ms)(const connsched_conn* conn);
 
   /* Environment. */
@@ -304,8 +311,20 @@ typedef struct connsched_scheduler {
   void (*reload)(void* backend);
 
   /* --- version 1.2 --- (core reads it as NULL from a 1.0 or 1.1 backend) */
+
+  /* flags: CONNSCHED_SCHEDULER_* bits, read at load; 0 (a 1.0 or 1.1 backend) for none. */
+  uint32_t flags;
   /* --- end of version 1.2 --- */
 } connsched_scheduler;
+
+/* Descriptor flags (version 1.2).
+ * OWN_IDLE_TIMEOUT: the backend enforces wait_timeout itself, so core's idle timer leaves
+ * its connections alone. Core otherwise closes every connection idle past wait_timeout,
+ * whatever the backend, through the kill path (kill_connection with
+ * CONNSCHED_KILL_TIMEOUT: the socket is shut down, then post_kill_notification), so a
+ * backend need not scan for idle connections. A backend whose connections live where
+ * core cannot see them (a pre-forked worker process) sets it. */
+#define CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT 0x1u
 
 /* The fixed header of a descriptor, for C99 designated or positional initialisers. */
 #define CONNSCHED_SCHEDULER_HEADER_INIT                          \
