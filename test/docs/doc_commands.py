@@ -6,17 +6,19 @@ Every line of a fenced block without a language, or marked sh/console, is a comm
 Each command is either run here, or matched by an entry of NOT_RUN_HERE, which says why
 and what runs it instead; a command that is neither fails the test. Run as:
   doc_commands.py SOURCE_DIR BUILD_DIR WORK_DIR
-Rewrites, so the commands run in a test: build/release/ is this build; $HOME/connsched and
-~/my-scheduler are folders under WORK_DIR; the fixed ports 7000, 6380, 6390, 8080 and 9090
+Rewrites, so the commands run in a test: build/release/ is this build; HOME is WORK_DIR
+(so $HOME/connsched and ~/my-scheduler are folders in it); each block starts in the
+clone's top folder, and a `cd` holds until the block ends; the fixed ports 7000, 6380, 6390, 8080 and 9090
 become free ones; placeholder paths (/path/to/yours.so) become the template backend.
 Servers (echo_server, kv_server, http_server, kv_proxy) are started in the background,
 kept until the end of their file, and must exit 0 on SIGTERM; the comparison runs with
 short windows; redis-benchmark with fewer requests. Every other command must exit 0.
 """
-import os, re, shlex, signal, socket, subprocess, sys, time
+import os, re, shlex, shutil, signal, socket, subprocess, sys, time
 
 source, build, work = sys.argv[1:4]
-os.makedirs(work, exist_ok=True)
+shutil.rmtree(work, ignore_errors=True)  # what an earlier run left (a copied template, ...)
+os.makedirs(work)
 
 # Commands no test can run as written (they take minutes to hours, or are the build
 # itself), each with what runs it instead. Anchored regexes on the rewritten command.
@@ -29,7 +31,8 @@ NOT_RUN_HERE = [
     (r"\S+/connsched_soak --duration 600 .*", "10 minutes; soak_tool_test runs connsched_soak for 10 s"),
 ]
 
-SERVERS = {"echo_server": 7000, "kv_server": 6380, "http_server": 8080, "kv_proxy": 6390}
+SERVERS = {"echo_server": 7000, "kv_server": 6380, "http_server": 8080, "kv_proxy": 6390,
+           "tiny_cache": 11311}
 
 
 def free_port():
@@ -38,15 +41,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-PORTS = {p: free_port() for p in (7000, 6380, 6390, 8080, 9090)}
+PORTS = {p: free_port() for p in (7000, 6380, 6390, 8080, 9090, 11311)}
 # Bare names (echo_server, connsched_compare) as an installed connsched gives them.
 ENV = dict(os.environ, HOME=work, PATH=f"{build}/bin:" + os.environ["PATH"])
 TEMPLATE = f"{build}/plugins/template.so"
 
 
 def rewrite(cmd):
-    cmd = re.sub(r"(\$PWD/)?(?<![\w/])build/release/", f"{build}/", cmd)
-    cmd = cmd.replace("$HOME/connsched", f"{work}/prefix").replace("~/my-scheduler", f"{work}/my-scheduler")
+    cmd = re.sub(r"\$PWD/build/release/|(?<![\w/$])build/release/", f"{build}/", cmd)
+    cmd = cmd.replace("build/minimal", f"{work}/minimal")  # README's build without tests
     cmd = re.sub(r"/path/to/\w+\.so", TEMPLATE, cmd)
     for fixed, port in PORTS.items():
         cmd = re.sub(rf"(?<![\d.]){fixed}(?!\d)", str(port), cmd)
@@ -63,6 +66,7 @@ def commands(path):
                 lang, block, start = line[3:].strip(), [], n
             else:
                 if lang in ("", "sh", "console"):
+                    out += [[None, None, None]]  # a new block starts in the clone's top folder
                     out += parse_block(block, start, lang == "console")
                 block = None
             continue
@@ -155,7 +159,7 @@ class Runner:
             return self.start_server(where, cmd)
         if first == "connsched_compare":
             cmd = re.sub(r" --full| --out[= ]\S+", "", cmd)
-            cmd += " --duration=0.2 --warmup=0 --connections=8 --no-reference --out=" + f"{work}/compare"
+            cmd += " --duration=1 --warmup=0.2 --connections=8 --no-reference --out=" + f"{work}/compare"
         cmd = re.sub(r"(redis-benchmark .*)-n \d+", r"\1-n 2000", cmd)
         print(f"run     {where}: {raw}", flush=True)
         cwd_file = f"{work}/cwd"
@@ -178,6 +182,9 @@ files = [f"{source}/README.md"] + sorted(
 for path in files:
     rel = os.path.relpath(path, source)
     for line, cmd, expected in commands(path):
+        if cmd is None:
+            runner.cwd = source
+            continue
         runner.run(f"{rel}:{line}", cmd, expected)
     runner.stop_servers()
     runner.cwd = source
