@@ -114,7 +114,7 @@ class Runner:
         # Alternatives on one port (README's first block) are run one after the other.
         self.stop_servers(port)
         log = open(f"{work}/server-{len(self.servers)}-{port}.log", "w+")
-        line = shlex.join(words[:1]) + " " + cmd.rstrip("& ").split(None, 1)[1] if len(words) > 1 else cmd
+        line = cmd.rstrip("& ")  # run by bash, so $HOME and $PWD expand as in a terminal
         if not any(w.startswith("--port") for w in shlex.split(cmd)):
             line += f" --port={port}"
         proc = subprocess.Popen(["bash", "-c", "exec " + line], stdout=log, stderr=subprocess.STDOUT,
