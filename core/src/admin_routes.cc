@@ -79,9 +79,9 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
     // What a newcomer who points curl at the port finds: every endpoint, as JSON.
     std::string body = "{\"endpoints\": [";
     for (const auto& r : kRoutes) {
-      body += fmt::format("{}{{\"path\": {}, \"method\": {}, \"what\": {}}}",
-                          &r == kRoutes ? "" : ", ", json_quote(r.path), json_quote(r.method),
-                          json_quote(r.what));
+      body +=
+          fmt::format("{}{{\"path\": {}, \"method\": {}, \"what\": {}}}", &r == kRoutes ? "" : ", ",
+                      json_quote(r.path), json_quote(r.method), json_quote(r.what));
     }
     return ok_json(body + "]}\n");
   }

@@ -80,7 +80,8 @@ int calls_for_one_mebibyte(bool hint) {
 
 }  // namespace
 
-TEST_CASE("a 1 MiB request in 64 KiB pieces: with need_bytes, handle() runs once more, not 16 times") {
+TEST_CASE(
+    "a 1 MiB request in 64 KiB pieces: with need_bytes, handle() runs once more, not 16 times") {
   const int without_hint = calls_for_one_mebibyte(false);
   const int with_hint = calls_for_one_mebibyte(true);
   CAPTURE(without_hint);

@@ -210,7 +210,8 @@ TEST_CASE("GET / lists every admin endpoint with its method, as JSON") {
   CHECK(r.content_type == "application/json");
   CHECK(r.body.starts_with("{\"endpoints\": [{\"path\": \"/\", \"method\": \"GET\""));
   for (const char* endpoint :
-       {"{\"path\": \"/stats\", \"method\": \"GET\"", "{\"path\": \"/metrics\", \"method\": \"GET\"",
+       {"{\"path\": \"/stats\", \"method\": \"GET\"",
+        "{\"path\": \"/metrics\", \"method\": \"GET\"",
         "{\"path\": \"/kill\", \"method\": \"POST\"", "{\"path\": \"/set\", \"method\": \"POST\"",
         "{\"path\": \"/shutdown\", \"method\": \"POST\""}) {
     CAPTURE(endpoint);
