@@ -40,8 +40,9 @@ std::string cell_label(const StatValue& value) {
   return "";
 }
 
-// Labels that name a row: the first column and every text column. If two rows share
-// them (a queue with several entries per group), the row's position is added.
+// Labels that name a row: the first column and every text column. Empty when two rows
+// share them: such a table lists transient things (a queue's entries), whose series
+// would churn with every scrape, so it stays in /stats and out of /metrics.
 std::vector<std::string> row_labels(const StatsTable& table, const std::string& backend_label) {
   std::vector<std::string> labels;
   for (const auto& row : table.rows) {
@@ -54,10 +55,49 @@ std::vector<std::string> row_labels(const StatsTable& table, const std::string& 
     labels.push_back(std::move(text));
   }
   std::set<std::string> distinct(labels.begin(), labels.end());
-  if (distinct.size() != labels.size()) {
-    for (std::size_t r = 0; r < labels.size(); ++r) labels[r] += fmt::format(",row=\"{}\"", r);
-  }
+  if (distinct.size() != labels.size()) labels.clear();
   return labels;
+}
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+// How a backend's number is exported, by the Prometheus naming conventions the stats
+// sink documents: a name ending in _total is a monotonic counter, anything else a gauge;
+// a time in _ms or _us becomes _seconds; a gauge may not end in a suffix Prometheus
+// keeps for histograms and summaries (_count, _sum, _bucket), so it gains _value.
+struct Family {
+  std::string name;
+  const char* type;
+  double scale = 1.0;
+};
+
+Family family_of(const std::string& raw) {
+  std::string name = raw;
+  const bool monotonic = ends_with(name, "_total");
+  if (monotonic) name.resize(name.size() - 6);
+  double scale = 1.0;
+  if (ends_with(name, "_ms")) {
+    name.resize(name.size() - 3);
+    name += "_seconds";
+    scale = 1e-3;
+  } else if (ends_with(name, "_us") || ends_with(name, "_microseconds")) {
+    name.resize(name.size() - (ends_with(name, "_us") ? 3 : 13));
+    name += "_seconds";
+    scale = 1e-6;
+  }
+  if (monotonic) {
+    name += "_total";
+  } else if (ends_with(name, "_count") || ends_with(name, "_sum") || ends_with(name, "_bucket")) {
+    name += "_value";
+  }
+  return Family{name, monotonic ? "counter" : "gauge", scale};
+}
+
+std::string sample(std::int64_t value, double scale) {
+  if (scale == 1.0) return std::to_string(value);
+  return fmt::format("{}", static_cast<double>(value) * scale);
 }
 
 }  // namespace
@@ -134,28 +174,30 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
   out += fmt::format("connsched_backend_info{{{}}} 1\n", backend_label);
   std::set<std::string> seen;
   for (const auto& c : backend.counters) {
-    std::string name = "connsched_backend_" + prometheus_name(c.name);
-    if (!seen.insert(name).second) continue;  // a family appears once
-    family(out, name, "untyped", c.help.empty() ? c.name : c.help);
-    out += fmt::format("{}{{{}}} {}\n", name, backend_label, c.value);
+    const Family f = family_of("connsched_backend_" + prometheus_name(c.name));
+    if (!seen.insert(f.name).second) continue;  // a family appears once
+    family(out, f.name, f.type, c.help.empty() ? c.name : c.help);
+    out += fmt::format("{}{{{}}} {}\n", f.name, backend_label, sample(c.value, f.scale));
   }
   for (const auto& table : backend.tables) {
     std::vector<std::string> labels = row_labels(table, backend_label);
+    if (labels.empty()) continue;  // a listing, not metrics (see row_labels)
     for (std::size_t c = 1; c < table.columns.size(); ++c) {
       bool numeric = false;
       for (const auto& row : table.rows) {
         if (c < row.size() && std::holds_alternative<std::int64_t>(row[c])) numeric = true;
       }
       if (!numeric) continue;
-      std::string name = fmt::format("connsched_backend_{}_{}", prometheus_name(table.name),
-                                     prometheus_name(table.columns[c]));
-      if (!seen.insert(name).second) continue;
-      family(out, name, "gauge",
+      const Family f = family_of(fmt::format("connsched_backend_{}_{}", prometheus_name(table.name),
+                                             prometheus_name(table.columns[c])));
+      if (!seen.insert(f.name).second) continue;
+      family(out, f.name, f.type,
              fmt::format("Column {} of the backend's {} table.", table.columns[c], table.name));
       for (std::size_t r = 0; r < table.rows.size(); ++r) {
         const auto& row = table.rows[r];
         if (c >= row.size() || !std::holds_alternative<std::int64_t>(row[c])) continue;
-        out += fmt::format("{}{{{}}} {}\n", name, labels[r], std::get<std::int64_t>(row[c]));
+        out += fmt::format("{}{{{}}} {}\n", f.name, labels[r],
+                           sample(std::get<std::int64_t>(row[c]), f.scale));
       }
     }
   }

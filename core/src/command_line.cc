@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include "admin_auth.h"
 #include "command_line_options.h"
 #include "connsched/server.h"
 #include "log.h"
+#include "option_listing.h"
 #include "option_values.h"
 #include "plugin_loader.h"
 
@@ -79,6 +81,21 @@ std::string unknown_flag_message(const std::string& flag, const CLI::App& app,
                            flag, near);
 }
 
+// --list-options=json: exit 0 with the listing, or 2 when the backend cannot be loaded
+// (the listing still names core's options and says why).
+int list_options_json(const std::string& name, const CLI::App& app,
+                      const std::set<std::string>& core_names, const ServerOptions& o) {
+  std::string dir = o.plugin_dir.empty() ? default_plugin_dir() : o.plugin_dir;
+  try {
+    LoadedScheduler loaded = load_scheduler(o.thread_handling, dir);
+    std::printf("%s", options_json(name, app, core_names, &loaded, "").c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::printf("%s", options_json(name, app, core_names, nullptr, e.what()).c_str());
+    return kExitBadStart;
+  }
+}
+
 }  // namespace
 
 int run_server_main(int argc, char** argv, const ServerSpec& spec) {
@@ -93,8 +110,15 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   app.set_help_flag();  // handled below, after the backend is known
   bool help = false;
   app.add_flag("--help,-h", help, "Print this help and exit");
+  std::string list_options;
+  app.add_option("--list-options", list_options,
+                 "Print every option (core's and the backend's) in a machine-readable form "
+                 "and exit")
+      ->check(CLI::IsMember({"json"}));
   std::string token_file;
   add_core_options(app, options, token_file);
+  std::set<std::string> core_names;
+  for (const CLI::Option* option : app.get_options()) core_names.insert(option->get_single_name());
   if (spec.add_options) spec.add_options(app);
   try {
     app.parse(argc, argv);
@@ -106,6 +130,7 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
     std::printf("%s%s", app.help().c_str(), backend_help(options).c_str());
     return 0;
   }
+  if (!list_options.empty()) return list_options_json(spec.name, app, core_names, options);
 
   // Signals go to one thread: block them everywhere before any thread starts.
   sigset_t signals;

@@ -129,16 +129,24 @@ std::string validate_descriptor(const connsched_scheduler* t) {
 LoadedScheduler load_scheduler(const std::string& name_or_path, const std::string& plugin_dir) {
   if (name_or_path.empty()) throw StartupError("--thread-handling: empty backend name");
   std::string path;
+  // exists() without an error code throws for a folder that cannot be searched: the
+  // loader answers every problem with one line, never an exception of another kind.
+  auto exists = [](const std::string& p) {
+    std::error_code ec;
+    bool found = fs::exists(p, ec);
+    if (ec) throw StartupError(fmt::format("{}: cannot check it: {}", p, ec.message()));
+    return found;
+  };
   if (name_or_path.find('/') != std::string::npos) {
     path = name_or_path;
-    if (!fs::exists(path)) throw StartupError(fmt::format("{}: no such file", path));
+    if (!exists(path)) throw StartupError(fmt::format("{}: no such file", path));
   } else {
     if (name_or_path == "." || name_or_path == "..") {
       throw StartupError(
           fmt::format("--thread-handling: '{}' is not a backend name", name_or_path));
     }
     path = (fs::path(plugin_dir) / (name_or_path + ".so")).string();
-    if (!fs::exists(path)) {
+    if (!exists(path)) {
       throw StartupError(fmt::format("unknown scheduler backend '{}': no {} (available: {})",
                                      name_or_path, path, join(available_backends(plugin_dir))));
     }

@@ -90,10 +90,10 @@ class SharedQueue {
     report_counter(sink, "busy", busy_.load(), "Workers inside do_command now");
     report_counter(sink, "queue_length", static_cast<std::int64_t>(queue_.size()),
                    "Readable connections waiting for a worker");
-    report_counter(sink, "dequeues", static_cast<std::int64_t>(queue_.dequeues()),
+    report_counter(sink, "dequeues_total", static_cast<std::int64_t>(queue_.dequeues()),
                    "Times a worker took a connection from the queue");
     report_counter(sink, "connections", connections_.load(), "Connections owned by the pool");
-    report_counter(sink, "kills", kills_.load(), "Kill notifications received");
+    report_counter(sink, "kills_total", kills_.load(), "Kill notifications received");
   }
 
  private:

@@ -82,9 +82,9 @@ class Template {
 
   void stats(const connsched_stats_sink& sink) {
     report_counter(sink, "connections", connections_.load(), "Connections being served");
-    report_counter(sink, "commands", commands_.load(), "do_command calls");
-    report_counter(sink, "waits", waits_.load(), "Blocking waits (each stalled the server)");
-    report_counter(sink, "kills", kills_.load(), "Kill notifications received");
+    report_counter(sink, "commands_total", commands_.load(), "do_command calls");
+    report_counter(sink, "waits_total", waits_.load(), "Blocking waits (each stalled the server)");
+    report_counter(sink, "kills_total", kills_.load(), "Kill notifications received");
   }
 
  private:

@@ -31,7 +31,7 @@ class NoThreads {
   }
 
   void stats(const connsched_stats_sink& sink) {
-    backend::report_counter(sink, "connections_served", served_.load(),
+    backend::report_counter(sink, "connections_served_total", served_.load(),
                             "Connections served to their end");
     backend::report_counter(sink, "threads_connected", serving_.load(),
                             "Connections being served (0 or 1: the acceptor thread serves them)");

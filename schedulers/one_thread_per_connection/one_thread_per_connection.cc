@@ -63,14 +63,14 @@ class PerConnection {
     auto count = [&](const char* name, auto value, const char* help) {
       report_counter(sink, name, static_cast<std::int64_t>(value), help);
     };
-    count("threads_created", s.created, "Threads created to serve connections");
+    count("threads_created_total", s.created, "Threads created to serve connections");
     count("threads_cached", s.parked, "Threads parked in the thread cache");
     count("threads_connected", connected_.load(), "Connections being served, one thread each");
     count("threads_running", running_.load(), "Threads executing requests now");
     count("threads", s.live, "Threads alive (serving or cached)");
-    count("thread_cache_hits", s.hits, "Connections given a cached thread");
-    count("thread_cache_misses", s.misses, "Connections that needed a new thread");
-    count("thread_cache_expired", s.expired,
+    count("thread_cache_hits_total", s.hits, "Connections given a cached thread");
+    count("thread_cache_misses_total", s.misses, "Connections that needed a new thread");
+    count("thread_cache_expired_total", s.expired,
           "Cached threads that exited after thread_cache_timeout");
     count("thread_cache_size", s.cache_size, "Threads the cache may hold");
   }

@@ -10,6 +10,7 @@
 
 #include "admin_probe.h"
 #include "backend_catalog.h"
+#include "child_process.h"
 #include "compare_plan.h"
 #include "cpu_split.h"
 #include "proc_sampler.h"
@@ -51,15 +52,29 @@ TEST_CASE("a core counter is read from /stats JSON by its whole quoted name") {
   CHECK(json_counter("", "requests") == std::nullopt);
 }
 
-TEST_CASE("a backend's options are read from the section of --help that lists them") {
-  const std::string help =
-      "  --port INT   TCP port\n  --thread-handling TEXT\n\n"
-      "Options of backend 'pool-of-threads' (groups):\n"
-      "  --thread-pool-size                   Thread groups (INT in [1, 1024])\n"
-      "  --thread-pool-stall-limit            Milliseconds (INT)\n";
-  CHECK(parse_backend_options(help) ==
+TEST_CASE("a backend's options are read from the server's --list-options=json, not its --help") {
+  const std::string listing =
+      "{\"server\": \"kv_server\",\n\"backend\": {\"name\": \"pool-of-threads\"},\n"
+      "\"options\": [\n"
+      "{\"name\": \"port\", \"scope\": \"core\", \"type\": \"int\"},\n"
+      "{\"name\": \"shards\", \"scope\": \"server\", \"type\": \"int\"},\n"
+      "{\"name\": \"thread-pool-size\", \"scope\": \"backend\", \"type\": \"int\"},\n"
+      "{\"name\": \"thread-pool-stall-limit\", \"scope\": \"backend\", \"type\": \"int\"}\n"
+      "]}\n";
+  CHECK(parse_backend_options(listing) ==
         std::set<std::string>{"thread-pool-size", "thread-pool-stall-limit"});
-  CHECK(parse_backend_options("  --port INT\n").empty());
+  CHECK(parse_backend_options("  --thread-pool-size INT\n").empty());  // --help prose is no listing
+}
+
+TEST_CASE("a real server's listing names its backend's options, and only those") {
+  const std::string listing =
+      run_and_capture(std::string(CONNSCHED_TEST_BIN_DIR) + "/kv_server",
+                      {"--thread-handling=one-thread-per-connection", "--list-options=json"},
+                      std::chrono::seconds(10));
+  CHECK(parse_backend_options(listing) ==
+        std::set<std::string>{"thread-cache-size", "thread-cache-timeout"});
+  CHECK(listing.find("\"name\": \"port\", \"scope\": \"core\"") != std::string::npos);
+  CHECK(listing.find("\"name\": \"shards\", \"scope\": \"server\"") != std::string::npos);
 }
 
 TEST_CASE("a scenario is selected by its name or by the prefix before a dash") {

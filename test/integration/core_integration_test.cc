@@ -277,8 +277,8 @@ TEST_CASE("one-thread-per-connection reuses a cached thread for sequential conne
           [&] { return server.server().backend_stats().counter("threads_cached") == 1; }));
     }
     auto stats = server.server().backend_stats();
-    CHECK(stats.counter("threads_created") == 1);
-    CHECK(stats.counter("thread_cache_hits") == 9);
+    CHECK(stats.counter("threads_created_total") == 1);
+    CHECK(stats.counter("thread_cache_hits_total") == 9);
   }
   SUBCASE("thread_cache_size=0: every connection creates a thread") {
     auto options = test_options("one-thread-per-connection");
@@ -289,7 +289,7 @@ TEST_CASE("one-thread-per-connection reuses a cached thread for sequential conne
       REQUIRE(client.request("echo x") == "x");
     }
     auto stats = server.server().backend_stats();
-    CHECK(stats.counter("threads_created") == 10);
+    CHECK(stats.counter("threads_created_total") == 10);
     CHECK(stats.counter("threads_cached") == 0);
   }
 }

@@ -32,6 +32,26 @@ static void ok_end(void* backend) {
   (void)backend;
 }
 
+static void noop_wait_begin(void* backend, connsched_conn* conn, int type) {
+  (void)backend;
+  (void)conn;
+  (void)type;
+}
+
+#if defined(BROKEN_OPTION_TYPE)
+static const connsched_option_desc kOptions[] = {
+    {"broken_level", "an option of a type that does not exist", 42, "1", 0, 9, NULL, 0},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, 0}};
+#elif defined(BROKEN_OPTION_CHOICES)
+static const connsched_option_desc kOptions[] = {
+    {"broken_mode", "an enum that lists no choices", CONNSCHED_OPTION_ENUM, "a", 0, 0, "", 0},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, 0}};
+#elif defined(BROKEN_OPTION_EMPTY_NAME)
+static const connsched_option_desc kOptions[] = {
+    {"", "an option without a name", CONNSCHED_OPTION_INT, "1", 0, 9, NULL, 0},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, 0}};
+#endif
+
 static const connsched_scheduler kBroken = {
 #if defined(BROKEN_BAD_MAGIC)
     0x12345678u,
@@ -57,20 +77,37 @@ static const connsched_scheduler kBroken = {
     "broken",
 #endif
     "a scheduler that is wrong on purpose",
-    0,    /* max_threads */
+    0, /* max_threads */
+#if defined(BROKEN_OPTION_TYPE) || defined(BROKEN_OPTION_CHOICES) || \
+    defined(BROKEN_OPTION_EMPTY_NAME)
+    kOptions,
+#else
     NULL, /* options */
+#endif
+#if defined(BROKEN_NULL_INIT)
+    NULL,
+#else
     ok_init,
+#endif
     NULL, /* init_new_connection_thread */
 #if defined(BROKEN_NULL_MEMBER)
     NULL,
 #else
     refuse_add,
 #endif
+#if defined(BROKEN_WAIT_BEGIN_ONLY)
+    noop_wait_begin, /* wait_begin without its wait_end */
+#else
+    NULL,
+#endif
     NULL,
     NULL,
     NULL,
+#if defined(BROKEN_NULL_END)
     NULL,
+#else
     ok_end,
+#endif
     NULL,
     NULL};
 

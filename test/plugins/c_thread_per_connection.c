@@ -21,6 +21,8 @@ struct c_backend {
   int threads;
   long served;
   long added;
+  long thread_inits; /* init_new_connection_thread calls: core's promise, counted */
+  long thread_ends;  /* end_thread calls */
 };
 
 struct c_job {
@@ -88,6 +90,25 @@ static int c_add_connection(void* backend, connsched_conn* conn) {
   return 0;
 }
 
+/* Core calls it the first time a thread serves a connection: here every connection has
+ * a new thread, so once per connection. */
+static int c_init_new_connection_thread(void* backend) {
+  struct c_backend* b = backend;
+  pthread_mutex_lock(&b->mutex);
+  b->thread_inits++;
+  pthread_mutex_unlock(&b->mutex);
+  return 0;
+}
+
+/* Core calls it inside end_connection, on the thread that served the connection. */
+static void c_end_thread(void* backend, int cache_thread) {
+  struct c_backend* b = backend;
+  (void)cache_thread;
+  pthread_mutex_lock(&b->mutex);
+  b->thread_ends++;
+  pthread_mutex_unlock(&b->mutex);
+}
+
 static void c_end(void* backend) {
   struct c_backend* b = backend;
   pthread_mutex_lock(&b->mutex);
@@ -103,9 +124,13 @@ static void c_stats(void* backend, const connsched_stats_sink* sink) {
   pthread_mutex_lock(&b->mutex);
   long served = b->served;
   int threads = b->threads;
+  long inits = b->thread_inits;
+  long ends = b->thread_ends;
   pthread_mutex_unlock(&b->mutex);
-  sink->counter(sink->ctx, "connections_served", served, "Connections served to their end");
+  sink->counter(sink->ctx, "connections_served_total", served, "Connections served to their end");
   sink->counter(sink->ctx, "threads", threads, "Threads serving a connection now");
+  sink->counter(sink->ctx, "thread_inits_total", inits, "init_new_connection_thread calls");
+  sink->counter(sink->ctx, "thread_ends_total", ends, "end_thread calls");
 }
 
 static const connsched_scheduler kCBackend = {CONNSCHED_SCHEDULER_HEADER_INIT,
@@ -114,12 +139,12 @@ static const connsched_scheduler kCBackend = {CONNSCHED_SCHEDULER_HEADER_INIT,
                                               0,
                                               NULL,
                                               c_init,
-                                              NULL,
+                                              c_init_new_connection_thread,
                                               c_add_connection,
                                               NULL,
                                               NULL,
                                               NULL,
-                                              NULL,
+                                              c_end_thread,
                                               c_end,
                                               NULL,
                                               c_stats};

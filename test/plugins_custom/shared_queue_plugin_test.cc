@@ -47,7 +47,7 @@ TEST_CASE("N shared-queue workers never run more than N requests at once, even w
       [&] { return server.server().backend_stats().counter("busy") == 0; }));
   auto stats = server.server().backend_stats();
   CHECK(stats.counter("workers") == 2);
-  CHECK(stats.counter("dequeues") >= 10);
+  CHECK(stats.counter("dequeues_total") >= 10);
   CHECK(stats.counter("queue_length") == 0);
 }
 
@@ -71,7 +71,7 @@ TEST_CASE("core closes a connection idle past wait_timeout under shared-queue, w
   CHECK(server.server().core_stats().connections_timed_out == 1);
   // Core's idle timer did it through the kill path: the backend has no timer of its own.
   CHECK(RunningServer::eventually(
-      [&] { return server.server().backend_stats().counter("kills") == 1; }));
+      [&] { return server.server().backend_stats().counter("kills_total") == 1; }));
 }
 
 TEST_CASE("the shared-queue backend closes a killed connection and keeps serving the others") {
@@ -83,7 +83,7 @@ TEST_CASE("the shared-queue backend closes a killed connection and keeps serving
   CHECK(server.server().kill(std::stoull(*id)));
   CHECK(victim.wait_closed(5s));
   CHECK(other.request("echo alive") == "alive");
-  CHECK(server.server().backend_stats().counter("kills") == 1);
+  CHECK(server.server().backend_stats().counter("kills_total") == 1);
 }
 
 TEST_CASE(

@@ -43,7 +43,7 @@ TEST_CASE("the template backend closes a killed connection and keeps serving the
   CHECK(server.server().kill(std::stoull(*id)));
   CHECK(victim.wait_closed(5s));
   CHECK(other.request("echo alive") == "alive");
-  CHECK(server.server().backend_stats().counter("kills") == 1);
+  CHECK(server.server().backend_stats().counter("kills_total") == 1);
 }
 
 TEST_CASE(

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <string_view>
 
 #include "child_process.h"
 
@@ -33,18 +34,18 @@ std::vector<std::string> builtin_backends(const std::string& plugin_dir) {
   return names;
 }
 
-std::set<std::string> parse_backend_options(const std::string& help_text) {
+std::set<std::string> parse_backend_options(const std::string& listing) {
+  // The listing puts one option object per line; the backend's carry "scope": "backend".
   std::set<std::string> names;
-  const auto section = help_text.find("Options of backend");
-  if (section == std::string::npos) return names;
-  std::istringstream lines(help_text.substr(section));
+  std::istringstream lines(listing);
   std::string line;
-  std::getline(lines, line);  // the heading
+  constexpr std::string_view kName = "{\"name\": \"";
   while (std::getline(lines, line)) {
-    const auto start = line.find_first_not_of(' ');
-    if (start == std::string::npos || line.compare(start, 2, "--") != 0) continue;
-    const auto end = line.find_first_of(" =,", start);
-    names.insert(line.substr(start + 2, end == std::string::npos ? end : end - start - 2));
+    if (line.rfind(kName, 0) != 0 || line.find("\"scope\": \"backend\"") == std::string::npos) {
+      continue;
+    }
+    const auto end = line.find('"', kName.size());
+    if (end != std::string::npos) names.insert(line.substr(kName.size(), end - kName.size()));
   }
   return names;
 }
@@ -54,9 +55,10 @@ const std::set<std::string>& OptionDeclarations::of(const std::string& server_pa
   const auto key = std::make_pair(server_path, thread_handling);
   auto found = cache_.find(key);
   if (found != cache_.end()) return found->second;
-  const std::string help = run_and_capture(
-      server_path, {"--thread-handling=" + thread_handling, "--help"}, std::chrono::seconds(10));
-  return cache_.emplace(key, parse_backend_options(help)).first->second;
+  const std::string listing =
+      run_and_capture(server_path, {"--thread-handling=" + thread_handling, "--list-options=json"},
+                      std::chrono::seconds(10));
+  return cache_.emplace(key, parse_backend_options(listing)).first->second;
 }
 
 std::optional<std::string> find_in_path(const std::string& name) {

@@ -28,7 +28,7 @@ struct BackendUnderTest {
 std::vector<std::string> builtin_backends(const std::string& plugin_dir);
 
 /// The option names ("thread-cache-size") a backend declares, read from the server's
-/// --help under that backend; cached per server and backend.
+/// --list-options=json under that backend; cached per server and backend.
 class OptionDeclarations {
  public:
   const std::set<std::string>& of(const std::string& server_path,
@@ -38,9 +38,9 @@ class OptionDeclarations {
   std::map<std::pair<std::string, std::string>, std::set<std::string>> cache_;
 };
 
-/// The backend option names in a server's --help output (the lines after "Options of
-/// backend"). Pure, for tests.
-std::set<std::string> parse_backend_options(const std::string& help_text);
+/// The option names ("thread-cache-size") a backend declares, from a server's
+/// `--list-options=json` (scope "backend").
+std::set<std::string> parse_backend_options(const std::string& listing);
 
 /// The full path of an executable found in PATH, or nullopt.
 std::optional<std::string> find_in_path(const std::string& name);

@@ -142,7 +142,16 @@ typedef struct connsched_stat_value {
 } connsched_stat_value;
 
 /* Where a backend reports its status counters and tables (MariaDB's status variables
- * and INFORMATION_SCHEMA tables). Core copies everything before the call returns. */
+ * and INFORMATION_SCHEMA tables). Core copies everything before the call returns.
+ *
+ * Names follow Prometheus' conventions (https://prometheus.io/docs/practices/naming/),
+ * since /metrics exports them as they are: a name ending in `_total` is a monotonic
+ * counter (TYPE counter), any other a gauge (its value now); a time whose name ends in
+ * `_ms`, `_us` or `_microseconds` is exported in seconds; a gauge must not end in
+ * `_count`, `_sum` or `_bucket` (core would add `_value`). In a table, the first column
+ * and the text columns name a row (they become labels); a table whose rows they do not
+ * tell apart (a queue's entries) is a listing, shown in /stats and left out of /metrics
+ * so that no series churns with every scrape. */
 typedef struct connsched_stats_sink {
   void* ctx;
   /* A scalar status counter, e.g. ("threads_created", 12, "Threads created so far"). */

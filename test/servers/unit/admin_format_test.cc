@@ -8,11 +8,11 @@
 #include <sstream>
 #include <string>
 
+#include "connsched/scheduler_abi.h"
 #include "core/src/admin_http.h"
 #include "core/src/admin_json.h"
 #include "core/src/admin_metrics.h"
 #include "core/src/admin_routes.h"
-#include "connsched/scheduler_abi.h"
 
 using namespace connsched;
 
@@ -21,7 +21,11 @@ namespace {
 BackendStats sample_backend() {
   BackendStats b;
   b.backend = "pool \"x\"";
-  b.counters = {{"threads_created", 7, "Threads created"}, {"Odd-Name", 1, ""}};
+  b.counters = {{"threads_created_total", 7, "Threads created"},
+                {"Odd-Name", 1, ""},
+                {"queue_wait_us_total", 2500000, "Time spent queueing"},
+                {"stall_limit_ms", 100, "The stall limit"},
+                {"entries_count", 3, "A gauge named like a histogram's count"}};
   StatsTable groups;
   groups.name = "GROUPS";
   groups.columns = {"group_id", "threads", "is_stalled"};
@@ -66,7 +70,7 @@ TEST_CASE("/stats holds core counters, waits by name, and the backend's counters
   CHECK(doc.find("\"requests\": 12,") != std::string::npos);
   CHECK(doc.find("\"connections_peak\": 9,") != std::string::npos);
   CHECK(doc.find("\"sleep\": 4") != std::string::npos);
-  CHECK(doc.find("\"threads_created\": 7") != std::string::npos);
+  CHECK(doc.find("\"threads_created_total\": 7") != std::string::npos);
   CHECK(doc.find("\"GROUPS\": {\"columns\": [\"group_id\", \"threads\", \"is_stalled\"], \"rows\": "
                  "[[0, 3, \"no\"], [1, 2, null]]}") != std::string::npos);
   // Balanced braces and brackets outside strings: a cheap structural check.
@@ -102,14 +106,24 @@ TEST_CASE(
         std::string::npos);
   CHECK(text.find("connsched_waits_total{type=\"sleep\"} 4\n") != std::string::npos);
   CHECK(text.find("connsched_backend_info{backend=\"pool \\\"x\\\"\"} 1\n") != std::string::npos);
-  CHECK(text.find("connsched_backend_threads_created{backend=\"pool \\\"x\\\"\"} 7\n") !=
+  // Prometheus conventions: a _total name is a counter, the rest gauges; times in seconds.
+  CHECK(text.find("# TYPE connsched_backend_threads_created_total counter\n") != std::string::npos);
+  CHECK(text.find("connsched_backend_threads_created_total{backend=\"pool \\\"x\\\"\"} 7\n") !=
         std::string::npos);
-  CHECK(text.find("connsched_backend_odd_name{") != std::string::npos);
+  CHECK(text.find("# TYPE connsched_backend_odd_name gauge\n") != std::string::npos);
+  CHECK(text.find("# TYPE connsched_backend_queue_wait_seconds_total counter\n") !=
+        std::string::npos);
+  CHECK(text.find("connsched_backend_queue_wait_seconds_total{backend=\"pool \\\"x\\\"\"} 2.5\n") !=
+        std::string::npos);
+  CHECK(text.find("connsched_backend_stall_limit_seconds{backend=\"pool \\\"x\\\"\"} 0.1\n") !=
+        std::string::npos);
+  CHECK(text.find("# TYPE connsched_backend_entries_count_value gauge\n") != std::string::npos);
+  CHECK(text.find("untyped") == std::string::npos);
   CHECK(text.find("connsched_backend_groups_threads{backend=\"pool "
                   "\\\"x\\\"\",group_id=\"0\",is_stalled=\"no\"} 3\n") != std::string::npos);
-  // Two QUEUES rows share group_id: the row number keeps their series apart.
-  CHECK(text.find("connsched_backend_queues_connection_id{backend=\"pool "
-                  "\\\"x\\\"\",group_id=\"0\",row=\"1\"} 6\n") != std::string::npos);
+  // Two QUEUES rows share group_id: a listing of transient entries, whose series would
+  // churn, stays out of /metrics (it is in /stats).
+  CHECK(text.find("connsched_backend_queues_") == std::string::npos);
   std::set<std::string> types, series;
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
