@@ -6,7 +6,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
-#include <regex>
+#include <cctype>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -44,6 +44,24 @@ std::string refusal(const std::vector<std::string>& args) {
   const auto at = printed[0].find(marker);
   REQUIRE(at != std::string::npos);
   return printed[0].substr(at + marker.size());
+}
+
+// "2026-12-01 18:00:00.123 echo_server [info] text": the time, the name, a level, a text.
+// (By hand, not std::regex: GCC 12 warns inside <regex> at -O1 under the sanitizers.)
+bool has_log_prefix(const std::string& line) {
+  const std::string shape = "dddd-dd-dd dd:dd:dd.ddd";
+  if (line.size() < shape.size()) return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool digit = std::isdigit(static_cast<unsigned char>(line[i])) != 0;
+    if (shape[i] == 'd' ? !digit : line[i] != shape[i]) return false;
+  }
+  for (const std::string level : {"debug", "info", "warning", "error"}) {
+    const std::string middle = " echo_server [" + level + "] ";
+    if (line.compare(shape.size(), middle.size(), middle) == 0) {
+      return line.size() > shape.size() + middle.size();
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -94,12 +112,10 @@ TEST_CASE("every line a server writes has the same time, name and level prefix, 
   const auto printed = lines(server.output());
   CAPTURE(server.output());
   REQUIRE(printed.size() >= 3);  // listening, SIGTERM, shut down
-  const std::regex prefix(
-      R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} echo_server \[(debug|info|warning|error)\] .+)");
   bool saw_sigterm = false;
   for (const auto& line : printed) {
     CAPTURE(line);
-    CHECK(std::regex_match(line, prefix));
+    CHECK(has_log_prefix(line));
     saw_sigterm =
         saw_sigterm || line.find("[info] SIGTERM: shutting down gracefully") != std::string::npos;
   }
