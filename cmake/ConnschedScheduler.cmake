@@ -7,6 +7,11 @@
 # header (connsched::abi); it never links against core.
 #
 # Works in connsched's own tree and, after find_package(connsched), out of tree.
+#
+# INSTALL installs the .so under the caller's install prefix, into the folder relative to
+# the prefix where connsched's servers look for backends by name
+# (CONNSCHED_PLUGIN_INSTALL_DIR, "lib/connsched" by default): installed into the same
+# prefix as connsched, `--thread-handling=<name>` finds it with no --plugin-dir.
 set(_CONNSCHED_SCHEDULER_MAP "${CMAKE_CURRENT_LIST_DIR}/scheduler-exports.map")
 
 function(connsched_add_scheduler target)
@@ -37,6 +42,11 @@ function(connsched_add_scheduler target)
   find_package(Threads REQUIRED)
   target_link_libraries(${target} PRIVATE Threads::Threads ${ARG_LIBRARIES})
   if(ARG_INSTALL)
-    install(TARGETS ${target} LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}/connsched")
+    # A relative destination, so that it lands under CMAKE_INSTALL_PREFIX (or --prefix).
+    if(NOT CONNSCHED_PLUGIN_INSTALL_DIR)
+      message(FATAL_ERROR "connsched_add_scheduler(${target} INSTALL): CONNSCHED_PLUGIN_INSTALL_DIR "
+                          "is not set (find_package(connsched) sets it)")
+    endif()
+    install(TARGETS ${target} LIBRARY DESTINATION "${CONNSCHED_PLUGIN_INSTALL_DIR}")
   endif()
 endfunction()

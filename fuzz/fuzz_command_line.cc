@@ -78,12 +78,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   check_ranges(options);
   try {
-    auto flags = connsched::backend_flags(app.remaining());
-    for (const auto& [name, value] : flags) {
+    auto flags = connsched::backend_flags(app.remaining(), fuzz_options());
+    for (const auto& [name, value] : flags.values) {
       FUZZ_CHECK(connsched::normalize_option_name(name) == name);
     }
-    auto values = connsched::resolve_backend_options("fuzz", fuzz_options(), flags);
-    for (const auto& [name, value] : flags) FUZZ_CHECK(values.contains(name));
+    auto values = connsched::resolve_backend_options("fuzz", fuzz_options(), flags.values);
+    for (const auto& [name, value] : flags.values) FUZZ_CHECK(values.contains(name));
   } catch (const connsched::StartupError& e) {
     FUZZ_CHECK(*e.what() != '\0');
   }

@@ -54,12 +54,15 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
   struct Route {
     const char* path;
     const char* method;
+    const char* what;  // for GET /, which lists them
   };
-  static constexpr Route kRoutes[] = {{"/stats", "GET"},
-                                      {"/metrics", "GET"},
-                                      {"/kill", "POST"},
-                                      {"/set", "POST"},
-                                      {"/shutdown", "POST"}};
+  static constexpr Route kRoutes[] = {
+      {"/", "GET", "this list"},
+      {"/stats", "GET", "JSON: core counters, waits by type, the backend's counters and tables"},
+      {"/metrics", "GET", "Prometheus text format 0.0.4"},
+      {"/kill", "POST", "?id=N: close connection N"},
+      {"/set", "POST", "?name=value: change a backend option at run time"},
+      {"/shutdown", "POST", "graceful shutdown, as SIGTERM"}};
   const Route* route = nullptr;
   for (const auto& r : kRoutes) {
     if (request.path == r.path) route = &r;
@@ -72,6 +75,16 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
     return r;
   }
   std::string_view path = route->path;
+  if (path == "/") {
+    // What a newcomer who points curl at the port finds: every endpoint, as JSON.
+    std::string body = "{\"endpoints\": [";
+    for (const auto& r : kRoutes) {
+      body +=
+          fmt::format("{}{{\"path\": {}, \"method\": {}, \"what\": {}}}", &r == kRoutes ? "" : ", ",
+                      json_quote(r.path), json_quote(r.method), json_quote(r.what));
+    }
+    return ok_json(body + "]}\n");
+  }
   if (path == "/stats") return ok_json(stats_json(actions.core_stats(), actions.backend_stats()));
   if (path == "/metrics") {
     return AdminResponse{200,

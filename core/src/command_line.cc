@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "admin_auth.h"
 #include "command_line_options.h"
 #include "connsched/server.h"
+#include "log.h"
 #include "option_listing.h"
 #include "option_values.h"
 #include "plugin_loader.h"
@@ -40,6 +42,45 @@ std::string backend_help(const ServerOptions& o) {
   }
 }
 
+// Why a flag nobody declared is refused: named for what it is (an unknown option, with
+// the nearest known one), and blamed on the backend only when another backend in the
+// folder does declare it.
+std::string unknown_flag_message(const std::string& flag, const CLI::App& app,
+                                 const LoadedScheduler& chosen, const std::string& dir) {
+  const std::string name = normalize_option_name(flag);
+  std::vector<std::string> takers;
+  for (const auto& other : available_backends(dir)) {
+    if (other == chosen.table.name) continue;
+    try {
+      if (find_option(load_scheduler(other, dir).options, name) != nullptr) takers.push_back(other);
+    } catch (const StartupError&) {
+      // A backend that does not load declares nothing.
+    }
+  }
+  if (!takers.empty()) {
+    std::string list;
+    for (const auto& t : takers) list += (list.empty() ? "" : ", ") + t;
+    return fmt::format("backend '{}' does not take --{}; {} {}", chosen.table.name, flag, list,
+                       takers.size() == 1 ? "does" : "do");
+  }
+  std::vector<std::string> known;
+  for (const CLI::Option* option : app.get_options()) {
+    for (const auto& long_name : option->get_lnames()) {
+      if (long_name.find('_') == std::string::npos) known.push_back(long_name);
+    }
+  }
+  for (const auto& o : chosen.options) {
+    std::string dashed = o.name;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    known.push_back(dashed);
+  }
+  const std::string near = closest_name(flag, known);
+  return near.empty()
+             ? fmt::format("unknown option --{} (--help lists every option)", flag)
+             : fmt::format("unknown option --{}; did you mean --{}? (--help lists every option)",
+                           flag, near);
+}
+
 // --list-options=json: exit 0 with the listing, or 2 when the backend cannot be loaded
 // (the listing still names core's options and says why).
 int list_options_json(const std::string& name, const CLI::App& app,
@@ -60,6 +101,9 @@ int list_options_json(const std::string& name, const CLI::App& app,
 int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   ServerOptions options;
   options.program_name = spec.name;
+  // Every line this function writes has the server's prefix (time, name, level), as the
+  // server's own lines do; errors before --log-level is known are errors at any level.
+  Logger logger(spec.name);
   options.port = spec.default_port;
   CLI::App app(spec.description, spec.name);
   app.allow_extras();
@@ -79,7 +123,7 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: %s (see --help)\n", spec.name.c_str(), e.what());
+    logger.log(LogLevel::kError, "{} (see --help)", e.what());
     return kExitBadStart;
   }
   if (help) {
@@ -99,7 +143,15 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
 
   std::unique_ptr<Server> server;
   try {
-    options.backend_options = backend_flags(app.remaining());
+    // The backend is loaded here first, so that its declarations say which of the
+    // leftover flags are bools (a bare --name is on) and which are unknown.
+    const std::string dir = options.plugin_dir.empty() ? default_plugin_dir() : options.plugin_dir;
+    const LoadedScheduler chosen = load_scheduler(options.thread_handling, dir);
+    BackendFlags flags = backend_flags(app.remaining(), chosen.options);
+    if (!flags.unknown.empty()) {
+      throw StartupError(unknown_flag_message(flags.unknown.front(), app, chosen, dir));
+    }
+    options.backend_options = std::move(flags.values);
     // Whether a flag was given, not whether its value is empty: `--admin-token-file=$UNSET`
     // must stop the start, never leave the admin port open.
     const bool token_given = app.count("--admin-token") > 0;
@@ -119,10 +171,11 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
     }
     server = std::make_unique<Server>(options, spec.make_protocol());
   } catch (const StartupError& e) {
-    std::fprintf(stderr, "%s: %s\n", spec.name.c_str(), e.what());
+    logger.log(LogLevel::kError, "{}", e.what());
     return kExitBadStart;
   }
 
+  if (auto level = parse_log_level(options.log_level)) logger.set_level(*level);
   std::jthread signal_thread([&, signals](std::stop_token stop) {
     int received = 0;
     while (!stop.stop_requested()) {
@@ -131,17 +184,16 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
       if (sig <= 0) continue;
       if (sig == SIGHUP) {
         if (!server->reload()) {
-          std::fprintf(stderr, "%s: SIGHUP ignored (the backend has nothing to reload)\n",
-                       spec.name.c_str());
+          logger.log(LogLevel::kWarning, "SIGHUP ignored (the backend has nothing to reload)");
         }
         continue;
       }
       if (++received > 1) {
-        std::fprintf(stderr, "%s: second signal: exiting at once\n", spec.name.c_str());
+        logger.log(LogLevel::kWarning, "second signal: exiting at once");
         std::_Exit(1);
       }
-      std::fprintf(stderr, "%s: %s: shutting down gracefully (send it again to stop at once)\n",
-                   spec.name.c_str(), sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      logger.log(LogLevel::kInfo, "{}: shutting down gracefully (send it again to stop at once)",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
       server->request_shutdown();
     }
   });
@@ -150,7 +202,7 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   try {
     status = server->run();
   } catch (const StartupError& e) {
-    std::fprintf(stderr, "%s: %s\n", spec.name.c_str(), e.what());
+    logger.log(LogLevel::kError, "{}", e.what());
     status = kExitBadStart;
   }
   signal_thread.request_stop();

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "option_values.h"
 
 namespace connsched {
@@ -27,26 +29,87 @@ CLI::Validator integer_in(std::int64_t min, std::int64_t max) {
       fmt::format("INT in [{}, {}]", min, max));
 }
 
+// "thread_pool_size" as the user types it: "thread-pool-size".
+std::string dashed_name(std::string_view name) {
+  std::string out(name);
+  std::replace(out.begin(), out.end(), '_', '-');
+  return out;
+}
+
 }  // namespace
 
-// Splits CLI11's leftovers into --name=value / --name value pairs for the backend.
-std::map<std::string, std::string> backend_flags(const std::vector<std::string>& extras) {
-  std::map<std::string, std::string> out;
+// mysqld's reading of a command line (my_getopt): a bool needs no value, and
+// --skip-/--disable- turn one off, so `--thread-pool-dedicated-listener` works as the
+// MariaDB documentation writes it. Only the declarations tell a bool from the rest, so
+// this runs once the backend is loaded.
+BackendFlags backend_flags(const std::vector<std::string>& extras,
+                           const std::vector<connsched_option_desc>& declared) {
+  BackendFlags out;
+  const auto is_bool = [](const connsched_option_desc* o) {
+    return o != nullptr && o->type == CONNSCHED_OPTION_BOOL;
+  };
   for (std::size_t i = 0; i < extras.size(); ++i) {
     const std::string& arg = extras[i];
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
       throw StartupError(fmt::format("unexpected argument '{}'", arg));
     }
-    auto eq = arg.find('=');
+    const auto eq = arg.find('=');
+    const std::string given = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
+    const std::string name = normalize_option_name(given);
+    const connsched_option_desc* option = find_option(declared, name);
+    if (option == nullptr) {
+      for (std::string_view prefix : {"skip_", "disable_"}) {
+        if (!name.starts_with(prefix)) continue;
+        const std::string base = name.substr(prefix.size());
+        if (!is_bool(find_option(declared, base))) continue;
+        if (eq != std::string::npos) {
+          throw StartupError(fmt::format("--{} takes no value (it means --{}=off)", given,
+                                         given.substr(prefix.size())));
+        }
+        out.values[base] = "off";
+        option = find_option(declared, base);
+        break;
+      }
+      if (option == nullptr) out.unknown.push_back(dashed_name(name));
+      continue;
+    }
     if (eq != std::string::npos) {
-      out[normalize_option_name(arg.substr(2, eq - 2))] = arg.substr(eq + 1);
+      out.values[name] = arg.substr(eq + 1);
+    } else if (is_bool(option)) {
+      out.values[name] = "on";
     } else if (i + 1 < extras.size() && extras[i + 1].rfind("--", 0) != 0) {
-      out[normalize_option_name(arg.substr(2))] = extras[++i];
+      out.values[name] = extras[++i];
     } else {
       throw StartupError(fmt::format("option {} needs a value ({}=VALUE)", arg, arg));
     }
   }
   return out;
+}
+
+// Optimal string alignment distance: "prot" is one edit from "port", as a typist sees it.
+std::string closest_name(std::string_view name, const std::vector<std::string>& known) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
+  for (const auto& candidate : known) {
+    const std::size_t n = name.size(), m = candidate.size();
+    std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
+    for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= n; ++i) {
+      for (std::size_t j = 1; j <= m; ++j) {
+        const std::size_t cost = name[i - 1] == candidate[j - 1] ? 0 : 1;
+        d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+        if (i > 1 && j > 1 && name[i - 1] == candidate[j - 2] && name[i - 2] == candidate[j - 1]) {
+          d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    if (d[n][m] < best_distance) {
+      best_distance = d[n][m];
+      best = candidate;
+    }
+  }
+  return best;
 }
 
 // mysqld's names (dashes or underscores); every value is checked by CLI11 here, so a bad

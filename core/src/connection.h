@@ -3,7 +3,8 @@
 // A connection as core sees it. The C ABI declares `connsched_conn` opaque; this is its
 // definition, so backends hold a pointer they can only pass back to the services.
 //
-// Who touches what: `in`, `out`, `session`, `close_requested` and `wait_depth` belong
+// Who touches what: `in`, `out`, `session`, `close_requested`, `need_bytes` and
+// `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
 // time). `killed`, `in_transaction`, `holds_locks` and `idle_deadline_ms` are read from
 // other threads (timers, admin) and are atomic, as are `in_command` (set while do_command
@@ -49,6 +50,7 @@ struct connsched_conn {
   std::atomic<bool> in_command{false};
   std::atomic<void*> backend_data{nullptr};
   bool close_requested = false;
+  std::size_t need_bytes = 0;  // handle()'s hint: pending input it needs before progress
   int wait_depth = 0;
 };
 

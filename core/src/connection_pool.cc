@@ -55,6 +55,7 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn) {
   conn->backend_data.store(nullptr);
   conn->in_command.store(false);
   conn->close_requested = false;
+  conn->need_bytes = 0;
   conn->wait_depth = 0;
   if (conn->session) conn->session->reset();
   std::lock_guard lock(mutex_);

@@ -23,6 +23,10 @@
 #define CONNSCHED_RELATIVE_PLUGIN_DIR "../lib/connsched"
 #endif
 
+// Defined only in programs built against an installed package (cmake/package_plugin_dir.cc,
+// compiled into them by the package config): the installation's backend folder.
+extern "C" __attribute__((weak)) const char* connsched_package_plugin_dir();
+
 namespace connsched {
 
 namespace fs = std::filesystem;
@@ -50,7 +54,15 @@ std::string join(const std::vector<std::string>& items) {
 
 }  // namespace
 
+// The installed package's folder when the program was built against one (an out-of-tree
+// server finds the installed built-ins), else the folder beside the executable, where
+// both connsched's build tree and an installation put them.
 std::string default_plugin_dir() {
+  if (connsched_package_plugin_dir != nullptr) {
+    if (const char* dir = connsched_package_plugin_dir(); dir != nullptr && dir[0] != '\0') {
+      return dir;
+    }
+  }
   fs::path dir = fs::path(executable_dir()) / CONNSCHED_RELATIVE_PLUGIN_DIR;
   std::error_code ec;
   fs::path canonical = fs::weakly_canonical(dir, ec);

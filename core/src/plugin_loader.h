@@ -23,8 +23,10 @@ struct LoadedScheduler {
   std::vector<connsched_option_desc> options;  ///< copied from the backend
 };
 
-/// The folder where built-in backends live: next to the executable's ../lib, as laid
-/// out in both the build tree and an installation. No environment variable is read.
+/// The folder where built-in backends live. In a program built against an installed
+/// connsched package (find_package(connsched)), that installation's backend folder;
+/// otherwise next to the executable's ../lib, as laid out in both the build tree and an
+/// installation. No environment variable is read; --plugin-dir overrides either.
 std::string default_plugin_dir();
 
 /// Backend names available in `plugin_dir` (file names without ".so"), sorted.

@@ -29,6 +29,9 @@ std::size_t ConnectionContext::reply_room() const {
   return conn_.out.size() >= limit ? 0 : limit - conn_.out.size();
 }
 
+// Without a connection there is no input buffer to wait on: nothing to remember.
+void RequestContext::need_bytes(std::size_t) {}
+
 CoreStats ConnectionContext::core_stats() const {
   return conn_.core->core_stats();
 }

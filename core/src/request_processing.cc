@@ -116,8 +116,14 @@ bool ServerCore::process_input(Connection& c) {
     }
     std::string_view pending(c.in.data() + c.in_start, c.in.size() - c.in_start);
     std::size_t used = 0;
+    // The handler said how much it needs (RequestContext::need_bytes): not there yet, so
+    // parsing again would only repeat the last scan.
+    const bool short_of_hint = pending.size() < c.need_bytes;
     try {
-      used = c.session->handle(pending, out, ctx);
+      if (!short_of_hint) {
+        c.need_bytes = 0;
+        used = c.session->handle(pending, out, ctx);
+      }
     } catch (const std::exception& e) {
       CoreCounters::bump(counters_.handler_errors);
       logger_.log(LogLevel::kWarning, "connection {}: request failed: {}", c.id, e.what());

@@ -19,6 +19,8 @@ std::size_t KvSession::handle(std::string_view input, connsched::Reply& reply,
   RespRequest request = parse_resp_request(input, shared_->limits);
   switch (request.status) {
     case RespRequest::Status::kIncomplete:
+      // A bulk's length is known: core waits for its bytes instead of calling again.
+      if (request.needed > 0) ctx.need_bytes(request.needed);
       return 0;
     case RespRequest::Status::kError:
       resp::error(reply.buffer(), "ERR " + request.error);

@@ -197,7 +197,11 @@ RespRequest parse_multibulk(std::string_view input, const RespLimits& limits) {
     }
     std::size_t start = length_line->next;
     std::size_t bytes = static_cast<std::size_t>(*length);
-    if (input.size() - start < bytes + 2) return {};  // the bulk has not all arrived
+    if (input.size() - start < bytes + 2) {  // the bulk has not all arrived
+      RespRequest incomplete;
+      incomplete.needed = start + bytes + 2;
+      return incomplete;
+    }
     if (input.substr(start + bytes, 2) != "\r\n") {
       return error("Protocol error: expected CRLF after a bulk string");
     }

@@ -31,6 +31,9 @@ struct RespRequest {
   };
   Status status = Status::kIncomplete;
   std::size_t consumed = 0;  ///< kComplete: bytes of this request
+  /// kIncomplete: bytes the request needs at least before parsing it again can get
+  /// further (the end of a bulk whose length is known); 0 when not known.
+  std::size_t needed = 0;
   std::vector<std::string> args;
   std::string error;  ///< kError: "Protocol error: ..." as Redis words it
 };

@@ -1,4 +1,4 @@
-# Starts the installed echo_server with the out-of-tree backend (by path) and checks,
+# Starts the installed echo_server with an out-of-tree backend (by path) and checks,
 # with a real client, that it echoes. Run as: cmake -DSERVER=... -DBACKEND=... -P this
 find_program(NC nc REQUIRED)
 execute_process(COMMAND sh -c "

@@ -17,6 +17,30 @@
 
 namespace compare_tool {
 
+namespace {
+
+// The command as one shell line, each word quoted when it holds anything but
+// [A-Za-z0-9_./=,:+-]: what a reader pastes to run the measurement's server again.
+std::string shell_line(const std::vector<std::string>& words) {
+  std::string line;
+  for (const auto& word : words) {
+    if (!line.empty()) line += ' ';
+    const bool plain = !word.empty() && word.find_first_not_of(
+                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                            "0123456789_./=,:+-") == std::string::npos;
+    if (plain) {
+      line += word;
+      continue;
+    }
+    line += '\'';
+    for (char c : word) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += '\'';
+  }
+  return line;
+}
+
+}  // namespace
+
 ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
                            const std::string& log_path, const std::vector<int>& cpus) {
   // Everything the child needs is prepared before fork: after it, only
@@ -31,6 +55,12 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
   for (int cpu : cpus) CPU_SET(cpu, &cpu_set);
   const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::runtime_error("cannot create " + log_path);
+  // The log's first line is the full command line, so every log says what was measured.
+  const std::string command = "command: " + shell_line(storage) + "\n";
+  if (::write(log_fd, command.data(), command.size()) < 0) {
+    ::close(log_fd);
+    throw std::runtime_error("cannot write " + log_path);
+  }
   pid_ = ::fork();
   if (pid_ < 0) {
     ::close(log_fd);

@@ -18,7 +18,8 @@ namespace compare_tool {
 class ChildProcess {
  public:
   /// Starts `program` (a path, or a name looked up in PATH) with `args`, writing its
-  /// stdout and stderr to `log_path`, on `cpus` only when that is not empty. Throws
+  /// full command line (shell-quoted, after "command: ") and then its stdout and stderr
+  /// to `log_path`, on `cpus` only when that is not empty. Throws
   /// std::runtime_error if fork fails.
   ChildProcess(const std::string& program, const std::vector<std::string>& args,
                const std::string& log_path, const std::vector<int>& cpus = {});

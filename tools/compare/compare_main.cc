@@ -96,6 +96,48 @@ std::vector<Scenario> custom_scenarios(const Flags& flags) {
   return out;
 }
 
+constexpr int kExitBadFlags = 2;
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out.empty() ? "none" : out;
+}
+
+// Every scenario name, and the "http" prefix that selects the http ones.
+std::vector<std::string> scenario_names() {
+  std::vector<std::string> names;
+  for (const auto& scenario : make_scenarios(false, 2)) names.push_back(scenario.name);
+  return names;
+}
+
+// A name that selects nothing is refused with the list, not run as "no scenario" or
+// dropped from a list beside valid ones: a typo must not cost a run that lacks it.
+std::string unknown_scenario(const std::vector<std::string>& wanted) {
+  const auto names = scenario_names();
+  for (const auto& name : wanted) {
+    if (std::none_of(names.begin(), names.end(),
+                     [&](const std::string& scenario) { return selects(name, scenario); })) {
+      return fmt::format("unknown scenario '{}' (valid: {}; 'http' selects every http-* one)", name,
+                         joined(names));
+    }
+  }
+  return {};
+}
+
+std::string unknown_backend(const std::vector<std::string>& wanted,
+                            const std::vector<std::string>& builtins,
+                            const std::string& plugin_dir) {
+  for (const auto& name : wanted) {
+    if (std::find(builtins.begin(), builtins.end(), name) == builtins.end()) {
+      return fmt::format(
+          "unknown backend '{}': no {}.so in {} (available: {}; a .so elsewhere: --backend=PATH)",
+          name, name, plugin_dir, joined(builtins));
+    }
+  }
+  return {};
+}
+
 std::string describe(const Scenario& scenario, std::uint32_t connections,
                      const BackendUnderTest& backend) {
   return fmt::format("{}: {} connections{}, {}", scenario.name, connections,
@@ -205,6 +247,20 @@ int run(const Flags& flags) {
       flags.plugin_dir.empty() ? (fs::path(bin_dir).parent_path() / "lib" / "connsched").string()
                                : flags.plugin_dir;
   auto builtins = builtin_backends(plugin_dir);
+  if (auto why = unknown_scenario(flags.scenarios); !why.empty()) {
+    fmt::print(stderr, "connsched_compare: {}\n", why);
+    return kExitBadFlags;
+  }
+  if (auto why = unknown_backend(flags.backends, builtins, plugin_dir); !why.empty()) {
+    fmt::print(stderr, "connsched_compare: {}\n", why);
+    return kExitBadFlags;
+  }
+  for (const auto& path : flags.extra_backends) {
+    if (!fs::is_regular_file(path)) {
+      fmt::print(stderr, "connsched_compare: --backend={}: no such file\n", path);
+      return kExitBadFlags;
+    }
+  }
   if (!flags.backends.empty()) {
     std::erase_if(builtins, [&](const std::string& name) {
       return std::find(flags.backends.begin(), flags.backends.end(), name) == flags.backends.end();
@@ -214,12 +270,13 @@ int run(const Flags& flags) {
   const auto scenarios = custom.empty() ? chosen_scenarios(flags) : custom;
   if (scenarios.empty()) {
     fmt::print(stderr, "connsched_compare: no scenario selected\n");
-    return 2;
+    return kExitBadFlags;
   }
   OptionDeclarations declarations;
   const auto plan = make_plan(scenarios,
                               {.bin_dir = bin_dir,
                                .builtins = builtins,
+                               .plugin_dir = flags.plugin_dir,
                                .extra_backends = flags.extra_backends,
                                .server_options = flags.server_options,
                                .references = !flags.no_reference},
@@ -227,7 +284,7 @@ int run(const Flags& flags) {
   if (plan.measurements() == 0) {
     fmt::print(stderr, "connsched_compare: nothing to measure (no backend in {}?)\n", plugin_dir);
     for (const auto& note : plan.notes) fmt::print(stderr, "  note: {}\n", note);
-    return 2;
+    return kExitBadFlags;
   }
   fs::create_directories(fs::path(flags.out_dir) / "logs");
   // Pinned before the load generator starts a thread, so every one of them inherits it.
@@ -306,6 +363,22 @@ int run(const Flags& flags) {
   for (const auto& image : outputs.images) fmt::print("chart:  {}\n", image);
   if (!outputs.chart_error.empty()) fmt::print("charts: {}\n", outputs.chart_error);
   fmt::print("logs:   {}\n", settings.log_dir);
+  // A measurement that did not run (the server did not start) or got no reply at all
+  // failed: the run says which and exits 1, so a script or CI never takes an empty chart
+  // for a result. Rows with some errors are results (marked !), not failures.
+  std::size_t failed = 0;
+  for (const auto& row : all_rows) {
+    if (row.ran && row.requests + row.class2_requests > 0) continue;
+    ++failed;
+    fmt::print(stderr, "connsched_compare: FAILED {} with {} connections under {}: {}\n",
+               row.scenario, row.connections, row.backend,
+               row.note.empty() ? std::string("no request was answered") : row.note);
+  }
+  if (failed > 0) {
+    fmt::print(stderr, "connsched_compare: {} of {} measurements failed (logs: {})\n", failed,
+               all_rows.size(), settings.log_dir);
+    return 1;
+  }
   return csv_ok ? 0 : 1;
 }
 
@@ -318,11 +391,13 @@ int main(int argc, char** argv) {
       "connsched_compare: every scenario under every backend, side by side (table, CSV, charts)"};
   app.add_flag("--full", flags.full, "the full version (long windows) instead of the quick one");
   app.add_option("--scenarios", flags.scenarios,
-                 "scenarios to run (ping, cpu, blocking, mixed, unreported, idle, churn, "
-                 "http-ping, http-cpu, proxy; 'http' selects both http ones); default: all")
+                 fmt::format("scenarios to run ({}; 'http' selects every http-* one); an unknown "
+                             "name is refused; default: all",
+                             joined(scenario_names())))
       ->delimiter(',');
   app.add_option("--backends", flags.backends,
-                 "built-in backends to run (default: every one in the plugin folder)")
+                 "built-in backends to run, by name in the plugin folder (an unknown name is "
+                 "refused; default: every one there)")
       ->delimiter(',');
   app.add_option("--backend", flags.extra_backends, "another backend .so, by path (repeatable)");
   app.add_option("--server-option", flags.server_options,
@@ -374,10 +449,16 @@ int main(int argc, char** argv) {
                  "a JSON file of loads for your own servers: {\"scenarios\": [{\"name\", "
                  "\"server\", \"protocol\", \"request\", \"mix\", \"connections\", "
                  "\"duration\", \"warmup\", \"idle\", \"summary\"}]} (docs/benchmarks.md)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own exit codes (105 for a bad value) are not this tool's: bad flags are 2.
+    const int status = app.exit(e);
+    return status == 0 ? 0 : kExitBadFlags;
+  }
   if (!flags.custom.server_path.empty() && flags.custom.request.empty()) {
     fmt::print(stderr, "connsched_compare: --server needs --request\n");
-    return 2;
+    return kExitBadFlags;
   }
   try {
     return run(flags);

@@ -94,6 +94,13 @@ bool selects(const std::string& name, const std::string& scenario) {
 ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions& options,
                       OptionDeclarations& declarations) {
   ComparePlan plan;
+  // A builtin as --thread-handling: its name, or its path in a folder the servers do not
+  // search by default.
+  const auto handling_of = [&](const std::string& name) {
+    return options.plugin_dir.empty()
+               ? name
+               : (std::filesystem::path(options.plugin_dir) / (name + ".so")).string();
+  };
   const auto redis = options.references ? find_in_path("redis-server") : std::nullopt;
   const auto nginx = options.references ? find_in_path("nginx") : std::nullopt;
   bool noted_serial = false;
@@ -134,7 +141,7 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
     if (scenario.server == ServerKind::kProxy) {
       std::vector<std::string> handlings;
       for (const auto& name : options.builtins) {
-        if (name != "no-threads") handlings.push_back(name);
+        if (name != "no-threads") handlings.push_back(handling_of(name));
       }
       handlings.insert(handlings.end(), options.extra_backends.begin(),
                        options.extra_backends.end());
@@ -157,7 +164,7 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
         }
         continue;
       }
-      add_connsched(name, name);
+      add_connsched(name, handling_of(name));
     }
     for (const auto& path : options.extra_backends) {
       add_connsched(std::filesystem::path(path).stem().string(), path);

@@ -17,7 +17,10 @@ namespace compare_tool {
 
 struct PlanOptions {
   std::string bin_dir;
-  std::vector<std::string> builtins;        ///< built-in backend names to run
+  std::vector<std::string> builtins;  ///< built-in backend names to run
+  /// Where the builtins are, when not the servers' own default folder: each is then
+  /// passed to the server by path, so the server loads the file that was listed.
+  std::string plugin_dir;
   std::vector<std::string> extra_backends;  ///< .so paths
   /// NAME=VALUE options, each passed to the backends that declare NAME.
   std::vector<std::string> server_options;

@@ -70,6 +70,13 @@ class RequestContext {
   /// Include connsched/server.h to use them. Default: empty (a context with no server).
   virtual CoreStats core_stats() const;
   virtual BackendStats backend_stats() const;
+  /// Says, before handle() returns 0, that the request at the front of the input cannot
+  /// make progress until `total` bytes of it (counted from the front) have arrived, e.g.
+  /// once a bulk length was read. Core then does not call handle() for this connection
+  /// again until that many bytes are buffered, so a 1 MiB value arriving in 64 KiB pieces
+  /// is parsed once, not once per piece. A hint only: forgotten after the next handle().
+  /// Default: ignored (a context with no connection).
+  virtual void need_bytes(std::size_t total);
 };
 
 /// One connection's protocol state. Sessions are pooled: `reset` readies one for reuse.
@@ -80,7 +87,8 @@ class Session {
   virtual void on_connect(Reply& /*out*/, RequestContext& /*ctx*/) {}
   /// Parses at most one complete request at the front of `input` and executes it,
   /// appending its reply to `out`. Returns the number of bytes consumed, 0 when the
-  /// request is not complete yet. To refuse malformed input, append an error reply
+  /// request is not complete yet (then `ctx.need_bytes(n)` may say how much is needed).
+  /// To refuse malformed input, append an error reply
   /// and call `ctx.close_after_reply()` (then return the bytes to drop, >= 1).
   /// May block, inside a ScopedWait. May throw: the connection then gets
   /// Protocol::internal_error_reply() and is closed; the server carries on.

@@ -135,6 +135,9 @@ TEST_CASE("the admin port answers while every serving thread is stalled, on ever
     }
     CHECK(admin(server, "POST", "/set").status == 400);
     CHECK(admin(server, "GET", "/nowhere").status == 404);
+    HttpReply index = admin(server, "GET", "/");  // what `curl 127.0.0.1:PORT/` shows
+    CHECK(index.status == 200);
+    CHECK(index.body.find("{\"path\": \"/stats\", \"method\": \"GET\"") != std::string::npos);
     CHECK(admin(server, "DELETE", "/stats").status == 405);
 
     // The burners finish and are answered: the admin traffic cost them nothing.

@@ -236,8 +236,27 @@ TEST_CASE("admin routes answer 200, 202, 400, 404, 405 and 422 as documented") {
   CHECK(status("POST /set") == 400);
   CHECK(status("POST /stats") == 405);
   CHECK(status("GET /shutdown") == 405);
-  CHECK(status("GET /") == 404);
+  CHECK(status("GET /") == 200);
+  CHECK(status("GET /nowhere") == 404);
   CHECK_FALSE(shut);
   CHECK(status("POST /shutdown") == 202);
   CHECK(shut);
+}
+
+TEST_CASE("GET / lists every admin endpoint with its method, as JSON") {
+  AdminActions actions;
+  AdminParse p = parse_admin_request("GET / HTTP/1.1\r\n\r\n");
+  REQUIRE(p.status == AdminParse::Status::kComplete);
+  const AdminResponse r = route_admin_request(p.request, actions);
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  CHECK(r.body.starts_with("{\"endpoints\": [{\"path\": \"/\", \"method\": \"GET\""));
+  for (const char* endpoint :
+       {"{\"path\": \"/stats\", \"method\": \"GET\"",
+        "{\"path\": \"/metrics\", \"method\": \"GET\"",
+        "{\"path\": \"/kill\", \"method\": \"POST\"", "{\"path\": \"/set\", \"method\": \"POST\"",
+        "{\"path\": \"/shutdown\", \"method\": \"POST\""}) {
+    CAPTURE(endpoint);
+    CHECK(r.body.find(endpoint) != std::string::npos);
+  }
 }

@@ -103,3 +103,14 @@ TEST_CASE("declared lengths over the limits are refused before their bytes arriv
   CHECK(parse_resp_request("a b c d\r\n", limits).error ==
         "Protocol error: invalid multibulk length");
 }
+
+TEST_CASE("an incomplete bulk says how many bytes the request needs before it can go on") {
+  const std::string head = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n";
+  RespRequest r = parse_resp_request(head + std::string(1000, 'x'), RespLimits{});
+  CHECK(r.status == Status::kIncomplete);
+  CHECK(r.needed == head.size() + 1048576 + 2);
+  // A short bulk counts too: "$3\r\nSE" needs 1 more byte and its CRLF.
+  CHECK(parse_resp_request("*3\r\n$3\r\nSE", RespLimits{}).needed == 13);
+  // Before a bulk's length is read, nothing is known.
+  CHECK(parse_resp_request("*3\r\n$3", RespLimits{}).needed == 0);
+}
