@@ -23,12 +23,13 @@ os.makedirs(work)
 # Commands no test can run as written (they take minutes to hours, or are the build
 # itself), each with what runs it instead. Anchored regexes on the rewritten command.
 NOT_RUN_HERE = [
-    (r"bash scripts/main-job\.sh( --full)?", "the main job; CI's release stage runs the comparison tool's tests (compare_tool_test)"),
+    (r"bash scripts/main-job\.sh( --full| --closed-loop)?", "the main job; CI's release stage runs the comparison tool's tests (compare_tool_test)"),
     (r"bash scripts/test\.sh( \w+)?", "the whole suite: what CI runs (.ci/run)"),
     (r"bash scripts/soak\.sh( --short)?", "30 min (CI runs --short as scripts/test.sh's soak stage)"),
     (r"(CONNSCHED_FUZZ_TARGETS=\w+ )?bash scripts/fuzz\.sh( \d+)?", "the fuzz stage of scripts/test.sh"),
     (r"cmake --preset release && cmake --build --preset release", "the build this test runs in"),
     (r"\S+/connsched_soak --duration 600 .*", "10 minutes; soak_tool_test runs connsched_soak for 10 s"),
+    (r"\S+/connsched_compare --scenario-file loads\.json .*", "the reader's own file; compare_tool_test reads scenario files"),
 ]
 
 SERVERS = {"echo_server": 7000, "kv_server": 6380, "http_server": 8080, "kv_proxy": 6390,

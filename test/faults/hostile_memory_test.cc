@@ -157,7 +157,10 @@ TEST_CASE(
                   "healthy client's slowest reply {} ms",
                   kNonReaders, kNonReaders, rss_growth_kib / 1024, healthy.max_latency().count()));
   // Held for net_write_timeout, this was 150 MB; now each reply is dropped as it is made.
-  if (slowdown() == 1) CHECK(rss_growth_kib < 64 * 1024);  // (not under ASan: see above)
+  // What may still be resident at once, if every request runs at the same time (the pool
+  // adds threads when requests stall): ten MGETs stopped at 4 MiB and ten 5 MB GET replies
+  // built before the check, 90 MiB; the allocator's slack on top stays under 100.
+  if (slowdown() == 1) CHECK(rss_growth_kib < 100 * 1024);  // (not under ASan: see above)
   const std::string& log = server.process().output();
   CHECK(log.find("over max_output_buffer (4194304); closing") != std::string::npos);
   CHECK(occurrences(log, "over max_output_buffer") <= 2);

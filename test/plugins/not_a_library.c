@@ -1,8 +1,9 @@
 /*
  * File: test/plugins/not_a_library.c
  *
- * An ELF executable (not PIE) given a backend's name: its header is ELF, so only dlopen
- * can refuse it, which is the refusal the loader's test needs.
+ * A program given a backend's name, built twice: as a plain executable (ELF type EXEC,
+ * which the loader's file check refuses) and as a PIE (type DYN, like a shared object,
+ * which only dlopen refuses): the loader's tests need both refusals.
  */
 int main(void) {
   return 0;

@@ -56,9 +56,10 @@ TEST_CASE("a folder named like a backend is refused as not a regular file") {
   CHECK(refusal(broken("a_folder")) == broken("a_folder") + ": not a regular file");
 }
 
-TEST_CASE("an ELF file that is no shared object is refused with dlopen's reason") {
-  const std::string message = refusal(broken("executable"));
-  CHECK(message.find(broken("executable") + ": cannot load: ") == 0);
+TEST_CASE("an ELF executable is refused by its type; a PIE, typed as a shared object, by dlopen") {
+  CHECK(refusal(broken("executable")).find(broken("executable") + ": not a shared object") == 0);
+  const std::string message = refusal(broken("pie_executable"));
+  CHECK(message.find(broken("pie_executable") + ": cannot load: ") == 0);
 }
 
 TEST_CASE("a backend in a folder the server may not search is refused with one line, not a crash") {

@@ -267,7 +267,13 @@ int run(const Flags& flags) {
     });
   }
   const auto custom = custom_scenarios(flags);
-  const auto scenarios = custom.empty() ? chosen_scenarios(flags) : custom;
+  auto scenarios = custom.empty() ? chosen_scenarios(flags) : custom;
+  // A sweep compares the backends as they are: a scenario's variants (mixed with each
+  // pool mechanism off) are rows of the closed-loop comparison, and would multiply every
+  // offered rate's runs.
+  if (flags.sweep) {
+    for (auto& scenario : scenarios) scenario.variants.clear();
+  }
   if (scenarios.empty()) {
     fmt::print(stderr, "connsched_compare: no scenario selected\n");
     return kExitBadFlags;

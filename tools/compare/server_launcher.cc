@@ -123,9 +123,12 @@ LaunchedServer launch_nginx(const LaunchSettings& settings, const std::string& l
   // A minimal configuration: one fixed small body on /, keep-alive without limits, logs
   // off, one worker per server CPU (as a connsched server gets those CPUs).
   const std::uint16_t port = free_port();
-  const std::string conf = fmt::format("{}/nginx-{}.conf", settings.work_dir, port);
+  // Absolute: nginx reads every relative path in its command line and configuration from
+  // its prefix (-p), so a relative --out would be taken twice.
+  const std::string dir = std::filesystem::absolute(settings.work_dir).string();
+  const std::string conf = fmt::format("{}/nginx-{}.conf", dir, port);
   std::error_code ignored;
-  std::filesystem::create_directories(settings.work_dir + "/nginx-tmp", ignored);
+  std::filesystem::create_directories(dir + "/nginx-tmp", ignored);
   std::ofstream(conf) << fmt::format(
       "worker_processes {4};\ndaemon off;\npid {0}/nginx-{1}.pid;\nerror_log {2} warn;\n"
       "worker_rlimit_nofile 20000;\nevents {{ worker_connections {3}; }}\n"
@@ -134,11 +137,11 @@ LaunchedServer launch_nginx(const LaunchSettings& settings, const std::string& l
       "  fastcgi_temp_path {0}/nginx-tmp;\n  uwsgi_temp_path {0}/nginx-tmp;\n"
       "  scgi_temp_path {0}/nginx-tmp;\n"
       "  server {{ listen 127.0.0.1:{1}; location / {{ return 200 \"hello\\n\"; }} }}\n}}\n",
-      settings.work_dir, port, log_path, settings.max_connections,
+      dir, port, std::filesystem::absolute(log_path).string(), settings.max_connections,
       settings.server_cpus.empty() ? std::string("auto")
                                    : std::to_string(settings.server_cpus.size()));
   auto child = std::make_unique<ChildProcess>(
-      "nginx", std::vector<std::string>{"-c", conf, "-p", settings.work_dir}, log_path,
+      "nginx", std::vector<std::string>{"-c", conf, "-p", dir}, log_path,
       settings.server_cpus);
   return wait_ready(std::move(child), log_path, [&]() -> std::optional<std::uint16_t> {
     if (accepts(port)) return port;
