@@ -15,8 +15,6 @@
 
 namespace compare_tool {
 
-namespace {
-
 std::vector<std::string> labels_in_order(const std::vector<CompareRow>& rows) {
   std::vector<std::string> labels;
   for (const auto& row : rows) {
@@ -26,6 +24,8 @@ std::vector<std::string> labels_in_order(const std::vector<CompareRow>& rows) {
   }
   return labels;
 }
+
+namespace {
 
 // Lines: one data block per backend (gnuplot's "index"), x = connections.
 std::string line_chart(const Scenario& scenario, const std::vector<CompareRow>& rows,

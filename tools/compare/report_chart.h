@@ -23,6 +23,9 @@ struct ChartResult {
 /// escaped (labels and paths go into scripts this way).
 std::string gnuplot_quoted(const std::string& text);
 
+/// The backends of `rows` in the order they first appear: the order of a chart's lines.
+std::vector<std::string> labels_in_order(const std::vector<CompareRow>& rows);
+
 /// The gnuplot script (and its data files, written next to it) for one scenario's
 /// chart at `png_path`. Pure apart from the data files.
 std::string chart_script(const Scenario& scenario, const std::vector<CompareRow>& rows,

@@ -12,16 +12,6 @@ namespace compare_tool {
 
 namespace {
 
-std::vector<std::string> labels_in_order(const std::vector<CompareRow>& rows) {
-  std::vector<std::string> labels;
-  for (const auto& row : rows) {
-    if (std::find(labels.begin(), labels.end(), row.backend) == labels.end()) {
-      labels.push_back(row.backend);
-    }
-  }
-  return labels;
-}
-
 // "12,345": rates read better grouped.
 std::string grouped(double value) {
   const auto digits = fmt::format("{:.0f}", value);

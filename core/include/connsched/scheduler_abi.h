@@ -38,8 +38,10 @@
  *
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
- * landed, the members marked "version 1.2" below (services: conn_holds_locks,
- * refuse_connection, detach_fd, ...). Core accepts 1.0, 1.1 and 1.2 tables.
+ * landed, the members marked "version 1.2" below: the services' conn_holds_locks,
+ * refuse_connection and detach_fd, and the descriptor's flags (OWN_IDLE_TIMEOUT: core
+ * otherwise enforces wait_timeout); and it makes the per-connection slot atomic, readable
+ * from post_kill_notification. Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
