@@ -33,9 +33,10 @@ constexpr int kMaxReadRounds = 8;
 // Replies are written once this much is pending, not only at the end of the batch.
 constexpr std::size_t kFlushThreshold = 64 * 1024;
 // An empty buffer keeps at most this much capacity: one large request or reply must not
-// pin its memory for the connection's life (the pool applies the same on release). Above
-// what a pipelining client needs every turn (kMaxReadRounds reads of kReadChunk in, one
-// kFlushThreshold plus a reply out), so steady pipelining never frees and regrows them.
+// pin its memory for the connection's life (connection_pool.cc trims to less when the
+// connection ends). Above what a pipelining client needs every turn (kMaxReadRounds reads
+// of kReadChunk in, one kFlushThreshold plus a reply out), so steady pipelining never
+// frees and regrows them.
 constexpr std::size_t kKeepBufferBytes = 256 * 1024;
 
 bool hard_killed(const Connection& c) {
