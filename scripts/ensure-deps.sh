@@ -12,6 +12,7 @@ CONNSCHED_PACKAGES=(
   nginx-light                              # the HTTP reference server (http-ping)
   nlohmann-json3-dev                       # JSON for compare's --scenario-file
   netcat-openbsd procps gnuplot-nox        # test helpers and the comparison chart
+  python3                                  # the docs-commands test and scripts/hostile_clients.py
 )
 
 missing=()
