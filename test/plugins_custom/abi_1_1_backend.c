@@ -8,58 +8,94 @@
  * that polls the socket itself (not wait_for_input, which would time out by itself). */
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "connsched/scheduler_abi.h"
 
-struct job {
+struct state {
   const connsched_services* svc;
+  pthread_mutex_t mutex;
+  pthread_cond_t idle;
+  int threads; /* serving threads not yet past end_connection */
+};
+
+struct job {
+  struct state* state;
   connsched_conn* conn;
 };
 
 static int v11_init(const connsched_services* svc, void** backend, char* err, size_t errlen) {
-  (void)err;
-  (void)errlen;
-  *backend = (void*)svc;
+  struct state* st = calloc(1, sizeof *st);
+  if (st == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return 1;
+  }
+  st->svc = svc;
+  pthread_mutex_init(&st->mutex, NULL);
+  pthread_cond_init(&st->idle, NULL);
+  *backend = st;
   return 0;
 }
 
 /* Serves one connection: poll, do_command, until it says close. A kill from core shuts
- * the socket down, which makes it readable, and do_command then answers CLOSE. */
+ * the socket down, which makes it readable, and do_command then answers CLOSE. The
+ * thread counts itself out only after end_connection has returned, so `end` (which core
+ * may call as soon as the last connection is unregistered) never frees what it uses. */
 static void* serve(void* arg) {
   struct job j = *(struct job*)arg;
   free(arg);
+  const connsched_services* svc = j.state->svc;
   struct pollfd p;
-  p.fd = j.svc->conn_fd(j.conn);
+  p.fd = svc->conn_fd(j.conn);
   p.events = POLLIN;
   for (;;) {
     p.revents = 0;
     if (poll(&p, 1, -1) < 0) continue;
-    if (j.svc->do_command(j.conn) == CONNSCHED_NEXT_CLOSE) break;
+    if (svc->do_command(j.conn) == CONNSCHED_NEXT_CLOSE) break;
   }
-  j.svc->end_connection(j.conn);
+  svc->end_connection(j.conn);
+  pthread_mutex_lock(&j.state->mutex);
+  if (--j.state->threads == 0) pthread_cond_broadcast(&j.state->idle);
+  pthread_mutex_unlock(&j.state->mutex);
   return NULL;
 }
 
 static int v11_add(void* backend, connsched_conn* conn) {
+  struct state* st = backend;
   struct job* j = malloc(sizeof *j);
   if (j == NULL) return 1;
-  j->svc = (const connsched_services*)backend;
+  j->state = st;
   j->conn = conn;
+  pthread_mutex_lock(&st->mutex);
+  st->threads++;
+  pthread_mutex_unlock(&st->mutex);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_t thread;
   int rc = pthread_create(&thread, &attr, serve, j);
   pthread_attr_destroy(&attr);
-  if (rc != 0) free(j);
-  return rc == 0 ? 0 : 1;
+  if (rc != 0) {
+    free(j);
+    pthread_mutex_lock(&st->mutex);
+    if (--st->threads == 0) pthread_cond_broadcast(&st->idle);
+    pthread_mutex_unlock(&st->mutex);
+    return 1;
+  }
+  return 0;
 }
 
-/* Every connection has ended when core calls end; a detached thread may still be
- * returning from end_connection, which touches nothing of ours. */
+/* Every connection has ended when core calls end: wait for their threads to be done
+ * with core, then free the state. */
 static void v11_end(void* backend) {
-  (void)backend;
+  struct state* st = backend;
+  pthread_mutex_lock(&st->mutex);
+  while (st->threads > 0) pthread_cond_wait(&st->idle, &st->mutex);
+  pthread_mutex_unlock(&st->mutex);
+  pthread_cond_destroy(&st->idle);
+  pthread_mutex_destroy(&st->mutex);
+  free(st);
 }
 
 /* The 1.1 descriptor, then the word a 1.2 loader must not read as `flags`. */
