@@ -26,16 +26,16 @@ void IdleTimer::stop() {
   thread_.join();
 }
 
-// A new connection is due later than anything watched (wait_timeout is the same for
-// all), so the thread is woken only when the heap was empty: it then sleeps unbounded.
+// The thread sleeps until the earliest deadline: it is woken only when this one comes
+// before it (a new connection is usually due later than everything watched).
 void IdleTimer::watch(std::uint64_t id, std::int64_t deadline_ms) {
-  bool was_empty = false;
+  bool earliest = false;
   {
     std::lock_guard lock(mutex_);
-    was_empty = deadlines_.size() == 0;
+    earliest = deadline_ms < deadlines_.next_ms();
     deadlines_.watch(id, deadline_ms);
   }
-  if (was_empty) wake_.notify_all();
+  if (earliest) wake_.notify_all();
 }
 
 // Sleeps until the earliest deadline, takes what is due, and kills the expired ones

@@ -1,8 +1,9 @@
 // File: core/src/idle_timer.h
 //
-// Core's enforcement of wait_timeout for every backend: one thread sleeping until the
-// earliest idle deadline (connsched/idle_deadlines.h), so no backend has to scan its
-// connections for idle ones, and the cost is one heap entry per connection.
+// Core's enforcement of wait_timeout and request_timeout for every backend: one thread
+// sleeping until the earliest deadline (connsched/idle_deadlines.h), so no backend scans
+// its connections for idle ones and core does not scan them for slow requests; the cost
+// is one heap entry per connection, looked at once per deadline.
 #ifndef CONNSCHED_CORE_IDLE_TIMER_H_
 #define CONNSCHED_CORE_IDLE_TIMER_H_
 

@@ -267,25 +267,6 @@ void ServerCore::enforce_memory_budget() {
   }
 }
 
-// nginx's client_header_timeout/client_body_timeout, for every backend: a request whose
-// first byte came more than request_timeout ago is killed as a timeout, which answers it
-// the protocol's error. Apart from wait_timeout (idle deadlines only move forward, and a
-// client sending one byte at a time, slowloris, would otherwise keep pushing it back).
-void ServerCore::expire_slow_requests() {
-  const std::int64_t cutoff =
-      monotonic_ms() - static_cast<std::int64_t>(options_.request_timeout) * 1000;
-  std::vector<std::uint64_t> expired;
-  registry_.for_each([&](Connection& c) {
-    std::int64_t started = c.request_started_ms.load(std::memory_order_relaxed);
-    // One being served is not waiting for bytes: its request may be complete and running
-    // (a SLEEP of a minute is not slow to arrive); it is checked again once it waits.
-    if (started != 0 && started <= cutoff && !c.in_command.load() &&
-        c.killed.load() == CONNSCHED_KILL_NONE)
-      expired.push_back(c.id);
-  });
-  for (std::uint64_t id : expired) kill(id, CONNSCHED_KILL_TIMEOUT);
-}
-
 bool ServerCore::flush(Connection& c) {
   std::size_t offset = 0;
   const std::int64_t deadline =

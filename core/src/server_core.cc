@@ -100,8 +100,7 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
 
 ServerCore::~ServerCore() {
   admin_.reset();                        // its thread calls into this object: it goes first
-  if (idle_timer_) idle_timer_->stop();  // so does the idle timer's
-  request_timer_ = {};                   // and the request timer's (it kills through the registry)
+  if (idle_timer_) idle_timer_->stop();  // so does the idle timer's (it kills through the registry)
   if (acceptor_) {
     acceptor_->request_stop();
     acceptor_->join();
@@ -173,8 +172,9 @@ void ServerCore::make_admin_server() {
                                          std::move(actions), logger_, options_.admin_token);
 }
 
-// Core closes idle connections for every backend, unless the backend says it does
-// (CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT, ABI 1.2; a 1.0 or 1.1 table reads as 0).
+// Core closes idle connections (wait_timeout) and slow requests (request_timeout) for
+// every backend, unless the backend says it does (CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT,
+// ABI 1.2; a 1.0 or 1.1 table reads as 0).
 void ServerCore::make_idle_timer() {
   if (scheduler_.table.flags & CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT) return;
   idle_timer_ = std::make_unique<IdleTimer>(
@@ -184,29 +184,48 @@ void ServerCore::make_idle_timer() {
       [this](std::uint64_t id) { kill(id, CONNSCHED_KILL_TIMEOUT); });
 }
 
-// An idle deadline came due: the connection may have ended (gone), had input since
-// (due later), or be running a request or have bytes waiting that its backend has not
-// read yet (looked at again shortly: a request in progress is never timed out). Only a
-// connection silent for the whole wait_timeout expires.
+// A connection's entry came due. Two deadlines share it: wait_timeout since the end of
+// the last request, and request_timeout since the first byte of a request still arriving
+// (nginx's client_header_timeout: a client sending one byte at a time would otherwise
+// push wait_timeout back for ever). The connection may have ended (gone); a request being
+// served is never cut; an idle connection with bytes its backend has not read yet is
+// looked at again shortly. The entry is never re-armed later than request_timeout from
+// now, so a request that starts meanwhile is seen at its own deadline.
+// A new connection's first check: its idle deadline, or sooner, when a request that
+// starts now would pass request_timeout.
+std::int64_t ServerCore::first_check_ms(const Connection& c) const {
+  return std::min(c.idle_deadline_ms.load(),
+                  monotonic_ms() + static_cast<std::int64_t>(options_.request_timeout) * 1000);
+}
+
 IdleDeadlines::Verdict ServerCore::check_idle(std::uint64_t id, std::int64_t now_ms,
                                               std::int64_t* later_ms) {
   constexpr std::int64_t kRecheckMs = 1000;
+  const std::int64_t request_ms = static_cast<std::int64_t>(options_.request_timeout) * 1000;
   auto verdict = IdleDeadlines::Verdict::kGone;
   registry_.with_connection(id, [&](Connection& c) {
     if (c.killed.load() != CONNSCHED_KILL_NONE) return;
-    const std::int64_t deadline = c.idle_deadline_ms.load(std::memory_order_relaxed);
-    if (deadline > now_ms) {
-      *later_ms = deadline;
-      verdict = IdleDeadlines::Verdict::kLater;
-      return;
-    }
-    pollfd p{c.fd.get(), POLLIN, 0};
-    if (c.in_command.load() || ::poll(&p, 1, 0) > 0) {
+    verdict = IdleDeadlines::Verdict::kLater;
+    if (c.in_command.load()) {
       *later_ms = now_ms + kRecheckMs;
-      verdict = IdleDeadlines::Verdict::kLater;
       return;
     }
-    verdict = IdleDeadlines::Verdict::kExpired;
+    const std::int64_t started = c.request_started_ms.load(std::memory_order_relaxed);
+    if (started != 0 && started + request_ms <= now_ms) {
+      verdict = IdleDeadlines::Verdict::kExpired;
+      return;
+    }
+    const std::int64_t idle = c.idle_deadline_ms.load(std::memory_order_relaxed);
+    if (idle <= now_ms) {
+      pollfd p{c.fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) {
+        *later_ms = now_ms + kRecheckMs;
+      } else {
+        verdict = IdleDeadlines::Verdict::kExpired;
+      }
+      return;
+    }
+    *later_ms = std::min(idle, started != 0 ? started + request_ms : now_ms + request_ms);
   });
   return verdict;
 }
@@ -231,7 +250,6 @@ void ServerCore::start() {
       [this](int error) { on_accept_error(error); }, kAcceptPause);
   acceptor_->start();
   if (idle_timer_) idle_timer_->start();
-  request_timer_ = std::jthread([this](std::stop_token stop) { run_request_timer(stop); });
   logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'",
               options_.bind_address, port_, backend_name_);
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
@@ -277,7 +295,6 @@ int ServerCore::run() {
       std::_Exit(1);
     }
   }
-  request_timer_ = {};         // stops and joins: nothing is left to time
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   if (idle_timer_) idle_timer_->stop();
   {
@@ -290,19 +307,6 @@ int ServerCore::run() {
   logger_.log(LogLevel::kInfo, "shut down cleanly after {} connection(s) and {} request(s)",
               stats.connections_accepted, stats.requests);
   return 0;
-}
-
-// A few checks a second: a request is closed within a quarter second of its deadline.
-void ServerCore::run_request_timer(std::stop_token stop) {
-  constexpr auto kTick = std::chrono::milliseconds(250);
-  std::unique_lock lock(request_timer_mutex_);
-  while (!stop.stop_requested()) {
-    request_timer_cv_.wait_for(lock, stop, kTick, [] { return false; });
-    if (stop.stop_requested()) break;
-    lock.unlock();
-    expire_slow_requests();
-    lock.lock();
-  }
 }
 
 void ServerCore::request_shutdown() {
@@ -345,7 +349,7 @@ void ServerCore::on_accept(UniqueFd fd) {
       pool_.release(std::move(conn));
       return;
   }
-  if (idle_timer_) idle_timer_->watch(raw->id, raw->idle_deadline_ms.load());
+  if (idle_timer_) idle_timer_->watch(raw->id, first_check_ms(*raw));
   // The greeting goes out before the backend sees the connection; what does not fit the
   // socket stays in `out` and leaves with the first reply.
   {
@@ -444,7 +448,7 @@ Connection* ServerCore::adopt(UniqueFd fd) {
     pool_.release(std::move(conn));  // closes the fd
     return nullptr;
   }
-  if (idle_timer_) idle_timer_->watch(raw->id, raw->idle_deadline_ms.load());
+  if (idle_timer_) idle_timer_->watch(raw->id, first_check_ms(*raw));
   CoreCounters::bump(counters_.accepted);
   return raw;
 }

@@ -76,14 +76,13 @@ class ServerCore {
   void release_spare_buffers(Connection& conn);
   void account_buffers(Connection& conn);
   void enforce_memory_budget();
-  void expire_slow_requests();
-  void run_request_timer(std::stop_token stop);
   bool kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter);
   std::string peer_name(std::uint64_t id);
   void send_best_effort(int fd, std::string_view bytes);
   void ensure_thread_initialized();
   std::int64_t idle_deadline_from_now() const;
   void make_idle_timer();
+  std::int64_t first_check_ms(const Connection& c) const;
   IdleDeadlines::Verdict check_idle(std::uint64_t id, std::int64_t now_ms, std::int64_t* later_ms);
 
   ServerOptions options_;
@@ -115,10 +114,6 @@ class ServerCore {
   LogRateLimit memory_log_{5000};
   LogRateLimit output_log_{5000};
   LogRateLimit timeout_log_{5000};
-  // Checks request_timeout a few times a second; started with the backend.
-  std::mutex request_timer_mutex_;
-  std::condition_variable_any request_timer_cv_;
-  std::jthread request_timer_;
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;
