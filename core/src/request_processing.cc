@@ -48,8 +48,12 @@ bool hard_killed(const Connection& c) {
 // do_command runs (a request in progress is never closed for wait_timeout).
 class InCommand {
  public:
-  explicit InCommand(Connection& c) : c_(c) { c_.in_command.store(true); }
-  ~InCommand() { c_.in_command.store(false); }
+  // Relaxed, so no fence on the request path: the timer acts on deadlines of a second or
+  // more, and only a store nanoseconds old can be missed by its read.
+  explicit InCommand(Connection& c) : c_(c) {
+    c_.in_command.store(true, std::memory_order_relaxed);
+  }
+  ~InCommand() { c_.in_command.store(false, std::memory_order_relaxed); }
   InCommand(const InCommand&) = delete;
   InCommand& operator=(const InCommand&) = delete;
 

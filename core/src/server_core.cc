@@ -206,7 +206,7 @@ IdleDeadlines::Verdict ServerCore::check_idle(std::uint64_t id, std::int64_t now
   registry_.with_connection(id, [&](Connection& c) {
     if (c.killed.load() != CONNSCHED_KILL_NONE) return;
     verdict = IdleDeadlines::Verdict::kLater;
-    if (c.in_command.load()) {
+    if (c.in_command.load(std::memory_order_relaxed)) {
       *later_ms = now_ms + kRecheckMs;
       return;
     }
