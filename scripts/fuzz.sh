@@ -31,12 +31,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # The committed inputs of a target: its seeds, its regressions, and the malformed
-# requests the integration tests send (test/servers/corpus), for the parsers they fit.
+# requests the integration tests send (test/examples/corpus), for the parsers they fit.
 inputs_of() {
   local t=${1#fuzz_} dirs=("fuzz/corpus/${1#fuzz_}" "fuzz/regressions/${1#fuzz_}")
   case $t in
-    resp_parser | kv_session) dirs+=(test/servers/corpus/resp) ;;
-    http_request | admin_request) dirs+=(test/servers/corpus/http) ;;
+    resp_parser | kv_session) dirs+=(test/examples/corpus/resp) ;;
+    http_request | admin_request) dirs+=(test/examples/corpus/http) ;;
   esac
   for d in "${dirs[@]}"; do
     if [ -d "$d" ]; then find "$d" -type f; fi

@@ -1,0 +1,185 @@
+// File: test/tools/compare/compare_parts_test.cc
+//
+// The comparison tool's pure parts: reading a server's port and its backend's options
+// from its output, selecting scenarios, planning rows (variants and references), the
+// CSV, and /proc sampling of a live process.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "admin_probe.h"
+#include "backend_catalog.h"
+#include "child_process.h"
+#include "compare_plan.h"
+#include "cpu_split.h"
+#include "proc_sampler.h"
+#include "report_csv.h"
+#include "server_launcher.h"
+
+using namespace compare_tool;
+
+namespace {
+// A log file for a child process, removed afterwards.
+struct TempDirForTree {
+  std::string log = fmt::format("/tmp/compare_parts_tree_{}.log", ::getpid());
+  ~TempDirForTree() { std::remove(log.c_str()); }
+};
+}  // namespace
+
+TEST_CASE("the port is read from the 'listening on' line, never from the admin port's") {
+  CHECK(parse_listening_port("2026-11-24 07:36:40.621 kv_server [info] listening on "
+                             "127.0.0.1:45355 with thread handling 'x'\n") == 45355);
+  CHECK(parse_listening_port("x [info] admin port listening on 127.0.0.1:9000\n"
+                             "x [info] listening on 127.0.0.1:7001 with thread handling\n") ==
+        7001);
+  CHECK(parse_listening_port("x [info] admin port listening on 127.0.0.1:9000\n") == std::nullopt);
+  CHECK(parse_listening_port("x [info] listening on [::1]:8080 with\n") == 8080);
+  CHECK(parse_listening_port("x [info] listening on 127.0.0.1:80") == std::nullopt);  // cut short
+  CHECK(parse_listening_port("") == std::nullopt);
+}
+
+TEST_CASE("the admin port is read from its own line") {
+  CHECK(parse_admin_port("x [info] admin port listening on 127.0.0.1:9000\n"
+                         "x [info] listening on 127.0.0.1:7001 with thread handling\n") == 9000);
+  CHECK(parse_admin_port("x [info] listening on 127.0.0.1:7001 with thread handling\n") ==
+        std::nullopt);
+  CHECK(parse_admin_port("x [info] admin port listening on 127.0.0.1:90") == std::nullopt);
+  CHECK(parse_admin_port("x [info] admin port listening on 127.0.0.1:999999\n") == std::nullopt);
+}
+
+TEST_CASE("a core counter is read from /stats JSON by its whole quoted name") {
+  const std::string json =
+      "{\n  \"backend\": \"pool-of-threads\",\n  \"core\": {\n    \"connections_current\": 3,\n"
+      "    \"connections_peak\": 2000,\n    \"requests\":17\n  }\n}\n";
+  CHECK(json_counter(json, "connections_peak") == 2000);
+  CHECK(json_counter(json, "connections_current") == 3);
+  CHECK(json_counter(json, "requests") == 17);
+  CHECK(json_counter(json, "connections") == std::nullopt);  // a prefix of a name is no name
+  CHECK(json_counter(json, "backend") == std::nullopt);      // not a number
+  CHECK(json_counter("", "requests") == std::nullopt);
+}
+
+TEST_CASE("a backend's options are read from the server's --list-options=json, not its --help") {
+  const std::string listing =
+      "{\"server\": \"kv_server\",\n\"backend\": {\"name\": \"pool-of-threads\"},\n"
+      "\"options\": [\n"
+      "{\"name\": \"port\", \"scope\": \"core\", \"type\": \"int\"},\n"
+      "{\"name\": \"shards\", \"scope\": \"server\", \"type\": \"int\"},\n"
+      "{\"name\": \"thread-pool-size\", \"scope\": \"backend\", \"type\": \"int\"},\n"
+      "{\"name\": \"thread-pool-stall-limit\", \"scope\": \"backend\", \"type\": \"int\"}\n"
+      "]}\n";
+  CHECK(parse_backend_options(listing) ==
+        std::set<std::string>{"thread-pool-size", "thread-pool-stall-limit"});
+  CHECK(parse_backend_options("  --thread-pool-size INT\n").empty());  // --help prose is no listing
+}
+
+TEST_CASE("a real server's listing names its backend's options, and only those") {
+  const std::string listing =
+      run_and_capture(std::string(CONNSCHED_TEST_BIN_DIR) + "/kv_server",
+                      {"--thread-handling=one-thread-per-connection", "--list-options=json"},
+                      std::chrono::seconds(10));
+  CHECK(parse_backend_options(listing) ==
+        std::set<std::string>{"thread-cache-size", "thread-cache-timeout"});
+  CHECK(listing.find("\"name\": \"port\", \"scope\": \"core\"") != std::string::npos);
+  CHECK(listing.find("\"name\": \"shards\", \"scope\": \"server\"") != std::string::npos);
+}
+
+TEST_CASE("a scenario is selected by its name or by the prefix before a dash") {
+  CHECK(selects("ping", "ping"));
+  CHECK(selects("http", "http-ping"));
+  CHECK(selects("http", "http-cpu"));
+  CHECK_FALSE(selects("http", "ping"));
+  CHECK_FALSE(selects("pin", "ping"));
+  CHECK_FALSE(selects("http-ping", "http"));
+}
+
+TEST_CASE("a CSV row has one field per header column, with text fields quoted when needed") {
+  CompareRow row;
+  row.scenario = "ping";
+  row.backend = "one-thread-per-connection (cache 0)";
+  row.note = "error reply: '-ERR a, \"b\"'";
+  const auto count = [](const std::string& line) {
+    std::size_t fields = 1;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') quoted = !quoted;
+      if (c == ',' && !quoted) ++fields;
+    }
+    return fields;
+  };
+  CHECK(count(csv_line(row)) == count(csv_header()));
+  CHECK(csv_line(row).ends_with("\"error reply: '-ERR a, \"\"b\"\"'\""));
+}
+
+TEST_CASE("/proc gives this process's memory, threads and CPU time") {
+  const auto sample = read_proc_sample(::getpid());
+  REQUIRE(sample.has_value());
+  CHECK(sample->rss_kb > 0);
+  CHECK(sample->threads >= 1);
+  CHECK(sample->cpu_seconds >= 0);
+  CHECK_FALSE(read_proc_sample(0x7ffffff0).has_value());
+}
+
+TEST_CASE(
+    "a server's whole process tree is measured: children and grandchildren, their CPU "
+    "summed") {
+  // sh -> sh -> a busy loop (a background subshell, so a grandchild): the root does
+  // nothing, its grandchild all the work, as a forking backend's master and workers (or
+  // nginx's) do.
+  TempDirForTree dir;
+  ChildProcess root("sh",
+                    {"-c",
+                     "sh -c 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done & wait' "
+                     "& sleep 20 & wait"},
+                    dir.log);
+  std::optional<TreeSample> tree;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    tree = read_tree_sample(root.pid());
+    if (tree && tree->processes >= 4 && tree->cpu_seconds >= 0.3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(tree.has_value());
+  CHECK(process_tree(root.pid()).front() == root.pid());
+  CHECK(tree->processes >= 4);  // sh, the inner sh, its looping subshell, sleep
+  CHECK(tree->threads >= tree->processes);
+  CHECK(tree->fds >= 3 * tree->processes);
+  CHECK(tree->rss_kb > read_proc_sample(root.pid())->rss_kb);
+  CHECK(tree->cpu_seconds >= 0.3);
+  CHECK(read_proc_sample(root.pid())->cpu_seconds < 0.1);  // the root alone shows nothing
+  {
+    PeakSampler sampler(root.pid(), std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(sampler.peak_processes() >= 4);
+    CHECK(sampler.peak_fds() >= 12);
+  }
+  for (const pid_t member : process_tree(root.pid())) {  // the test's own processes, by id
+    if (member != root.pid()) ::kill(member, SIGKILL);
+  }
+  root.signal(SIGKILL);
+  CHECK_FALSE(read_tree_sample(0x7ffffff0).has_value());
+}
+
+TEST_CASE("the CPUs are split between servers (first half) and the load generator (the rest)") {
+  CHECK_FALSE(split_cpus({}).has_value());
+  CHECK_FALSE(split_cpus({3}).has_value());  // one CPU: nothing to split
+  const auto two = split_cpus({0, 1});
+  REQUIRE(two.has_value());
+  CHECK(two->server == std::vector<int>{0});
+  CHECK(two->client == std::vector<int>{1});
+  const auto odd = split_cpus({0, 2, 4, 6, 8});  // the client keeps the extra one
+  REQUIRE(odd.has_value());
+  CHECK(odd->server == std::vector<int>{0, 2});
+  CHECK(odd->client == std::vector<int>{4, 6, 8});
+  CHECK(cpu_list({0}) == "0");
+  CHECK(cpu_list({0, 1, 2, 3}) == "0-3");
+  CHECK(cpu_list({0, 2, 3, 4, 7}) == "0,2-4,7");
+  CHECK_FALSE(usable_cpus().empty());
+}

@@ -1,0 +1,268 @@
+// File: test/tools/compare/compare_tool_test.cc
+//
+// The load generator and the comparison tool as an operator runs them: against real
+// servers, every request answered, and the tool's table, CSV and charts produced.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <signal.h>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "running_server.h"
+#include "server_process.h"
+#include "temp_dir.h"
+#include "text_file.h"
+
+using namespace connsched::testing;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, sep)) out.push_back(part);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("connsched_loadgen answers every request of an echo server and reports JSON") {
+  ServerProcess server(bin_dir() + "/echo_server",
+                       {"--port=0", "--thread-handling=one-thread-per-connection"});
+  auto port = server.wait_listening();
+  REQUIRE(port.has_value());
+  auto run = ServerProcess::run(
+      bin_dir() + "/connsched_loadgen",
+      {"--port=" + std::to_string(*port), "--protocol=line", "--request=hello", "-c", "8",
+       "--pipeline=4", "--requests=2000", "--warmup=0.1", "--idle=5", "--json"},
+      120s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  CHECK(status == 0);
+  CHECK(output.find("\"errors\":0,") != std::string::npos);
+  CHECK(output.find("\"idle_open_at_end\":5,") != std::string::npos);
+  CHECK(output.find("\"requests\":0,") == std::string::npos);
+  server.signal(SIGTERM);
+  CHECK(server.wait_exit(20s) == 0);
+}
+
+TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a chart each") {
+  TempDir out("connsched_compare_test");
+  auto run =
+      ServerProcess::run(bin_dir() + "/connsched_compare",
+                         {"--scenarios=ping,churn", "--connections=4,8", "--duration=0.5",
+                          "--warmup=0.1", "--backends=one-thread-per-connection,pool-of-threads",
+                          "--no-reference", "--out=" + out.path.string()},
+                         600s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== ping") != std::string::npos);
+  CHECK(output.find("== churn") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(!lines.empty());
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  // ping: 2 counts x 2 backends; churn adds one-thread-per-connection's cache-0 variant.
+  CHECK(lines.size() == 1 + 4 + 6);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto fields = split(lines[i], ',');
+    CAPTURE(lines[i]);
+    REQUIRE(fields.size() >= header.size() - 1);
+    CHECK(fields[column("ran")] == "1");
+    CHECK(fields[column("errors")] == "0");
+    CHECK(fields[column("unanswered")] == "0");
+    CHECK(fields[column("exit_status")] == "0");
+    CHECK(std::stod(fields[column("throughput")]) > 0);
+    CHECK(std::stoull(fields[column("requests")]) > 0);
+    CHECK(std::stod(fields[column("rss_peak_mb")]) > 0);
+    CHECK(std::stoull(fields[column("threads_peak")]) > 0);
+  }
+  CHECK(read_file(out.path / "compare.csv").find("one-thread-per-connection (cache 0)") !=
+        std::string::npos);
+  for (const char* chart : {"compare-ping.png", "compare-churn.png"}) {
+    CAPTURE(chart);
+    const auto png = read_file(out.path / chart);
+    REQUIRE(png.size() > 1000);
+    CHECK(png.substr(1, 3) == "PNG");
+  }
+}
+
+TEST_CASE(
+    "the proxy scenario reports the upstream's peak connections: every client direct, at most "
+    "the pool through the proxy") {
+  TempDir out("connsched_compare_test");
+  const auto run = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--scenarios=proxy", "--connections=40", "--duration=0.5", "--warmup=0.1",
+       "--backends=pool-of-threads", "--no-reference", "--out=" + out.path.string()},
+      600s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== proxy") != std::string::npos);
+  CHECK(output.find("upstream peak") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(lines.size() == 1 + 4);  // direct, pool 16, pool 16 (max threads 64), no pool
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto fields = split(lines[i], ',');
+    CAPTURE(lines[i]);
+    REQUIRE(fields.size() >= header.size() - 1);
+    CHECK(fields[column("errors")] == "0");
+    CHECK(fields[column("exit_status")] == "0");
+    CHECK(std::stoull(fields[column("requests")]) > 0);
+    const auto peak = std::stoull(fields[column("upstream_peak_connections")]);
+    const auto& backend = fields[column("backend")];
+    if (backend == "direct to kv_server") {
+      CHECK(peak == 40);  // exact: the admin port that reports it is no client
+    } else if (backend.starts_with("pool 16")) {
+      CHECK(peak >= 1);
+      CHECK(peak <= 16);
+    } else {
+      CHECK(backend == "no pool on pool-of-threads");
+      CHECK(peak >= 1);
+    }
+  }
+  CHECK(read_file(out.path / "compare-proxy.png").substr(1, 3) == "PNG");
+}
+
+TEST_CASE(
+    "a sweep over two backends prints its table and writes CSV rows for every rate, the sweep "
+    "chart and the timeline, every request answered") {
+  TempDir out("connsched_compare_test");
+  const auto run =
+      ServerProcess::run(bin_dir() + "/connsched_compare",
+                         {"--sweep", "--scenarios=mixed", "--connections=12", "--duration=0.6",
+                          "--warmup=0.2", "--backends=one-thread-per-connection,pool-of-threads",
+                          "--no-reference", "--out=" + out.path.string()},
+                         600s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== mixed sweep") != std::string::npos);
+  CHECK(output.find("closed-loop capacity") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  // 2 closed-loop capacities, then 5 offered rates (quick) x 2 backends.
+  REQUIRE(lines.size() == 1 + 2 + 10);
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  std::map<std::string, int> rows_per_rate;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto fields = split(lines[i], ',');
+    CAPTURE(lines[i]);
+    REQUIRE(fields.size() >= header.size() - 1);
+    CHECK(fields[column("errors")] == "0");
+    CHECK(fields[column("unanswered")] == "0");
+    CHECK(fields[column("exit_status")] == "0");
+    CHECK(std::stoull(fields[column("requests")]) > 0);
+    CHECK(std::stoull(fields[column("processes_peak")]) == 1);
+    ++rows_per_rate[fields[column("offered_rate")]];
+  }
+  CHECK(rows_per_rate["0.0"] == 2);  // the closed loops
+  CHECK(rows_per_rate.size() == 1 + 5);
+  for (const auto& entry : rows_per_rate) {
+    CAPTURE(entry.first);
+    CHECK(entry.second == 2);
+  }
+  for (const char* chart : {"compare-mixed-sweep.png", "compare-mixed-timeline.png"}) {
+    CAPTURE(chart);
+    const auto png = read_file(out.path / chart);
+    REQUIRE(png.size() > 1000);
+    CHECK(png.substr(1, 3) == "PNG");
+  }
+  // Both panels: p99 on a log axis against offered, and achieved against offered.
+  const auto script = read_file(out.path / "compare-mixed-sweep.gp");
+  CHECK(script.find("set logscale y") != std::string::npos);
+  CHECK(script.find("using 1:3") != std::string::npos);
+  CHECK(script.find("using 1:2") != std::string::npos);
+}
+
+TEST_CASE(
+    "--server compares your own connsched server: echo_server under each backend, line "
+    "protocol") {
+  TempDir out("connsched_compare_test");
+  const auto output_run = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--server=" + bin_dir() + "/echo_server", "--protocol=line", "--request=hello",
+       "--name=echo", "--connections=4,16", "--duration=0.4", "--warmup=0.1",
+       "--backends=one-thread-per-connection,pool-of-threads", "--out=" + out.path.string()},
+      600s);
+  const int status = output_run.first;
+  const std::string& output = output_run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== echo — hello over line") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(lines.size() == 1 + 4);
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    CAPTURE(lines[i]);
+    CHECK(lines[i].starts_with("echo,echo_server,"));
+  }
+  const auto png = read_file(out.path / "compare-echo.png");
+  REQUIRE(png.size() > 1000);
+  CHECK(png.substr(1, 3) == "PNG");
+}
+
+TEST_CASE(
+    "a scenario file describes several loads for your server; a typo in it is one error "
+    "line") {
+  TempDir out("connsched_compare_test");
+  const auto file = out.path / "loads.json";
+  std::ofstream(file) << R"({"scenarios": [
+    {"name": "echo-hello", "server": ")"
+                      << bin_dir() << R"(/echo_server", "protocol": "line",
+     "request": "hello", "connections": [4], "duration": 0.3, "warmup": 0.1},
+    {"name": "echo-mixed", "server": ")"
+                      << bin_dir() << R"(/echo_server", "protocol": "line",
+     "request": "hi", "mix": "bye:2", "connections": 6, "duration": 0.3, "warmup": 0.1}]})";
+  const auto run = ServerProcess::run(bin_dir() + "/connsched_compare",
+                                      {"--scenario-file=" + file.string(),
+                                       "--backends=pool-of-threads", "--out=" + out.path.string()},
+                                      600s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== echo-hello") != std::string::npos);
+  CHECK(output.find("== echo-mixed") != std::string::npos);
+  CHECK(output.find("└ bye") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+
+  std::ofstream(out.path / "typo.json")
+      << R"({"scenarios": [{"server": "x", "request": "a", "conections": 4}]})";
+  const auto bad_output_run = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--scenario-file=" + (out.path / "typo.json").string(), "--out=" + out.path.string()}, 60s);
+  const int bad_status = bad_output_run.first;
+  const std::string& bad_output = bad_output_run.second;
+  CAPTURE(bad_output);
+  CHECK(bad_status != 0);
+  CHECK(bad_output.find("scenario 1: unknown key 'conections'") != std::string::npos);
+}
