@@ -39,6 +39,13 @@ struct ClientConnection {
   /// Open loop: intended send times that are due but wait for room in the pipeline.
   std::deque<Clock::time_point> backlog;
   Clock::time_point connect_started;
+  /// A sequence class: the step whose reply is awaited, the run's draw for {rand%K},
+  /// and when the run should have started (its first step's intended time) and did.
+  std::uint32_t number = 0;  ///< the connection's number over the run, for {conn%K}
+  std::size_t step = 0;
+  std::uint64_t draw = 0;
+  Clock::time_point run_intended;
+  Clock::time_point run_sent;
 };
 
 }  // namespace loadgen

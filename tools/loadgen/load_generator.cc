@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "load_worker.h"
+#include "request_sequence.h"
 
 namespace loadgen {
 
@@ -23,21 +24,20 @@ using namespace std::chrono_literals;
 // the later classes claiming their counts before the first class takes the rest.
 std::vector<std::vector<ConnectionPlan>> plan_connections(const LoadSpec& spec,
                                                           std::uint32_t threads) {
+  // Every connection is numbered by its slot: a sequence's {conn%K} reads that number.
   std::vector<std::vector<ConnectionPlan>> plans(threads);
-  std::uint64_t slot = 0;
-  for (std::uint32_t i = 0; i < spec.idle_connections; ++i) {
-    plans[slot++ % threads].push_back({.idle = true, .class_index = 0});
-  }
+  std::uint32_t slot = 0;
+  const auto add = [&](bool idle, std::uint32_t class_index) {
+    plans[slot % threads].push_back({.idle = idle, .class_index = class_index, .number = slot});
+    ++slot;
+  };
+  for (std::uint32_t i = 0; i < spec.idle_connections; ++i) add(true, 0);
   std::uint32_t assigned = 0;
   for (std::size_t c = 1; c < spec.classes.size(); ++c) {
-    for (std::uint32_t i = 0; i < spec.classes[c].connections; ++i, ++assigned) {
-      plans[slot++ % threads].push_back(
-          {.idle = false, .class_index = static_cast<std::uint32_t>(c)});
-    }
+    for (std::uint32_t i = 0; i < spec.classes[c].connections; ++i, ++assigned)
+      add(false, static_cast<std::uint32_t>(c));
   }
-  for (; assigned < spec.connections; ++assigned) {
-    plans[slot++ % threads].push_back({.idle = false, .class_index = 0});
-  }
+  for (; assigned < spec.connections; ++assigned) add(false, 0);
   return plans;
 }
 
@@ -52,6 +52,17 @@ void merge_into(LoadResult& total, const LoadResult& part) {
   for (std::size_t c = 0; c < total.classes.size(); ++c) {
     total.classes[c].requests += part.classes[c].requests;
     total.classes[c].errors += part.classes[c].errors;
+    total.classes[c].lock_timeouts += part.classes[c].lock_timeouts;
+    auto& steps = total.classes[c].steps;
+    if (steps.size() < part.classes[c].steps.size()) steps.resize(part.classes[c].steps.size());
+    for (std::size_t i = 0; i < part.classes[c].steps.size(); ++i) {
+      const auto& step = part.classes[c].steps[i];
+      steps[i].name = step.name;
+      steps[i].replies += step.replies;
+      steps[i].errors += step.errors;
+      steps[i].lock_timeouts += step.lock_timeouts;
+      steps[i].latency.merge(step.latency);
+    }
     total.classes[c].latency.merge(part.classes[c].latency);
     total.classes[c].service.merge(part.classes[c].service);
   }
@@ -70,6 +81,8 @@ void merge_into(LoadResult& total, const LoadResult& part) {
   total.dropped += part.dropped;
   total.unanswered += part.unanswered;
   total.invalid_replies += part.invalid_replies;
+  total.lock_timeouts += part.lock_timeouts;
+  total.runs_cut += part.runs_cut;
   total.connections_opened += part.connections_opened;
   total.idle_open_at_end += part.idle_open_at_end;
   if (total.first_error.empty()) total.first_error = part.first_error;
@@ -100,6 +113,19 @@ std::string check_spec(const LoadSpec& spec) {
   if (claimed >= spec.connections) {
     return fmt::format("the mixed classes claim {} of {} connections; the first class needs one",
                        claimed, spec.connections);
+  }
+  for (const auto& cls : spec.classes) {
+    std::string error;
+    const auto sequence = parse_sequence(cls.request, error);
+    if (!sequence) return error;
+    if (!sequence->is_sequence()) continue;
+    // Each step waits for the previous one's reply: nothing to pipeline, and a run
+    // needs its connection from first step to last.
+    if (spec.pipeline != 1)
+      return fmt::format("'{}': a sequence is sent one step at a time (pipeline 1)", cls.request);
+    if (spec.churn)
+      return fmt::format("'{}': a sequence needs its connection for every step (no churn)",
+                         cls.request);
   }
   if (spec.rate < 0) return "the rate must not be negative";
   if (spec.open_loop) {

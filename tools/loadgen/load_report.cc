@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "request_sequence.h"
+
 namespace loadgen {
 
 namespace {
@@ -38,6 +40,38 @@ std::string text_latency(std::string_view label, const LatencySummary& s) {
       s.p9999_us / 1e3, s.max_us / 1e3);
 }
 
+// A sequence's steps, one line each, from each step's send to its reply.
+std::string text_steps(const ClassResult& cls) {
+  std::string out = fmt::format("  steps of {} (each from its send to its reply):\n", cls.name);
+  for (std::size_t i = 0; i < cls.steps.size(); ++i) {
+    const auto& step = cls.steps[i];
+    const auto s = summarize(step.latency);
+    out += fmt::format(
+        "    {} {:<14} {:>9} replies   p50 {:>9.3f} ms  p99 {:>9.3f} ms  p99.9 {:>9.3f} ms  max "
+        "{:>9.3f} ms{}{}\n",
+        i + 1, step.name, step.replies, s.p50_us / 1e3, s.p99_us / 1e3, s.p999_us / 1e3,
+        s.max_us / 1e3, step.errors > 0 ? fmt::format("  {} errors", step.errors) : "",
+        step.lock_timeouts > 0 ? fmt::format("  {} lock-wait timeouts", step.lock_timeouts) : "");
+  }
+  return out;
+}
+
+bool every_class_a_sequence(const LoadResult& r) {
+  for (const auto& cls : r.classes) {
+    if (cls.steps.empty()) return false;
+  }
+  return !r.classes.empty();
+}
+
+bool has_lock_wait(const LoadSpec& spec) {
+  for (const auto& cls : spec.classes) {
+    std::string error;
+    const auto sequence = parse_sequence(cls.request, error);
+    if (sequence && sequence->has_lock_wait()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 LatencySummary summarize(const connsched::LogHistogram& h) {
@@ -59,7 +93,9 @@ std::string format_text(const LoadSpec& spec, const LoadResult& r) {
       spec.idle_connections > 0 ? fmt::format(" + {} idle", spec.idle_connections) : "",
       spec.pipeline, r.seconds);
   out += fmt::format("  throughput {:.0f} {}/s", r.throughput(),
-                     spec.churn ? "connections" : "requests");
+                     spec.churn                  ? "connections"
+                     : every_class_a_sequence(r) ? "sequences"
+                                                 : "requests");
   if (spec.open_loop) {
     out += fmt::format(
         " (offered {:.0f}/s, {} arrivals; {} waited for a busy connection, {} "
@@ -73,6 +109,9 @@ std::string format_text(const LoadSpec& spec, const LoadResult& r) {
   if (r.classes.size() > 1) {
     for (const auto& cls : r.classes) out += text_latency(cls.name, summarize(cls.latency));
   }
+  for (const auto& cls : r.classes) {
+    if (!cls.steps.empty()) out += text_steps(cls);
+  }
   if (spec.open_loop) {
     out += "  service time, from the actual send:\n";
     out += text_latency("all", summarize(r.all_service()));
@@ -82,6 +121,16 @@ std::string format_text(const LoadSpec& spec, const LoadResult& r) {
       "{}, invalid {}); idle connections open at end {}/{}\n",
       r.errors(), r.error_replies, r.refused, r.connect_failures, r.dropped, r.unanswered,
       r.invalid_replies, r.idle_open_at_end, spec.idle_connections);
+  if (has_lock_wait(spec)) {
+    out += fmt::format(
+        "  lock-wait timeouts {} (GET_LOCK answered 0; that run's later steps were not sent)\n",
+        r.lock_timeouts);
+  }
+  if (r.runs_cut > 0) {
+    out += fmt::format(
+        "  sequence runs in progress when the load stopped: {} (closed, not waited for)\n",
+        r.runs_cut);
+  }
   if (!r.first_error.empty()) out += fmt::format("  first error: {}\n", r.first_error);
   return out;
 }
@@ -102,10 +151,19 @@ std::string format_json(const LoadSpec& spec, const LoadResult& r) {
   std::string classes;
   for (const auto& cls : r.classes) {
     if (!classes.empty()) classes += ',';
-    classes +=
-        fmt::format("{{\"name\":{},\"requests\":{},\"errors\":{},\"latency\":{},\"service\":{}}}",
-                    json_string(cls.name), cls.requests, cls.errors,
-                    json_latency(summarize(cls.latency)), json_latency(summarize(cls.service)));
+    std::string steps;
+    for (const auto& step : cls.steps) {
+      if (!steps.empty()) steps += ',';
+      steps += fmt::format(
+          "{{\"name\":{},\"replies\":{},\"errors\":{},\"lock_timeouts\":{},\"latency\":{}}}",
+          json_string(step.name), step.replies, step.errors, step.lock_timeouts,
+          json_latency(summarize(step.latency)));
+    }
+    classes += fmt::format(
+        "{{\"name\":{},\"requests\":{},\"errors\":{},\"lock_timeouts\":{},\"latency\":{},"
+        "\"service\":{},\"steps\":[{}]}}",
+        json_string(cls.name), cls.requests, cls.errors, cls.lock_timeouts,
+        json_latency(summarize(cls.latency)), json_latency(summarize(cls.service)), steps);
   }
   std::string timeline;
   for (std::size_t i = 0; i < r.timeline.size(); ++i) {
@@ -122,19 +180,20 @@ std::string format_json(const LoadSpec& spec, const LoadResult& r) {
       "{{\"protocol\":{},\"connections\":{},\"idle_connections\":{},\"pipeline\":{},"
       "\"churn\":{},\"seconds\":{:.3f},\"requests\":{},\"throughput\":{:.1f},\"errors\":{},"
       "\"error_replies\":{},\"refused\":{},\"connect_failures\":{},\"dropped\":{},"
-      "\"unanswered\":{},\"invalid_replies\":{},\"connections_opened\":{},"
-      "\"idle_open_at_end\":{},\"first_error\":{},\"open_loop\":{},\"arrivals\":{},"
+      "\"unanswered\":{},\"invalid_replies\":{},\"lock_timeouts\":{},\"runs_cut\":{},"
+      "\"connections_opened\":{},\"idle_open_at_end\":{},\"first_error\":{},\"open_loop\":{},"
+      "\"arrivals\":{},"
       "\"offered_rate\":{:.1f},\"queued\":{},\"unsent\":{},\"latency\":{},\"service\":{},"
       "\"distribution\":{{\"unit\":\"ns\",\"latency\":{},\"service\":{}}},"
       "\"timeline_interval_ms\":{},\"timeline\":[{}],\"classes\":[{}]}}",
       json_string(protocol_name(spec.protocol)), spec.connections, spec.idle_connections,
       spec.pipeline, spec.churn, r.seconds, r.requests, r.throughput(), r.errors(), r.error_replies,
-      r.refused, r.connect_failures, r.dropped, r.unanswered, r.invalid_replies,
-      r.connections_opened, r.idle_open_at_end, json_string(r.first_error), spec.open_loop,
-      json_string(spec.arrivals == Arrivals::kPoisson ? "poisson" : "constant"), r.offered_rate,
-      r.queued, r.unsent, json_latency(summarize(all)), json_latency(summarize(service)),
-      json_distribution(all), json_distribution(service), r.timeline_interval.count(), timeline,
-      classes);
+      r.refused, r.connect_failures, r.dropped, r.unanswered, r.invalid_replies, r.lock_timeouts,
+      r.runs_cut, r.connections_opened, r.idle_open_at_end, json_string(r.first_error),
+      spec.open_loop, json_string(spec.arrivals == Arrivals::kPoisson ? "poisson" : "constant"),
+      r.offered_rate, r.queued, r.unsent, json_latency(summarize(all)),
+      json_latency(summarize(service)), json_distribution(all), json_distribution(service),
+      r.timeline_interval.count(), timeline, classes);
 }
 
 }  // namespace loadgen

@@ -19,8 +19,11 @@ namespace loadgen {
 /// One kind of request and the connections that send it. The first class takes every
 /// connection the others do not claim.
 struct RequestClass {
-  std::string name;               ///< "ping", "burn": names the class in reports
-  std::string request;            ///< "PING" (RESP), "/burn?us=200" (HTTP), "hello" (line)
+  std::string name;  ///< "ping", "burn": names the class in reports
+  /// "PING" (RESP), "/burn?us=200" (HTTP), "hello" (line), or a sequence of requests
+  /// sent one after the other on a connection ("GET_LOCK lk{rand%4} 5 | INCR c |
+  /// RELEASE_LOCK lk{rand%4}", see request_sequence.h), which then counts as one request.
+  std::string request;
   std::uint32_t connections = 0;  ///< for classes after the first: how many send this
 };
 
@@ -64,10 +67,25 @@ struct LoadSpec {
   LoadProgress* progress = nullptr;  ///< if set, live totals go here (not owned)
 };
 
+/// One step of a sequence: its replies while measuring, and the time from its send to
+/// its reply (a GET_LOCK's includes its wait for the lock).
+struct StepResult {
+  std::string name;  ///< "get_lock"
+  std::uint64_t replies = 0;
+  std::uint64_t errors = 0;         ///< error replies to this step
+  std::uint64_t lock_timeouts = 0;  ///< a GET_LOCK step's replies of 0: the wait timed out
+  connsched::LogHistogram latency;
+};
+
 struct ClassResult {
   std::string name;
-  std::uint64_t requests = 0;  ///< replies received while measuring
-  std::uint64_t errors = 0;    ///< error replies to this class while measuring
+  /// Replies received while measuring; for a sequence, its runs that reached the last
+  /// step's reply (a run ended early by an error or a lock-wait timeout is not one).
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;  ///< error replies to this class (any step) while measuring
+  /// A sequence's runs ended by a GET_LOCK that timed out (its other steps not sent).
+  std::uint64_t lock_timeouts = 0;
+  std::vector<StepResult> steps;  ///< a sequence's steps, in order; empty otherwise
   /// Nanoseconds from the intended send time to the reply: corrected for coordinated
   /// omission in an open loop; the same as `service` in a closed one (churn: connect to
   /// reply).
@@ -93,6 +111,12 @@ struct LoadResult {
   std::uint64_t dropped = 0;           ///< connections closed or reset by the server
   std::uint64_t unanswered = 0;        ///< requests sent but never answered
   std::uint64_t invalid_replies = 0;   ///< bytes that are not a reply of the protocol
+  /// GET_LOCK steps that timed out, every class, while measuring: not errors (the
+  /// server answered as asked), but what a lock pile-up or a deadlock looks like.
+  std::uint64_t lock_timeouts = 0;
+  /// Sequence runs still in progress when the load stopped: their connections were
+  /// closed, not waited for (one may hold a lock others wait for); not errors.
+  std::uint64_t runs_cut = 0;
   std::uint64_t connections_opened = 0;
   std::uint32_t idle_open_at_end = 0;  ///< idle connections still open when the run ended
   std::string first_error;             ///< the first failure seen, for the report

@@ -22,6 +22,21 @@ namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 
+// Nanoseconds from `from` to `now`, never negative.
+std::uint64_t elapsed_ns(Clock::time_point from, Clock::time_point now) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::nanoseconds>(now - from).count()));
+}
+
+// splitmix64 (https://prng.di.unimi.it/splitmix64.c): a sequence run's {rand%K} draw,
+// cheap and well spread for any modulus.
+std::uint64_t next_draw(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 // A refusal is a server turning a connection away for capacity, worded per protocol.
 bool is_refusal(const ReplyParse& reply) {
   return reply.http_status == 503 ||
@@ -41,6 +56,7 @@ LoadWorker::LoadWorker(const LoadSpec& spec, LoadControl& control, std::vector<C
       open_loop_(spec.open_loop && per_connection_rate > 0),
       per_connection_rate_(per_connection_rate),
       seed_(seed),
+      draws_(seed * 0x9e3779b97f4a7c15ULL),
       last_publish_(Clock::now()) {
   // Everything is allocated up front: the loop itself only moves bytes.
   if (!epoll_.valid())
@@ -49,13 +65,27 @@ LoadWorker::LoadWorker(const LoadSpec& spec, LoadControl& control, std::vector<C
   for (std::size_t i = 0; i < plan.size(); ++i) {
     conns_[i].idle = plan[i].idle;
     conns_[i].class_index = plan[i].class_index;
+    conns_[i].number = plan[i].number;
     to_connect_.push_back(i);
   }
-  for (const auto& cls : spec_.classes)
-    encoded_.push_back(encode_request(spec_.protocol, cls.request));
   result_.classes.resize(spec_.classes.size());
-  for (std::size_t i = 0; i < spec_.classes.size(); ++i)
+  for (std::size_t i = 0; i < spec_.classes.size(); ++i) {
+    std::string error;
+    auto sequence = parse_sequence(spec_.classes[i].request, error);
+    if (!sequence) throw std::invalid_argument(error);  // check_spec() refused it already
+    auto& encoded = encoded_.emplace_back();
+    for (const auto& step : sequence->steps) {
+      encoded.push_back(step.templated() ? std::string()
+                                         : encode_request(spec_.protocol, step.text));
+    }
     result_.classes[i].name = spec_.classes[i].name;
+    if (sequence->is_sequence()) {
+      result_.classes[i].steps.resize(sequence->steps.size());
+      for (std::size_t s = 0; s < sequence->steps.size(); ++s)
+        result_.classes[i].steps[s].name = sequence->steps[s].name;
+    }
+    sequences_.push_back(std::move(*sequence));
+  }
   scratch_.resize(kReadChunk);
 }
 
@@ -87,6 +117,7 @@ void LoadWorker::run() {
         if (!conn.idle && conn.state == ClientConnection::State::kOpen) fill_pipeline(conn, now);
       }
     }
+    if (phase_ == Phase::kStop && !cut_runs_) cut_runs();
     if (phase_ == Phase::kStop && !drained_ && in_flight_ == 0) {
       drained_ = true;
       control_.drained.fetch_add(1, std::memory_order_acq_rel);
@@ -114,6 +145,25 @@ void LoadWorker::run() {
   }
   for (const auto& cls : result_.classes) result_.requests += cls.requests;
   if (spec_.progress != nullptr) publish_progress();
+}
+
+void LoadWorker::cut_runs() {
+  // A sequence run still in progress when the load stops is closed, not waited for: its
+  // connection may hold a lock that others wait for, up to their GET_LOCK timeout, and
+  // behind a deadlocked pool (the point of the locks scenario) no wait would end soon.
+  // The server gives a closed connection's locks back, as MySQL does.
+  cut_runs_ = true;
+  for (auto& conn : conns_) {
+    if (conn.state != ClientConnection::State::kOpen || conn.sent_at.empty() ||
+        !sequences_[conn.class_index].is_sequence()) {
+      continue;
+    }
+    ++result_.runs_cut;
+    in_flight_ -= conn.sent_at.size();
+    conn.sent_at.clear();
+    conn.fd.reset();  // closing removes it from the epoll set
+    conn.state = ClientConnection::State::kClosed;
+  }
 }
 
 void LoadWorker::publish_progress() {
@@ -270,9 +320,68 @@ void LoadWorker::send_request(ClientConnection& conn, Clock::time_point now,
       control_.budget.fetch_sub(1, std::memory_order_acq_rel) <= 0) {
     return;
   }
-  conn.out += encoded_[conn.class_index];
+  // A request starts a run of its class's steps (a plain request is a run of one).
+  conn.step = 0;
+  conn.draw = next_draw(draws_);
+  conn.run_intended = intended;
+  conn.run_sent = spec_.churn ? conn.connect_started : now;
+  send_step(conn, now, intended);
+}
+
+void LoadWorker::send_step(ClientConnection& conn, Clock::time_point now,
+                           Clock::time_point intended) {
+  // A fixed step goes out as encoded once; one with placeholders is filled in first.
+  const auto& step = sequences_[conn.class_index].steps[conn.step];
+  if (step.templated()) {
+    conn.out += encode_request(spec_.protocol, step.expand(conn.number, conn.draw));
+  } else {
+    conn.out += encoded_[conn.class_index][conn.step];
+  }
   conn.sent_at.push_back({.intended = intended, .sent = spec_.churn ? conn.connect_started : now});
   ++in_flight_;
+}
+
+bool LoadWorker::continue_sequence(ClientConnection& conn, const ReplyParse& reply,
+                                   const InFlight& request, Clock::time_point now) {
+  // One step of a sequence answered: record it, and send the next step at once unless
+  // the run is over — its last step, an error, a lock-wait timeout (the connection does
+  // not hold the lock, so the work and the release are not sent), or the end of load.
+  // Returns true when the next step went out.
+  const auto& steps = sequences_[conn.class_index].steps;
+  const bool timed_out = steps[conn.step].lock_wait && is_lock_wait_timeout(reply);
+  const bool last = conn.step + 1 == steps.size();
+  const bool over = last || timed_out || reply.is_error || reply.closes;
+  if (phase_ == Phase::kMeasure) {
+    auto& cls = result_.classes[conn.class_index];
+    auto& step = cls.steps[conn.step];
+    ++step.replies;
+    step.latency.record(elapsed_ns(request.sent, now));
+    if (reply.is_error) {
+      ++step.errors;
+      ++cls.errors;
+    }
+    if (timed_out) {
+      ++step.lock_timeouts;
+      ++cls.lock_timeouts;
+      ++result_.lock_timeouts;
+    }
+    if (last) {
+      ++cls.requests;
+      const std::uint64_t corrected = elapsed_ns(conn.run_intended, now);
+      cls.latency.record(corrected);
+      cls.service.record(elapsed_ns(conn.run_sent, now));
+      if (auto* interval = interval_at(now)) {
+        ++interval->completed;
+        if (conn.class_index == 0) interval->latency.record(corrected);
+      }
+    }
+    if (over && spec_.requests > 0)
+      control_.measured_replies.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (over || !sending_allowed()) return false;
+  ++conn.step;
+  send_step(conn, now, now);
+  return true;
 }
 
 bool LoadWorker::scheduled(const ClientConnection& conn) const {
@@ -478,17 +587,15 @@ void LoadWorker::on_reply(std::size_t index, const ReplyParse& reply, Clock::tim
   const auto request = conn.sent_at.front();
   conn.sent_at.pop_front();
   --in_flight_;
-  if (phase_ == Phase::kMeasure) {
-    const auto ns = [&](Clock::time_point from) {
-      return static_cast<std::uint64_t>(std::max<std::int64_t>(
-          0, std::chrono::duration_cast<std::chrono::nanoseconds>(now - from).count()));
-    };
+  if (sequences_[conn.class_index].is_sequence()) {
+    if (continue_sequence(conn, reply, request, now)) return;
+  } else if (phase_ == Phase::kMeasure) {
     auto& cls = result_.classes[conn.class_index];
     ++cls.requests;
     if (reply.is_error) ++cls.errors;
-    const std::uint64_t corrected = ns(request.intended);
+    const std::uint64_t corrected = elapsed_ns(request.intended, now);
     cls.latency.record(corrected);
-    cls.service.record(ns(request.sent));
+    cls.service.record(elapsed_ns(request.sent, now));
     if (auto* interval = interval_at(now)) {
       ++interval->completed;
       if (conn.class_index == 0) interval->latency.record(corrected);

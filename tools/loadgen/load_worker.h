@@ -19,6 +19,7 @@
 #include "load_control.h"
 #include "load_spec.h"
 #include "pacer.h"
+#include "request_sequence.h"
 #include "unique_fd.h"
 
 namespace loadgen {
@@ -27,6 +28,7 @@ namespace loadgen {
 struct ConnectionPlan {
   bool idle = false;
   std::uint32_t class_index = 0;
+  std::uint32_t number = 0;  ///< unique over the run: what a sequence's {conn%K} reads
 };
 
 class LoadWorker {
@@ -49,6 +51,9 @@ class LoadWorker {
   void on_reply(std::size_t index, const ReplyParse& reply, Clock::time_point now);
   void send_request(ClientConnection& conn, Clock::time_point now);
   void send_request(ClientConnection& conn, Clock::time_point now, Clock::time_point intended);
+  void send_step(ClientConnection& conn, Clock::time_point now, Clock::time_point intended);
+  bool continue_sequence(ClientConnection& conn, const ReplyParse& reply, const InFlight& request,
+                         Clock::time_point now);
   bool scheduled(const ClientConnection& conn) const;
   void start_schedules(Clock::time_point now);
   void release_due(Clock::time_point now);
@@ -59,6 +64,7 @@ class LoadWorker {
   void send_paced(std::size_t index, Clock::time_point now);
   void release_paced(Clock::time_point now);
   void publish_progress();
+  void cut_runs();
   void fill_pipeline(ClientConnection& conn, Clock::time_point now);
   void flush(ClientConnection& conn);
   void set_writing(ClientConnection& conn, bool writing);
@@ -70,7 +76,10 @@ class LoadWorker {
   const LoadSpec& spec_;
   LoadControl& control_;
   std::vector<ClientConnection> conns_;
-  std::vector<std::string> encoded_;  ///< each class's request bytes
+  /// Each class's steps (one for a plain request), and each step's bytes when they do
+  /// not vary (templated steps are encoded at each send).
+  std::vector<RequestSequence> sequences_;
+  std::vector<std::vector<std::string>> encoded_;
   std::deque<std::size_t> to_connect_;
 
   UniqueFd epoll_;
@@ -82,6 +91,7 @@ class LoadWorker {
   bool open_loop_ = false;
   double per_connection_rate_ = 0;
   std::uint64_t seed_ = 1;
+  std::uint64_t draws_ = 0;                ///< state of the {rand%K} draws (splitmix64)
   std::vector<ArrivalSchedule> arrivals_;  ///< index-aligned with conns_ once started
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
   Clock::time_point measure_start_;
@@ -93,6 +103,7 @@ class LoadWorker {
   std::uint64_t in_flight_ = 0;
   bool started_ = false;
   bool drained_ = false;
+  bool cut_runs_ = false;
   Phase phase_ = Phase::kConnect;  ///< this loop iteration's view of the phase
   std::string scratch_;
   LoadResult result_;

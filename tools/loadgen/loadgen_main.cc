@@ -6,6 +6,8 @@
 //   connsched_loadgen --port=6379 -c 256 --duration=5 --request=PING
 //   connsched_loadgen --port=6379 -c 256 --rate=50000 --open-loop --arrivals=poisson --request=PING
 //   connsched_loadgen --port=7001 --protocol=http -c 64 --request=/burn?us=200 --json
+//   connsched_loadgen --port=6379 -c 64 --request='GET_LOCK lk{rand%4} 5 | INCR n | RELEASE_LOCK
+//   lk{rand%4}'
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -83,8 +85,19 @@ int main(int argc, char** argv) {
                  "(completed, p99, errors); 0: none")
       ->capture_default_str();
   app.add_option("--threads", spec.threads, "event-loop threads")->capture_default_str();
-  app.add_option("--request", request,
-                 "the request: a RESP command (PING), an HTTP target (/), or a line")
+  app.add_option(
+         "--request", request,
+         "the request: a RESP command (PING), an HTTP target (/), or a line. Or a sequence, "
+         "steps separated by ' | ' ('GET_LOCK lk{rand%4} 5 | INCR row{rand%4} | RELEASE_LOCK "
+         "lk{rand%4}'): sent in order on one connection, each step when the previous one's "
+         "reply came, the whole run counted as one request (in an open loop, one scheduled "
+         "arrival) and timed from its first send (or intended time) to its last reply; each "
+         "step is also timed from its own send to its reply and reported per step. {conn%K} "
+         "is the connection's number modulo K, {rand%K} a draw per run modulo K (the same in "
+         "every step of the run). A GET_LOCK step answered 0 (its wait timed out, as MySQL's) "
+         "is counted as a lock-wait timeout, not an error, and ends the run (the later steps "
+         "are not sent, the lock not being held); an error reply ends it too. Sequences need "
+         "--pipeline 1 and no --churn")
       ->required();
   app.add_option("--mix", mixes,
                  "REQUEST:N — N of the connections send REQUEST instead (repeatable)");

@@ -4,9 +4,20 @@
 #include <cctype>
 #include <charconv>
 
+#include "request_sequence.h"
+
 namespace loadgen {
 
 std::string class_name(std::string_view request) {
+  // A sequence is named by its steps ("get_lock+incr+release_lock").
+  if (request.find(kStepSeparator) != std::string_view::npos) {
+    std::string error;
+    if (auto sequence = parse_sequence(request, error)) {
+      std::string name;
+      for (const auto& step : sequence->steps) name += (name.empty() ? "" : "+") + step.name;
+      return name;
+    }
+  }
   if (request.starts_with('/')) return std::string(request.substr(0, request.find('?')));
   std::string name(request.substr(0, request.find(' ')));
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

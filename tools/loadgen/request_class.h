@@ -12,8 +12,9 @@
 
 namespace loadgen {
 
-/// A short name for a request: its command word in lower case ("burn"), or an HTTP
-/// target's path ("/burn").
+/// A short name for a request: its command word in lower case ("burn"), an HTTP
+/// target's path ("/burn"), or a sequence's step names joined by '+'
+/// ("get_lock+incr+release_lock").
 std::string class_name(std::string_view request);
 
 /// "REQUEST:COUNT" (split at the last ':') → a class sent by COUNT connections.
