@@ -24,6 +24,22 @@ std::vector<std::string> declared_flags(const std::set<std::string>& declared,
   return flags;
 }
 
+// The scenario's own flags this backend declares, less those the command line sets
+// itself (--server-option NAME=...): a flag given twice is refused by the server.
+std::vector<std::string> scenario_flags(const Scenario& scenario,
+                                        const std::set<std::string>& declared,
+                                        const std::vector<std::string>& server_options) {
+  std::vector<std::string> flags;
+  for (const auto& flag : scenario.backend_flags) {
+    const auto name = flag.substr(2, flag.find('=') - 2);
+    const bool overridden =
+        std::any_of(server_options.begin(), server_options.end(),
+                    [&](const std::string& o) { return o.substr(0, o.find('=')) == name; });
+    if (declared.contains(name) && !overridden) flags.push_back(flag);
+  }
+  return flags;
+}
+
 // The proxy scenario's rows: the load straight at the upstream (what the clients would
 // cost it without a proxy), the proxy with a pool under each backend, and the proxy
 // without a pool under the upstream's own backend (a connection per request) — so the
@@ -113,10 +129,13 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
     PlannedScenario planned{.scenario = scenario, .backends = {}};
     const auto add_connsched = [&](const std::string& label, const std::string& handling) {
       const auto& declared = declarations.of(server, handling);
+      auto flags = scenario_flags(scenario, declared, options.server_options);
+      for (auto& flag : declared_flags(declared, options.server_options))
+        flags.push_back(std::move(flag));
       planned.backends.push_back({.kind = BackendUnderTest::Kind::kConnsched,
                                   .label = label,
                                   .thread_handling = handling,
-                                  .options = declared_flags(declared, options.server_options)});
+                                  .options = std::move(flags)});
       const BackendUnderTest base = planned.backends.back();
       for (const auto& v : scenario.variants) {
         const bool declares_all = std::all_of(v.flags.begin(), v.flags.end(), [&](const auto& f) {

@@ -23,6 +23,15 @@ struct TimelinePoint {
   std::uint64_t errors = 0;
 };
 
+/// One step of a sequence (the first class's): replies and the time from its send to
+/// its reply.
+struct StepFigures {
+  std::string name;  ///< "release_lock"
+  std::uint64_t replies = 0;
+  std::uint64_t lock_timeouts = 0;
+  loadgen::LatencySummary latency;
+};
+
 struct CompareRow {
   std::string scenario;
   std::string server;   ///< kv_server, http_server, redis-server, nginx
@@ -44,7 +53,14 @@ struct CompareRow {
   double offered_rate = 0;
   std::uint64_t queued = 0, unsent = 0;
   std::vector<TimelinePoint> timeline;
-  std::string class2;  ///< the mixed-in class, if any
+  /// The first class's steps when it is a sequence (requests then count its runs), and
+  /// the GET_LOCK steps answered 0 (the wait timed out) over every class.
+  std::vector<StepFigures> steps;
+  std::uint64_t lock_timeouts = 0;
+  /// The requests a lock holder sent (the steps after a GET_LOCK that got the lock).
+  loadgen::LatencySummary holder_requests;
+  std::string key_step;  ///< the scenario's step singled out ("release_lock"), if any
+  std::string class2;    ///< the mixed-in class, if any
   std::uint64_t class2_requests = 0;
   loadgen::LatencySummary class2_latency;
 
@@ -73,6 +89,13 @@ struct CompareRow {
   double cpu_us_per_op() const {
     const double ops = throughput * seconds;
     return ops > 0 ? cpu_seconds * 1e6 / ops : 0;
+  }
+  /// The step called `name`, or nullptr.
+  const StepFigures* step(const std::string& name) const {
+    for (const auto& s : steps) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
   }
   /// Every request answered and a clean exit.
   bool clean() const { return ran && errors == 0 && exit_status == 0; }

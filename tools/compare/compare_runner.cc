@@ -74,6 +74,14 @@ void fill_load_figures(CompareRow& row, const loadgen::LoadResult& result) {
                             .p99_us = static_cast<double>(at.latency.percentile(99)) / 1e3,
                             .errors = at.errors});
   }
+  for (const auto& step : result.classes[0].steps) {
+    row.steps.push_back({.name = step.name,
+                         .replies = step.replies,
+                         .lock_timeouts = step.lock_timeouts,
+                         .latency = loadgen::summarize(step.latency)});
+  }
+  row.lock_timeouts = result.lock_timeouts;
+  row.holder_requests = loadgen::summarize(result.classes[0].holder_requests);
   if (result.classes.size() > 1) {
     row.class2 = result.classes[1].name;
     row.class2_requests = result.classes[1].requests;
@@ -165,6 +173,7 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
   row.backend = backend.label;
   row.connections = connections;
   row.idle = scenario.idle;
+  row.key_step = scenario.key_step;
   const std::string log_path =
       offered_rate > 0 ? fmt::format("{}/{}-{}-{}-at-{:.0f}.log", settings.log_dir, scenario.name,
                                      connections, slug(backend.label), offered_rate)

@@ -20,6 +20,19 @@ std::string field(const std::string& text) {
   return out + "\"";
 }
 
+std::string ms(double us) {
+  return fmt::format("{:.3f}", us / 1e3);
+}
+
+// One figure per step of a sequence, in step order, separated by ';' (empty when the
+// row's load is not a sequence).
+template <typename Figure>
+std::string step_list(const CompareRow& r, Figure figure) {
+  std::string out;
+  for (const auto& step : r.steps) out += (out.empty() ? "" : ";") + figure(step);
+  return field(out);
+}
+
 }  // namespace
 
 std::string csv_header() {
@@ -30,14 +43,16 @@ std::string csv_header() {
          "client_cpu_seconds,"
          "exit_status,upstream_peak_connections,offered_rate,achieved_rate,p9999_ms,"
          "service_p50_ms,service_p99_ms,service_p999_ms,queued,unsent,fds_peak,processes_peak,"
-         "note";
+         "lock_timeouts,steps,step_replies,step_p50_ms,step_p99_ms,step_max_ms,key_step,"
+         "key_step_p99_ms,holder_p99_ms,note";
 }
 
 std::string csv_line(const CompareRow& r) {
+  const StepFigures* key = r.key_step.empty() ? nullptr : r.step(r.key_step);
   return fmt::format(
       "{},{},{},{},{},{},{:.3f},{},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{:.3f},{:.3f},"
       "{:.3f},{},{},{},{},{},{},{},{},{:.1f},{},{:.3f},{:.2f},{:.3f},{},{},{:.1f},{:.1f},{:.3f},"
-      "{:.3f},{:.3f},{:.3f},{},{},{},{},{}",
+      "{:.3f},{:.3f},{:.3f},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{}",
       field(r.scenario), field(r.server), field(r.backend), r.connections, r.idle, r.ran ? 1 : 0,
       r.seconds, r.requests, r.throughput, r.latency.p50_us / 1e3, r.latency.p90_us / 1e3,
       r.latency.p99_us / 1e3, r.latency.p999_us / 1e3, r.latency.max_us / 1e3, field(r.class2),
@@ -47,7 +62,13 @@ std::string csv_line(const CompareRow& r) {
       r.cpu_seconds, r.cpu_us_per_op(), r.client_cpu_seconds, r.exit_status,
       r.upstream_peak ? std::to_string(*r.upstream_peak) : std::string(), r.offered_rate,
       r.achieved_rate(), r.latency.p9999_us / 1e3, r.service.p50_us / 1e3, r.service.p99_us / 1e3,
-      r.service.p999_us / 1e3, r.queued, r.unsent, r.fds_peak, r.processes_peak, field(r.note));
+      r.service.p999_us / 1e3, r.queued, r.unsent, r.fds_peak, r.processes_peak, r.lock_timeouts,
+      step_list(r, [](const StepFigures& s) { return s.name; }),
+      step_list(r, [](const StepFigures& s) { return std::to_string(s.replies); }),
+      step_list(r, [](const StepFigures& s) { return ms(s.latency.p50_us); }),
+      step_list(r, [](const StepFigures& s) { return ms(s.latency.p99_us); }),
+      step_list(r, [](const StepFigures& s) { return ms(s.latency.max_us); }), field(r.key_step),
+      key ? ms(key->latency.p99_us) : std::string(), r.holder_requests.p99_us / 1e3, field(r.note));
 }
 
 bool write_csv(const std::string& path, const std::vector<CompareRow>& rows) {

@@ -12,13 +12,16 @@ constexpr std::string_view kHeader =
     "p99.9 ms     max ms  errors   RSS MB  procs  threads    fds   CPU s  us/op  load CPU  exit";
 // The proxy scenario's extra column: the upstream's peak connections.
 constexpr std::string_view kUpstreamHeader = "  upstream peak";
+// A GET_LOCK sequence's: how many GET_LOCKs timed out.
+constexpr std::string_view kLockHeader = "  lock timeouts";
 
 std::string ratio(double value, double base) {
   if (base <= 0 || value <= 0) return "-";
   return fmt::format("{:.2f}", value / base);
 }
 
-std::string row_line(const CompareRow& row, const CompareRow& base, bool upstream_column) {
+std::string row_line(const CompareRow& row, const CompareRow& base, bool upstream_column,
+                     bool lock_column) {
   if (!row.ran) {
     return fmt::format("  {:>5}  {:<34}  not run: {}\n", row.connections, row.backend, row.note);
   }
@@ -33,7 +36,24 @@ std::string row_line(const CompareRow& row, const CompareRow& base, bool upstrea
   if (upstream_column) {
     line += fmt::format(" {:>14}", row.upstream_peak ? std::to_string(*row.upstream_peak) : "?");
   }
+  if (lock_column) line += fmt::format(" {:>14}", row.lock_timeouts);
   line += "\n";
+  // A sequence's steps, each timed from its send to its reply.
+  for (std::size_t i = 0; i < row.steps.size(); ++i) {
+    const auto& step = row.steps[i];
+    line += fmt::format(
+        "  {:>5}    └ {:<30} {:>9} {:>6} {:>10.3f} {:>10.3f} {:>6} {:>10.3f} {:>10.3f}\n", "",
+        fmt::format("step {} {}", i + 1, step.name), fmt::format("{} replies", step.replies), "",
+        step.latency.p50_us / 1e3, step.latency.p99_us / 1e3, "", step.latency.p999_us / 1e3,
+        step.latency.max_us / 1e3);
+  }
+  if (row.holder_requests.count > 0) {
+    line += fmt::format(
+        "  {:>5}    └ {:<30} {:>9} {:>6} {:>10.3f} {:>10.3f} {:>6} {:>10.3f} {:>10.3f}\n", "",
+        "requests holding the lock", fmt::format("{} replies", row.holder_requests.count), "",
+        row.holder_requests.p50_us / 1e3, row.holder_requests.p99_us / 1e3, "",
+        row.holder_requests.p999_us / 1e3, row.holder_requests.max_us / 1e3);
+  }
   if (!row.class2.empty()) {
     line += fmt::format(
         "  {:>5}    └ {:<30} {:>9} {:>6} {:>10.3f} {:>10.3f} {:>6} {:>10.3f} {:>10.3f}\n", "",
@@ -57,10 +77,14 @@ std::string format_table(const Scenario& scenario, const std::vector<CompareRow>
   // Ratios compare backends at the same connection count: the block's first row is
   // the base.
   std::string out = fmt::format("\n== {} — {}{} ==\n", scenario.name, scenario.summary,
-                                scenario.churn ? " (ops/s = connections per second)" : "");
+                                scenario.churn          ? " (ops/s = connections per second)"
+                                : is_sequence(scenario) ? " (ops/s = sequences per second)"
+                                                        : "");
   const bool upstream_column = scenario.server == ServerKind::kProxy;
+  const bool lock_column = has_lock_wait(scenario);
   out += kHeader;
   if (upstream_column) out += kUpstreamHeader;
+  if (lock_column) out += kLockHeader;
   out += "\n";
   const CompareRow* base = nullptr;
   for (const auto& row : rows) {
@@ -68,7 +92,7 @@ std::string format_table(const Scenario& scenario, const std::vector<CompareRow>
       if (base != nullptr) out += "\n";
       base = &row;
     }
-    out += row_line(row, *base, upstream_column);
+    out += row_line(row, *base, upstream_column, lock_column);
   }
   return out;
 }

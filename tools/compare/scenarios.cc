@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "request_sequence.h"
+
 namespace compare_tool {
 
 using std::chrono::milliseconds;
@@ -55,6 +57,20 @@ std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
                      "must find by itself",
                      ServerKind::kKv, {500}, "NAP 10"));
   out.back().variants = {detection_off};
+  // MDEV-38219: with thread_pool_max_threads threads all waiting in GET_LOCK, a holder
+  // never gets a thread to release its lock. 64 connections on 4 names keep 8 threads
+  // waiting; the GET_LOCK timeout (2 s) is what breaks a deadlock, so the window must
+  // be longer than it for the timeouts to show.
+  out.push_back(make("locks",
+                     "GET_LOCK / INCR / RELEASE_LOCK on 4 names, thread_pool_max_threads=8: "
+                     "a lock holder must get a thread to release (MDEV-38219)",
+                     ServerKind::kKv, {64},
+                     "GET_LOCK lk{rand%4} 2 | INCR row{rand%4} | RELEASE_LOCK lk{rand%4}"));
+  out.back().backend_flags = {"--thread-pool-max-threads=8"};
+  out.back().variants = {{"reserve 0", {"--thread-pool-max-threads-reserve=0"}}};
+  out.back().key_step = "release_lock";
+  out.back().warmup = full ? milliseconds(2000) : milliseconds(500);
+  out.back().duration = full ? milliseconds(10000) : milliseconds(3000);
   out.push_back(make("idle", "10,000 idle connections plus 50 sending PING: memory and threads",
                      ServerKind::kKv, {50}, "PING"));
   out.back().idle = 10000;
@@ -72,6 +88,18 @@ std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
                      "connection per request: what a pool spares the upstream",
                      ServerKind::kProxy, {2000}, "GET proxy-key"));
   return out;
+}
+
+bool has_lock_wait(const Scenario& scenario) {
+  std::string error;
+  const auto sequence = loadgen::parse_sequence(scenario.request, error);
+  return sequence && sequence->is_sequence() && sequence->has_lock_wait();
+}
+
+bool is_sequence(const Scenario& scenario) {
+  std::string error;
+  const auto sequence = loadgen::parse_sequence(scenario.request, error);
+  return sequence && sequence->is_sequence();
 }
 
 std::string server_executable(ServerKind kind) {

@@ -40,6 +40,12 @@ struct Scenario {
     std::vector<std::string> flags;
   };
   std::vector<Variant> variants;
+  /// Flags every backend that declares them runs with, in every row of the scenario
+  /// ("--thread-pool-max-threads=8"); a --server-option of the same name wins.
+  std::vector<std::string> backend_flags;
+  /// A sequence's step ("release_lock") whose p99 the table, CSV and chart report beside
+  /// the whole run's; empty: none singled out.
+  std::string key_step;
   std::chrono::milliseconds warmup{1000};
   std::chrono::milliseconds duration{5000};
   /// kCustom: the server binary and the protocol the load speaks to it.
@@ -49,6 +55,13 @@ struct Scenario {
 
 /// Every scenario; `full` picks the long version, `cores` sizes the cpu scenario.
 std::vector<Scenario> make_scenarios(bool full, unsigned cores);
+
+/// Whether the scenario's request is a sequence with a GET_LOCK step, so its rows
+/// report lock-wait timeouts.
+bool has_lock_wait(const Scenario& scenario);
+
+/// Whether the scenario's request is a sequence of steps.
+bool is_sequence(const Scenario& scenario);
 
 /// The executable name of a server kind ("kv_server") and its protocol.
 std::string server_executable(ServerKind kind);

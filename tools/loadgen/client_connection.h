@@ -46,6 +46,8 @@ struct ClientConnection {
   std::uint64_t draw = 0;
   Clock::time_point run_intended;
   Clock::time_point run_sent;
+  /// A GET_LOCK step of this run got the lock: the later steps are a holder's requests.
+  bool holding = false;
 };
 
 }  // namespace loadgen

@@ -53,6 +53,7 @@ void merge_into(LoadResult& total, const LoadResult& part) {
     total.classes[c].requests += part.classes[c].requests;
     total.classes[c].errors += part.classes[c].errors;
     total.classes[c].lock_timeouts += part.classes[c].lock_timeouts;
+    total.classes[c].holder_requests.merge(part.classes[c].holder_requests);
     auto& steps = total.classes[c].steps;
     if (steps.size() < part.classes[c].steps.size()) steps.resize(part.classes[c].steps.size());
     for (std::size_t i = 0; i < part.classes[c].steps.size(); ++i) {

@@ -53,6 +53,13 @@ std::string text_steps(const ClassResult& cls) {
         s.max_us / 1e3, step.errors > 0 ? fmt::format("  {} errors", step.errors) : "",
         step.lock_timeouts > 0 ? fmt::format("  {} lock-wait timeouts", step.lock_timeouts) : "");
   }
+  if (cls.holder_requests.count() > 0) {
+    const auto s = summarize(cls.holder_requests);
+    out += fmt::format(
+        "    holding the lock {:>9} replies   p50 {:>9.3f} ms  p99 {:>9.3f} ms  p99.9 {:>9.3f} ms  "
+        "max {:>9.3f} ms  (the steps after GET_LOCK)\n",
+        s.count, s.p50_us / 1e3, s.p99_us / 1e3, s.p999_us / 1e3, s.max_us / 1e3);
+  }
   return out;
 }
 
@@ -161,9 +168,10 @@ std::string format_json(const LoadSpec& spec, const LoadResult& r) {
     }
     classes += fmt::format(
         "{{\"name\":{},\"requests\":{},\"errors\":{},\"lock_timeouts\":{},\"latency\":{},"
-        "\"service\":{},\"steps\":[{}]}}",
+        "\"service\":{},\"steps\":[{}],\"holder_requests\":{}}}",
         json_string(cls.name), cls.requests, cls.errors, cls.lock_timeouts,
-        json_latency(summarize(cls.latency)), json_latency(summarize(cls.service)), steps);
+        json_latency(summarize(cls.latency)), json_latency(summarize(cls.service)), steps,
+        json_latency(summarize(cls.holder_requests)));
   }
   std::string timeline;
   for (std::size_t i = 0; i < r.timeline.size(); ++i) {

@@ -86,6 +86,11 @@ struct ClassResult {
   /// A sequence's runs ended by a GET_LOCK that timed out (its other steps not sent).
   std::uint64_t lock_timeouts = 0;
   std::vector<StepResult> steps;  ///< a sequence's steps, in order; empty otherwise
+  /// A sequence with a GET_LOCK step: every step sent after the GET_LOCK got the lock
+  /// (INCR and RELEASE_LOCK in "GET_LOCK | INCR | RELEASE_LOCK"), from its send to its
+  /// reply. What a pool that cannot give a lock holder a thread delays (MDEV-38219): in
+  /// that deadlock it is the holder's first request that waits, not always the release.
+  connsched::LogHistogram holder_requests;
   /// Nanoseconds from the intended send time to the reply: corrected for coordinated
   /// omission in an open loop; the same as `service` in a closed one (churn: connect to
   /// reply).

@@ -325,6 +325,7 @@ void LoadWorker::send_request(ClientConnection& conn, Clock::time_point now,
   conn.draw = next_draw(draws_);
   conn.run_intended = intended;
   conn.run_sent = spec_.churn ? conn.connect_started : now;
+  conn.holding = false;
   send_step(conn, now, intended);
 }
 
@@ -351,11 +352,14 @@ bool LoadWorker::continue_sequence(ClientConnection& conn, const ReplyParse& rep
   const bool timed_out = steps[conn.step].lock_wait && is_lock_wait_timeout(reply);
   const bool last = conn.step + 1 == steps.size();
   const bool over = last || timed_out || reply.is_error || reply.closes;
+  const bool holder_step = conn.holding;  // sent while the connection held a lock
+  if (steps[conn.step].lock_wait && !timed_out && !reply.is_error) conn.holding = true;
   if (phase_ == Phase::kMeasure) {
     auto& cls = result_.classes[conn.class_index];
     auto& step = cls.steps[conn.step];
     ++step.replies;
     step.latency.record(elapsed_ns(request.sent, now));
+    if (holder_step) cls.holder_requests.record(elapsed_ns(request.sent, now));
     if (reply.is_error) {
       ++step.errors;
       ++cls.errors;
