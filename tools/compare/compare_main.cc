@@ -444,7 +444,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->needs(server);
   app.add_option("--request", flags.custom.request,
-                 "--server: the request (a RESP command, an HTTP target, or a line)")
+                 "--server: the request (a RESP command, an HTTP target, or a line), or a "
+                 "sequence of them separated by ' | ' (see connsched_loadgen --help)")
       ->needs(server);
   app.add_option("--mix", flags.custom.mixes,
                  "--server: REQUEST:N, N of the connections send REQUEST instead")
@@ -452,10 +453,12 @@ int main(int argc, char** argv) {
   app.add_option("--name", flags.custom.name,
                  "--server: the scenario's name in tables and file names (default: the binary's)")
       ->needs(server);
-  app.add_option("--scenario-file", flags.scenario_file,
-                 "a JSON file of loads for your own servers: {\"scenarios\": [{\"name\", "
-                 "\"server\", \"protocol\", \"request\", \"mix\", \"connections\", "
-                 "\"duration\", \"warmup\", \"idle\", \"summary\"}]} (docs/benchmarks.md)");
+  app.add_option(
+      "--scenario-file", flags.scenario_file,
+      "a JSON file of loads for your own servers: {\"scenarios\": [{\"name\", "
+      "\"server\", \"protocol\", \"request\", \"mix\", \"connections\", "
+      "\"duration\", \"warmup\", \"idle\", \"summary\", \"backend_flags\", \"key_step\"}]} "
+      "(docs/benchmarks.md); a request may be a sequence (connsched_loadgen --help)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "request_class.h"
+#include "request_sequence.h"
 
 namespace compare_tool {
 
@@ -43,6 +44,9 @@ Scenario custom_scenario(const CustomLoad& load, bool full, std::string& error) 
   scenario.protocol = *protocol;
   if (load.server_path.empty()) error = fmt::format("{}: no server binary", scenario.name);
   if (load.request.empty()) error = fmt::format("{}: no request to send", scenario.name);
+  std::string why;
+  if (!load.request.empty() && !loadgen::parse_sequence(load.request, why))
+    error = fmt::format("{}: request {}", scenario.name, why);
   if (load.connections.empty() ||
       std::find(load.connections.begin(), load.connections.end(), 0u) != load.connections.end()) {
     error = fmt::format("{}: connection counts must be at least 1", scenario.name);
@@ -81,9 +85,9 @@ std::vector<Scenario> read_scenario_file(const std::string& path, bool full, std
     error = fmt::format("{}: expected {{\"scenarios\": [...]}} with at least one scenario", path);
     return {};
   }
-  static const std::set<std::string> kKeys{"name", "server",      "protocol", "request",
-                                           "mix",  "connections", "duration", "warmup",
-                                           "idle", "summary"};
+  static const std::set<std::string> kKeys{"name", "server",      "protocol",      "request",
+                                           "mix",  "connections", "duration",      "warmup",
+                                           "idle", "summary",     "backend_flags", "key_step"};
   const auto base = std::filesystem::path(path).parent_path();
   std::vector<Scenario> out;
   for (std::size_t i = 0; i < doc.size(); ++i) {
@@ -123,6 +127,29 @@ std::vector<Scenario> read_scenario_file(const std::string& path, bool full, std
         throw std::invalid_argument("duration must be positive and warmup not negative");
       scenario.idle = entry.value("idle", 0u);
       if (entry.contains("summary")) scenario.summary = entry["summary"].get<std::string>();
+      if (entry.contains("backend_flags")) {
+        scenario.backend_flags = entry["backend_flags"].get<std::vector<std::string>>();
+        for (const auto& flag : scenario.backend_flags) {
+          if (!flag.starts_with("--") || flag.size() < 3)
+            throw std::invalid_argument(
+                fmt::format("backend flag '{}': expected --NAME or --NAME=VALUE", flag));
+        }
+      }
+      if (entry.contains("key_step")) {
+        // The step must be one of the request's: a typo would chart nothing.
+        scenario.key_step = entry["key_step"].get<std::string>();
+        std::string why;
+        const auto sequence = loadgen::parse_sequence(scenario.request, why);
+        const bool found = sequence && std::any_of(sequence->steps.begin(), sequence->steps.end(),
+                                                   [&](const loadgen::SequenceStep& step) {
+                                                     return step.name == scenario.key_step;
+                                                   });
+        if (!found) {
+          throw std::invalid_argument(fmt::format(
+              "key_step '{}' is not a step of the request '{}' (steps are separated by ' | ')",
+              scenario.key_step, scenario.request));
+        }
+      }
       out.push_back(std::move(scenario));
     } catch (const std::exception& e) {  // nlohmann's type errors and ours alike
       error = fmt::format("{}: {}", where, e.what());

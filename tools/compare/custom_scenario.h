@@ -31,7 +31,8 @@ Scenario custom_scenario(const CustomLoad& load, bool full, std::string& error);
 /// Every load in a scenario file:
 ///   {"scenarios": [{"name": "echo", "server": "build/release/bin/echo_server",
 ///     "protocol": "line", "request": "hello", "mix": ["BIG:2"], "connections": [8, 64],
-///     "duration": 2, "warmup": 0.5, "idle": 0, "summary": "..."}]}
+///     "duration": 2, "warmup": 0.5, "idle": 0, "summary": "...",
+///     "backend_flags": ["--thread-pool-max-threads=8"], "key_step": "release_lock"}]}
 /// (or the array alone). Unknown keys, missing ones and wrong types are errors: one
 /// line in `error`, naming the file and the scenario.
 std::vector<Scenario> read_scenario_file(const std::string& path, bool full, std::string& error);
