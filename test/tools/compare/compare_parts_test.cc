@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -21,6 +22,7 @@
 #include "cpu_split.h"
 #include "proc_sampler.h"
 #include "report_csv.h"
+#include "scenarios.h"
 #include "server_launcher.h"
 
 using namespace compare_tool;
@@ -98,6 +100,83 @@ TEST_CASE("a scenario is selected by its name or by the prefix before a dash") {
   CHECK_FALSE(selects("http", "ping"));
   CHECK_FALSE(selects("pin", "ping"));
   CHECK_FALSE(selects("http-ping", "http"));
+}
+
+TEST_CASE(
+    "the locks scenario runs pool-of-threads at thread_pool_max_threads=8 with and without the "
+    "reserve; the command line's max_threads wins") {
+  const auto scenarios = make_scenarios(false, 2);
+  const auto locks = std::find_if(scenarios.begin(), scenarios.end(),
+                                  [](const Scenario& s) { return s.name == "locks"; });
+  REQUIRE(locks != scenarios.end());
+  CHECK(has_lock_wait(*locks));
+  CHECK(is_sequence(*locks));
+  CHECK(locks->key_step == "release_lock");
+  CHECK_FALSE(has_lock_wait(scenarios.front()));  // ping
+  // The GET_LOCK timeout (2 s) must fall inside the window for a deadlock's timeouts to
+  // show.
+  CHECK(locks->warmup + locks->duration > std::chrono::milliseconds(2500));
+  OptionDeclarations declarations;
+  const PlanOptions options{.bin_dir = CONNSCHED_TEST_BIN_DIR,
+                            .builtins = {"one-thread-per-connection", "pool-of-threads"},
+                            .plugin_dir = {},
+                            .extra_backends = {},
+                            .server_options = {},
+                            .references = false};
+  const auto plan = make_plan({*locks}, options, declarations);
+  REQUIRE(plan.scenarios.size() == 1);
+  const auto& rows = plan.scenarios[0].backends;
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].label == "one-thread-per-connection");
+  CHECK(rows[0].options.empty());  // it declares no max_threads
+  CHECK(rows[1].label == "pool-of-threads");
+  CHECK(rows[1].options == std::vector<std::string>{"--thread-pool-max-threads=8"});
+  CHECK(rows[2].label == "pool-of-threads (reserve 0)");
+  CHECK(rows[2].options == std::vector<std::string>{"--thread-pool-max-threads=8",
+                                                    "--thread-pool-max-threads-reserve=0"});
+  auto mine = options;
+  mine.server_options = {"thread-pool-max-threads=4"};
+  const auto overridden = make_plan({*locks}, mine, declarations);
+  CHECK(overridden.scenarios[0].backends[1].options ==
+        std::vector<std::string>{"--thread-pool-max-threads=4"});
+}
+
+TEST_CASE("a sequence row's CSV carries its steps, its key step's p99 and its lock-wait timeouts") {
+  CompareRow row;
+  row.scenario = "locks";
+  row.backend = "pool-of-threads";
+  row.key_step = "release_lock";
+  row.lock_timeouts = 7;
+  row.steps = {{.name = "get_lock", .replies = 10, .lock_timeouts = 7, .latency = {}},
+               {.name = "release_lock", .replies = 3, .lock_timeouts = 0, .latency = {}}};
+  row.steps[1].latency.p99_us = 1500;
+  const auto split = [](const std::string& line) {
+    std::vector<std::string> out(1);
+    for (char c : line) {
+      if (c == ',') {
+        out.emplace_back();
+      } else {
+        out.back() += c;
+      }
+    }
+    return out;
+  };
+  const auto header = split(csv_header());
+  const auto fields = split(csv_line(row));
+  REQUIRE(fields.size() == header.size());
+  const auto at = [&](const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    REQUIRE(it != header.end());
+    return fields[static_cast<std::size_t>(it - header.begin())];
+  };
+  CHECK(at("lock_timeouts") == "7");
+  CHECK(at("steps") == "get_lock;release_lock");
+  CHECK(at("step_replies") == "10;3");
+  CHECK(at("step_p99_ms") == "0.000;1.500");
+  CHECK(at("key_step") == "release_lock");
+  CHECK(at("key_step_p99_ms") == "1.500");
+  CHECK(at("holder_p99_ms") == "0.000");
+  CHECK(header.back() == "note");
 }
 
 TEST_CASE("a CSV row has one field per header column, with text fields quoted when needed") {

@@ -266,3 +266,94 @@ TEST_CASE(
   CHECK(bad_status != 0);
   CHECK(bad_output.find("scenario 1: unknown key 'conections'") != std::string::npos);
 }
+
+TEST_CASE(
+    "the locks scenario: with the reserve no GET_LOCK times out; without it the deadlock "
+    "shows as timeouts and next to no throughput") {
+  TempDir out("connsched_compare_test");
+  const auto run =
+      ServerProcess::run(bin_dir() + "/connsched_compare",
+                         {"--scenarios=locks", "--warmup=0.2", "--backends=pool-of-threads",
+                          "--no-reference", "--out=" + out.path.string()},
+                         600s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== locks") != std::string::npos);
+  CHECK(output.find("ops/s = sequences per second") != std::string::npos);
+  CHECK(output.find("lock timeouts") != std::string::npos);
+  CHECK(output.find("step 3 release_lock") != std::string::npos);
+  CHECK(output.find("requests holding the lock") != std::string::npos);
+
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(lines.size() == 1 + 2);
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    REQUIRE(it != header.end());
+    return static_cast<std::size_t>(it - header.begin());
+  };
+  std::map<std::string, std::vector<std::string>> rows;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    auto fields = split(lines[i], ',');
+    REQUIRE(fields.size() >= header.size() - 1);
+    rows[fields[column("backend")]] = fields;
+  }
+  REQUIRE(rows.count("pool-of-threads") == 1);
+  REQUIRE(rows.count("pool-of-threads (reserve 0)") == 1);
+  const auto& reserve = rows["pool-of-threads"];
+  const auto& none = rows["pool-of-threads (reserve 0)"];
+  CAPTURE(lines[1]);
+  CAPTURE(lines[2]);
+  CHECK(reserve[column("lock_timeouts")] == "0");
+  CHECK(reserve[column("errors")] == "0");
+  CHECK(reserve[column("steps")] == "get_lock;incr;release_lock");
+  CHECK(reserve[column("key_step")] == "release_lock");
+  CHECK(!reserve[column("key_step_p99_ms")].empty());
+  const auto reserve_runs = std::stoull(reserve[column("requests")]);
+  CHECK(reserve_runs > 100);
+  // Without the reserve every thread ends up waiting in GET_LOCK while the holders'
+  // requests queue: only the 2 s lock timeout frees a thread.
+  CHECK(std::stoull(none[column("lock_timeouts")]) >= 1);
+  CHECK(std::stoull(none[column("requests")]) * 10 < reserve_runs);
+  CHECK(none[column("errors")] == "0");
+  CHECK(none[column("exit_status")] == "0");
+
+  const auto png = read_file(out.path / "compare-locks.png");
+  REQUIRE(png.size() > 1000);
+  CHECK(png.substr(1, 3) == "PNG");
+  const auto script = read_file(out.path / "compare-locks.gp");
+  CHECK(script.find("RELEASE_LOCK p99") != std::string::npos);
+  CHECK(script.find("lock-wait timeouts") != std::string::npos);
+}
+
+TEST_CASE("a scenario file's request may be a sequence, its key step checked against the steps") {
+  TempDir out("connsched_compare_test");
+  const auto file = out.path / "locks.json";
+  std::ofstream(file) << R"({"scenarios": [
+    {"name": "my-locks", "server": ")"
+                      << bin_dir() << R"(/kv_server",
+     "request": "GET_LOCK a{conn%2} 5 | INCR n | RELEASE_LOCK a{conn%2}", "connections": 4,
+     "duration": 0.4, "warmup": 0.1, "key_step": "release_lock",
+     "backend_flags": ["--thread-pool-max-threads=8"]}]})";
+  const auto run = ServerProcess::run(bin_dir() + "/connsched_compare",
+                                      {"--scenario-file=" + file.string(),
+                                       "--backends=pool-of-threads", "--out=" + out.path.string()},
+                                      600s);
+  CAPTURE(run.second);
+  REQUIRE(run.first == 0);
+  CHECK(run.second.find("== my-locks") != std::string::npos);
+  CHECK(run.second.find("step 2 incr") != std::string::npos);
+  const auto csv = read_file(out.path / "compare.csv");
+  CHECK(csv.find(",get_lock;incr;release_lock,") != std::string::npos);
+
+  std::ofstream(out.path / "typo.json") << R"({"scenarios": [{"server": "x",
+     "request": "GET_LOCK a 5 | RELEASE_LOCK a", "key_step": "release"}]})";
+  const auto bad = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--scenario-file=" + (out.path / "typo.json").string(), "--out=" + out.path.string()}, 60s);
+  CAPTURE(bad.second);
+  CHECK(bad.first != 0);
+  CHECK(bad.second.find("key_step 'release' is not a step") != std::string::npos);
+}
