@@ -65,15 +65,12 @@ set(_CONNSCHED_CHECK_BACKEND "${CMAKE_CURRENT_LIST_DIR}/ConnschedCheckBackend.cm
 
 function(connsched_add_backend_test target)
   cmake_parse_arguments(ARG "" "NAME;CLIENTS;SECONDS" "OPTIONS" ${ARGN})
-  if(NOT ARG_NAME)
-    set(ARG_NAME "${target}_serves")
-  endif()
-  if(NOT ARG_CLIENTS)
-    set(ARG_CLIENTS 64)
-  endif()
-  if(NOT ARG_SECONDS)
-    set(ARG_SECONDS 3)
-  endif()
+  set(load)  # the script's defaults (64 clients, 3 s) unless given
+  foreach(var CLIENTS SECONDS)
+    if(ARG_${var})
+      list(APPEND load "-D${var}=${ARG_${var}}")
+    endif()
+  endforeach()
   if(TARGET echo_server AND TARGET connsched_loadgen)
     set(server "$<TARGET_FILE:echo_server>")
     set(loadgen "$<TARGET_FILE:connsched_loadgen>")
@@ -85,9 +82,12 @@ function(connsched_add_backend_test target)
                         "sets CONNSCHED_BIN_DIR)")
   endif()
   string(REPLACE ";" "\\;" options "${ARG_OPTIONS}")
+  if(NOT ARG_NAME)
+    set(ARG_NAME "${target}_serves")
+  endif()
   add_test(NAME ${ARG_NAME}
            COMMAND ${CMAKE_COMMAND} -DSERVER=${server} -DBACKEND=$<TARGET_FILE:${target}>
-                   -DLOADGEN=${loadgen} -DCLIENTS=${ARG_CLIENTS} -DSECONDS=${ARG_SECONDS}
-                   "-DOPTIONS=${options}" -P ${_CONNSCHED_CHECK_BACKEND})
+                   -DLOADGEN=${loadgen} ${load} "-DOPTIONS=${options}"
+                   -P ${_CONNSCHED_CHECK_BACKEND})
   set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT 120)
 endfunction()
