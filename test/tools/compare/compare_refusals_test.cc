@@ -40,9 +40,10 @@ TEST_CASE("connsched_compare refuses an unknown scenario, alone or beside valid 
     auto [status, output] = compare({"--scenarios=" + list}, out);
     CAPTURE(output);
     CHECK(status == 2);
-    CHECK(has(output,
-              "unknown scenario 'bogus' (valid: ping, cpu, blocking, mixed, unreported, idle, "
-              "churn, http-ping, http-cpu, proxy;"));
+    CHECK(
+        has(output,
+            "unknown scenario 'bogus' (valid: ping, cpu, blocking, mixed, unreported, locks, idle, "
+            "churn, http-ping, http-cpu, proxy;"));
     CHECK_FALSE(has(output, "== ping"));  // nothing ran
   }
 }
@@ -62,8 +63,9 @@ TEST_CASE("connsched_compare --help lists every scenario, proxy included") {
   auto [status, output] = ServerProcess::run(bin_dir() + "/connsched_compare", {"--help"}, 60s);
   CAPTURE(output);
   CHECK(status == 0);
-  CHECK(has(output,
-            "ping, cpu, blocking, mixed, unreported, idle, churn, http-ping, http-cpu, proxy"));
+  CHECK(has(
+      output,
+      "ping, cpu, blocking, mixed, unreported, locks, idle, churn, http-ping, http-cpu, proxy"));
 }
 
 TEST_CASE(

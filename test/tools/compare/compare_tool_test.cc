@@ -335,7 +335,7 @@ TEST_CASE("a scenario file's request may be a sequence, its key step checked aga
     {"name": "my-locks", "server": ")"
                       << bin_dir() << R"(/kv_server",
      "request": "GET_LOCK a{conn%2} 5 | INCR n | RELEASE_LOCK a{conn%2}", "connections": 4,
-     "duration": 0.4, "warmup": 0.1, "key_step": "release_lock",
+     "duration": 1, "warmup": 0.5, "key_step": "release_lock",
      "backend_flags": ["--thread-pool-max-threads=8"]}]})";
   const auto run = ServerProcess::run(bin_dir() + "/connsched_compare",
                                       {"--scenario-file=" + file.string(),
