@@ -97,6 +97,7 @@ class Pool {
   /// Returns true while the group runs a request (the timer then ticks fast).
   bool check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick);
   bool watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now_us);
+  void replace_blocked_thread(ThreadGroup& g);
   void poll_for_absent_listener(ThreadGroup& g);
   void check_stall(ThreadGroup& g, std::int64_t now_ms);
   void kick_up(ThreadGroup& g, std::int64_t now_us);

@@ -195,3 +195,28 @@ TEST_CASE("a pure CPU burn is never mistaken for blocking, even when it waits fo
   for (auto& b : burners) CHECK(reply(b, 60s).rfind(":", 0) == 0);
   CHECK(stat(server.server(), "UNREPORTED_WAITS") == 0);
 }
+
+TEST_CASE("naps found blocked get their threads at once while another thread is busy") {
+  // One connection burns the CPU for the whole test, so the group always has an active
+  // thread; sixteen connections then NAP 1500 ms in parallel. The queue's age gets the
+  // group its first threads; after that a thread found blocked is a reported wait for
+  // thread creation: each nap's replacement is made at once, not at the throttle's pace
+  // (past 4 threads, one per stall tick: a minute here), so every nap runs at the same
+  // time and all end in about one nap's time, where throttled they ran 3 at a time.
+  constexpr int kNappers = 16;
+  KvServer server(pool_options(
+      quiet({{"thread_pool_unreported_wait_limit", "5"}, {"thread_pool_queue_age_limit", "5"}})));
+  TestClient burner(server.port(), 60s);
+  REQUIRE(burner.send("BURN 4000000\r\n"));
+  std::this_thread::sleep_for(100ms);
+  std::vector<TestClient> nappers;
+  for (int i = 0; i < kNappers; ++i) nappers.emplace_back(server.port(), 60s);
+  auto start = std::chrono::steady_clock::now();
+  for (auto& n : nappers) REQUIRE(n.send("NAP 1500\r\n"));
+  for (auto& n : nappers) CHECK(reply(n, 60s) == "+OK");
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took < 3000ms);  // throttled, the last naps would start a minute later
+  CHECK(stat(server.server(), "UNREPORTED_WAITS") >= kNappers);
+  CHECK(stat(server.server(), "STALLS") == 0);
+  CHECK(reply(burner, 60s).rfind(":", 0) == 0);
+}
