@@ -2,46 +2,30 @@
 //
 // The timer thread (MariaDB's timer_thread and check_stall). Every stall limit it
 // looks for stalled groups and groups without a listener; more often (every
-// kTimerResolutionMs at most) it moves old normal-priority entries up and closes
-// connections idle past wait_timeout. Each group is visited under its own mutex only,
-// and only the due part of its deadline set is touched, never every connection.
-#include <fmt/format.h>
-#include <sys/socket.h>
-
+// kTimerResolutionMs at most) it moves old normal-priority entries up, and while a
+// group runs requests it watches them for demotion and unreported blocking. Each group
+// is visited under its own mutex only. wait_timeout is core's (server_core.cc,
+// check_idle), as for every backend.
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 
+#include "connsched/clock.h"
 #include "pool.h"
 #include "thread_priority.h"
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 namespace {
-// wait_timeout and kick-up are checked at least this often, whatever the stall limit.
+// Kick-up is checked at least this often, whatever the stall limit.
 constexpr std::int64_t kTimerResolutionMs = 100;
 constexpr std::int64_t kFastestTickUs = 250;
 // Events the timer takes in one poll of a group that has no listener.
 constexpr int kTimerPollEvents = 64;
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// True when input, EOF or an error is waiting: the client is not idle, whatever its
-// deadline says (the listener is about to queue it).
-bool has_pending_input(int fd) {
-  char byte;
-  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-}
 }  // namespace
 
 // Ticks are measured from the previous stall check, so a change of the stall limit
 // applies at once (set_option wakes the timer), and the thread never sleeps longer
-// than kTimerResolutionMs so that timeouts and kick-up stay prompt. While any group
+// than kTimerResolutionMs so that kick-up stays prompt. While any group
 // runs a request it ticks fast (fast_tick_us): that is when queues age, requests grow
 // long and threads block unreported; an idle server keeps the slow tick.
 void Pool::timer_main() {
@@ -87,23 +71,16 @@ std::int64_t Pool::fast_tick_us() const {
   return std::clamp<std::int64_t>(shortest * 1000 / 2, kFastestTickUs, kTimerResolutionMs * 1000);
 }
 
-// Everything for one group under one hold of its mutex; the kills wait until it is
-// released (kill_connection takes core's registry lock, which comes first).
+// Everything for one group under one hold of its mutex.
 bool Pool::check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick) {
-  std::vector<std::uint64_t> expired;
-  bool busy;
-  {
-    std::lock_guard lock(g.mutex);
-    const std::int64_t now = now_us();
-    kick_up(g, now);
-    expire_idle(g, now_ms, expired);
-    busy = watch_requests(g, now_ms, now);
-    if (busy) poll_for_absent_listener(g);
-    react_to_queue_age(g, now);
-    if (stall_tick) check_stall(g, now_ms);
-    if (must_exit(g) && g.thread_count > 0) tell_threads_to_exit(g);
-  }
-  for (std::uint64_t id : expired) kill_timed_out(id);
+  std::lock_guard lock(g.mutex);
+  const std::int64_t now = now_us();
+  kick_up(g, now);
+  const bool busy = watch_requests(g, now_ms, now);
+  if (busy) poll_for_absent_listener(g);
+  react_to_queue_age(g, now);
+  if (stall_tick) check_stall(g, now_ms);
+  if (must_exit(g) && g.thread_count > 0) tell_threads_to_exit(g);
   return busy;
 }
 
@@ -240,51 +217,4 @@ void Pool::kick_up(ThreadGroup& g, std::int64_t now) {
   }
 }
 
-// wait_timeout, from the due end of the group's deadline set only. A connection that
-// is queued or running is not idle (MariaDB once killed queued ones: research §4.8)
-// and gets a fresh entry when it is re-armed; a key that is stale because input came
-// since is re-inserted at the real deadline. An idle connection past its deadline is
-// disarmed first and then checked for input that raced in: only a silent socket is
-// condemned (kTimingOut), and killed once the mutex is released.
-void Pool::expire_idle(ThreadGroup& g, std::int64_t now_ms, std::vector<std::uint64_t>& expired) {
-  while (!g.deadlines.empty()) {
-    auto [key, id] = *g.deadlines.begin();
-    if (key > now_ms) break;
-    g.deadlines.erase(g.deadlines.begin());
-    auto it = g.members.find(id);
-    if (it == g.members.end()) continue;
-    PoolConnection& c = *it->second;
-    c.has_deadline = false;
-    if (c.state != ConnState::kIdle) continue;
-    std::int64_t deadline = svc_->conn_idle_deadline_ms(c.conn);
-    if (deadline > now_ms) {
-      g.add_deadline(c, deadline);
-      continue;
-    }
-    g.disarm(c);
-    if (has_pending_input(c.fd)) {
-      g.arm(c);
-      continue;
-    }
-    c.state = ConnState::kTimingOut;
-    expired.push_back(id);
-  }
-}
-
-// Core marks it, shuts its socket and calls post_kill_notification, which queues it;
-// if core did not (it was killed already), it is queued here. Either way a worker
-// runs it, do_command says close, and it is handed back.
-void Pool::kill_timed_out(std::uint64_t id) {
-  if (svc_->kill_connection(svc_, id, CONNSCHED_KILL_TIMEOUT) != 0) {
-    wait_timeouts_.fetch_add(1, std::memory_order_relaxed);
-  }
-  std::lock_guard lock(index_mutex_);
-  auto it = index_.find(id);
-  if (it == index_.end()) return;
-  PoolConnection& c = *it->second;
-  with_connection_locked(c, [&](ThreadGroup& g) {
-    if (c.state == ConnState::kTimingOut) requeue_killed(c, g);
-  });
-}
-
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads

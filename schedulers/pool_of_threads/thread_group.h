@@ -16,29 +16,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-#include <set>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "connsched/log_histogram.h"
+#include "connsched/unique_fd.h"
 #include "pool_connection.h"
 #include "standby_list.h"
 
-namespace connsched::pool {
-
-/// A file descriptor closed on destruction.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd = -1) : fd_(fd) {}
-  ~OwnedFd();
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+namespace connsched::pool_of_threads {
 
 /// A pool thread as its group sees it (MariaDB's worker_thread_t). Lives on the
 /// thread's own stack; the group only points at it while the thread is registered.
@@ -112,7 +98,6 @@ class ThreadGroup {
   int holder_count = 0;   // connections holding a lock between requests
   int reserve_count = 0;  // threads above max_threads (Worker::reserve)
   std::unordered_map<std::uint64_t, PoolConnection*> members;  // by connection id
-  std::set<std::pair<std::int64_t, std::uint64_t>> deadlines;  // (idle deadline ms, id)
   std::uint64_t io_event_count = 0;     // events polled since the last stall check
   std::uint64_t queue_event_count = 0;  // dequeues since the last stall check
   std::int64_t last_thread_creation_us = 0;
@@ -145,10 +130,6 @@ class ThreadGroup {
   /// Keeps `c` registered but deaf: no event until arm() again.
   void disarm(PoolConnection& c);
 
-  /// Tracks `c`'s idle deadline (at most one entry per connection).
-  void add_deadline(PoolConnection& c, std::int64_t deadline_ms);
-  void remove_deadline(PoolConnection& c);
-
   /// Fills `events` without blocking (timeout_ms 0) or blocking; returns the count or -1.
   int poll(epoll_event* events, int max_events, int timeout_ms) const;
   /// Makes the listener's epoll_wait return (shutdown, retirement).
@@ -157,10 +138,10 @@ class ThreadGroup {
   void clear_wake() const;
 
  private:
-  OwnedFd epoll_fd_;
-  OwnedFd wake_fd_;
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;
 };
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_THREAD_GROUP_H_

@@ -78,7 +78,7 @@ TEST_CASE("thread_pool_max_threads caps the pool; each group still reaches two t
   CHECK(most <= 4);
   CHECK(most >= 3);
   auto stats = server.server().backend_stats();
-  CHECK(stats.counter("threadpool_max_threads_reached") >= 1);
+  CHECK(stats.counter("threadpool_max_threads_reached_total") >= 1);
   CHECK(server.server().set_option("thread_pool_max_threads", "0") ==
         "--thread-pool-max-threads: 0 is out of range [1, 65536]");
 }

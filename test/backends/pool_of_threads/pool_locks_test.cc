@@ -141,7 +141,7 @@ TEST_CASE("with thread_pool_max_threads_reserve=0 a lock holder cannot release: 
   CHECK(r.release_took >= 2s);
   CHECK(r.timeouts >= 1);
   CHECK(stat(server.server(), "RESERVE_THREAD_CREATIONS") == 0);
-  CHECK(server.server().backend_stats().counter("threadpool_max_threads_reached") >= 1);
+  CHECK(server.server().backend_stats().counter("threadpool_max_threads_reached_total") >= 1);
 }
 
 TEST_CASE("with the default reserve the holder always runs its release, and nobody times out") {
