@@ -201,23 +201,23 @@ void Pool::stats(const connsched_stats_sink& sink) {
   }
 
   static constexpr const char* kStatsColumns[] = {"GROUP_ID",
-                                                  "THREAD_CREATIONS",
-                                                  "THREAD_CREATIONS_DUE_TO_STALL",
-                                                  "WAKES",
-                                                  "WAKES_DUE_TO_STALL",
-                                                  "THROTTLES",
-                                                  "STALLS",
-                                                  "POLLS_BY_LISTENER",
-                                                  "POLLS_BY_WORKER",
-                                                  "DEQUEUES_BY_LISTENER",
-                                                  "DEQUEUES_BY_WORKER",
-                                                  "QUEUE_AGE_WAKEUPS",
-                                                  "RESERVE_THREAD_CREATIONS",
-                                                  "RESERVE_DEQUEUES",
-                                                  "DEMOTIONS",
-                                                  "DEMOTION_RETIREMENTS",
-                                                  "UNREPORTED_WAITS",
-                                                  "TIMER_POLLS"};
+                                                  "THREAD_CREATIONS_TOTAL",
+                                                  "THREAD_CREATIONS_DUE_TO_STALL_TOTAL",
+                                                  "WAKES_TOTAL",
+                                                  "WAKES_DUE_TO_STALL_TOTAL",
+                                                  "THROTTLES_TOTAL",
+                                                  "STALLS_TOTAL",
+                                                  "POLLS_BY_LISTENER_TOTAL",
+                                                  "POLLS_BY_WORKER_TOTAL",
+                                                  "DEQUEUES_BY_LISTENER_TOTAL",
+                                                  "DEQUEUES_BY_WORKER_TOTAL",
+                                                  "QUEUE_AGE_WAKEUPS_TOTAL",
+                                                  "RESERVE_THREAD_CREATIONS_TOTAL",
+                                                  "RESERVE_DEQUEUES_TOTAL",
+                                                  "DEMOTIONS_TOTAL",
+                                                  "DEMOTION_RETIREMENTS_TOTAL",
+                                                  "UNREPORTED_WAITS_TOTAL",
+                                                  "TIMER_POLLS_TOTAL"};
   sink.table(sink.ctx, "THREAD_POOL_STATS", std::size(kStatsColumns), kStatsColumns);
   for (const auto& s : groups) {
     const GroupCounters& c = s.counters;
@@ -244,10 +244,15 @@ void Pool::stats(const connsched_stats_sink& sink) {
 
   // Queue wait (enqueue to dequeue) per priority and service time (the request's run,
   // do_command), in microseconds, per group.
-  static constexpr const char* kLatencyColumns[] = {
-      "GROUP_ID",         "MEASURE",          "PRIORITY",         "COUNT",
-      "SUM_MICROSECONDS", "P50_MICROSECONDS", "P99_MICROSECONDS", "P999_MICROSECONDS",
-      "MAX_MICROSECONDS"};
+  static constexpr const char* kLatencyColumns[] = {"GROUP_ID",
+                                                    "MEASURE",
+                                                    "PRIORITY",
+                                                    "COUNT_TOTAL",
+                                                    "SUM_MICROSECONDS_TOTAL",
+                                                    "P50_MICROSECONDS",
+                                                    "P99_MICROSECONDS",
+                                                    "P999_MICROSECONDS",
+                                                    "MAX_MICROSECONDS"};
   sink.table(sink.ctx, "THREAD_POOL_LATENCY", std::size(kLatencyColumns), kLatencyColumns);
   for (const auto& s : groups) {
     for (int priority : {kNormalPriority, kHighPriority, kLockHolderPriority}) {
@@ -268,7 +273,7 @@ void Pool::stats(const connsched_stats_sink& sink) {
     histogram_rows(sink, s.id, "service", "", s.latency->service);
   }
 
-  static constexpr const char* kWaitColumns[] = {"REASON", "COUNT"};
+  static constexpr const char* kWaitColumns[] = {"REASON", "COUNT_TOTAL"};
   sink.table(sink.ctx, "THREAD_POOL_WAITS", std::size(kWaitColumns), kWaitColumns);
   for (int type = 0; type < CONNSCHED_WAIT_TYPE_COUNT; ++type) {
     connsched_stat_value row[] = {cell(kWaitNames[type]),
