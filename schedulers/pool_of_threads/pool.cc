@@ -274,6 +274,7 @@ void Pool::rearm(PoolConnection& c, std::int64_t started_us) {
   ThreadGroup* g = &group(c.group.load());
   std::unique_lock lock(g->mutex);
   g->latency.service.record(static_cast<std::uint64_t>(now_us() - started_us));
+  if (c.worker != nullptr) settle_presumption(c, *c.worker);
   if (g->index != target) g = &move_to_group(c, *g, target, lock);
   note_lock_holder(*g, c, holds_locks(c));
   c.worker = nullptr;
@@ -322,6 +323,7 @@ void Pool::close_connection(PoolConnection& c, std::int64_t started_us) {
     if (started_us != 0)
       g.latency.service.record(static_cast<std::uint64_t>(now_us() - started_us));
     note_lock_holder(g, c, false);
+    if (c.worker != nullptr) c.worker->connection = nullptr;
     g.unregister(c);
     g.members.erase(c.id);
     --g.connection_count;
@@ -371,6 +373,7 @@ void Pool::wait_begin(connsched_conn* conn, int type) {
     // The timer already counts it as waiting (its CPU clock stood still): now it is a
     // reported wait, ended by wait_end.
     w->unreported_wait = false;
+    w->presumed_wait = false;
   } else {
     --g.active_count;
     ++g.waiting_count;
@@ -498,9 +501,12 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
   if (c != nullptr) {
     if (self.reserve) ++g.counters.reserve_dequeues;
     c->worker = &self;
+    self.connection = c;
     self.request_start_ms = svc_->now_ms();
     self.cpu_progress_us = now_us();
     self.cpu_ns = self.has_cpu_clock ? cpu_clock_ns(self.cpu_clock) : 0;
+    self.request_cpu_ns = self.cpu_ns;
+    if (c->blocks_unreported) presume_wait(g, self);
     react_to_queue_age(g, self.cpu_progress_us);
     return c;
   }
@@ -524,6 +530,7 @@ void Pool::end_request(ThreadGroup& g, Worker& self) {
   }
   if (self.unreported_wait) {
     self.unreported_wait = false;
+    self.presumed_wait = false;
     self.in_wait = false;
     ++g.active_count;
     --g.waiting_count;

@@ -95,6 +95,8 @@ class Pool {
   bool check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick);
   bool watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now_us);
   void replace_blocked_thread(ThreadGroup& g);
+  void presume_wait(ThreadGroup& g, Worker& w);
+  void settle_presumption(PoolConnection& c, Worker& w);
   void poll_for_absent_listener(ThreadGroup& g);
   void check_stall(ThreadGroup& g, std::int64_t now_ms);
   void kick_up(ThreadGroup& g, std::int64_t now_us);

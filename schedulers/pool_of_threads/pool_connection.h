@@ -50,12 +50,13 @@ struct PoolConnection {
 
   // --- guarded by the group's mutex ---
   ConnState state = ConnState::kRunning;
-  bool in_epoll = false;        // registered in the group's epoll set (ADD done)
-  bool raise_priority = false;  // killed: served before everything else
-  bool holds_locks = false;     // counted in the group's holder_count (as of its last re-arm)
-  std::uint64_t tickets;        // Percona's high-priority tickets left
-  int queue = -1;               // its queue's index while queued
-  std::int64_t enqueue_us = 0;  // when it entered its queue
+  bool in_epoll = false;           // registered in the group's epoll set (ADD done)
+  bool raise_priority = false;     // killed: served before everything else
+  bool holds_locks = false;        // counted in the group's holder_count (as of its last re-arm)
+  bool blocks_unreported = false;  // its last request blocked without wait_begin
+  std::uint64_t tickets;           // Percona's high-priority tickets left
+  int queue = -1;                  // its queue's index while queued
+  std::int64_t enqueue_us = 0;     // when it entered its queue
   PoolConnection* prev = nullptr;
   PoolConnection* next = nullptr;
   Worker* worker = nullptr;  // the thread running it (kRunning)

@@ -116,9 +116,15 @@ bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now)
     if (still_us <= 0 || !w->has_cpu_clock || (w->in_wait && !w->unreported_wait)) continue;
     const std::int64_t cpu = cpu_clock_ns(w->cpu_clock);
     if (cpu != w->cpu_ns) {
+      // A presumed wait stands while the thread uses less than half the CPU time since
+      // the last sample (a few microseconds to parse, then asleep); more is running.
+      const bool running =
+          !w->presumed_wait || (cpu - w->cpu_ns) * 2 >= (now - w->cpu_progress_us) * 1000;
       w->cpu_ns = cpu;
       w->cpu_progress_us = now;
-      if (w->unreported_wait) {  // running again
+      if (w->unreported_wait && running) {  // running again
+        if (w->presumed_wait && w->connection != nullptr) w->connection->blocks_unreported = false;
+        w->presumed_wait = false;
         w->unreported_wait = false;
         w->in_wait = false;
         ++g.active_count;
@@ -140,6 +146,7 @@ bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now)
       --g.stuck_count;
     }
     ++g.counters.unreported_waits;
+    if (w->connection != nullptr) w->connection->blocks_unreported = true;
     if (!g.queue_empty() || g.listener == nullptr) replace_blocked_thread(g);
   }
   return busy;
@@ -157,6 +164,39 @@ void Pool::replace_blocked_thread(ThreadGroup& g) {
   if (wake_thread(g, false)) return;
   if (g.thread_count > g.connection_count) return;
   create_worker(g, false, now_us());
+}
+
+// A connection whose last request was found blocked will likely block again (the same
+// command): its next request's thread counts as waiting from the start, as a reported
+// wait's does from wait_begin. Without it, each thread about to sleep unseen counted
+// against the oversubscribe limit until the timer found it, which capped a group at
+// oversubscribe + 1 request starts per detection limit (2,000 NAP 10 a second where
+// SLEEP 10, reported, ran 8,500: docs/benchmarks.md, unreported). The timer takes the
+// presumption back as soon as the thread uses CPU (watch_requests).
+void Pool::presume_wait(ThreadGroup& g, Worker& w) {
+  if (!w.has_cpu_clock || settings_.unreported_wait_limit_ms.load(std::memory_order_relaxed) <= 0)
+    return;
+  w.in_wait = true;
+  w.unreported_wait = true;
+  w.presumed_wait = true;
+  --g.active_count;
+  ++g.waiting_count;
+  if (!g.queue_empty() || g.listener == nullptr) replace_blocked_thread(g);
+}
+
+// When a presumed request ends: the mark stays only if the request was long (past the
+// detection limit) and mostly off the CPU, so a connection that moved on to short or
+// CPU-bound requests loses it. Called with the connection's group mutex held, before
+// it can be queued again; the worker lets go of it here.
+void Pool::settle_presumption(PoolConnection& c, Worker& w) {
+  if (w.presumed_wait && w.has_cpu_clock) {
+    const std::int64_t wall_us = now_us() - w.request_start_ms * 1000;
+    const std::int64_t cpu_us = (cpu_clock_ns(w.cpu_clock) - w.request_cpu_ns) / 1000;
+    const std::int64_t limit_us =
+        settings_.unreported_wait_limit_ms.load(std::memory_order_relaxed) * 1000;
+    c.blocks_unreported = wall_us >= limit_us && cpu_us * 2 < wall_us;
+  }
+  w.connection = nullptr;
 }
 
 // A group whose threads are all on requests has no listener: what its clients send

@@ -29,16 +29,19 @@ namespace connsched::pool_of_threads {
 /// A pool thread as its group sees it (MariaDB's worker_thread_t). Lives on the
 /// thread's own stack; the group only points at it while the thread is registered.
 struct Worker {
-  std::condition_variable wake;       // its own: waking one standby thread wakes exactly it
-  bool woken = false;                 // set by whoever popped it from the standby list
-  bool in_wait = false;               // inside wait_begin/wait_end, or detected as waiting
-  bool stuck = false;                 // counted in stuck_threads (running for > stall limit)
-  bool reserve = false;               // above max_threads: serves lock holders only
-  bool demoted = false;               // at thread_pool_demote_nice until its request ends
-  bool unreported_wait = false;       // in_wait because its CPU clock stood still
-  std::int64_t request_start_ms = 0;  // 0: not running a request
-  pid_t tid = 0;                      // for the timer to change its CPU priority
-  clockid_t cpu_clock{};              // its thread CPU clock (pthread_getcpuclockid)
+  std::condition_variable wake;          // its own: waking one standby thread wakes exactly it
+  bool woken = false;                    // set by whoever popped it from the standby list
+  bool in_wait = false;                  // inside wait_begin/wait_end, or detected as waiting
+  bool stuck = false;                    // counted in stuck_threads (running for > stall limit)
+  bool reserve = false;                  // above max_threads: serves lock holders only
+  bool demoted = false;                  // at thread_pool_demote_nice until its request ends
+  bool unreported_wait = false;          // in_wait because its CPU clock stood still
+  bool presumed_wait = false;            // unreported_wait from its connection's last request
+  PoolConnection* connection = nullptr;  // the one it runs, until its request ends
+  std::int64_t request_cpu_ns = 0;       // its CPU clock when the request began
+  std::int64_t request_start_ms = 0;     // 0: not running a request
+  pid_t tid = 0;                         // for the timer to change its CPU priority
+  clockid_t cpu_clock{};                 // its thread CPU clock (pthread_getcpuclockid)
   bool has_cpu_clock = false;
   std::int64_t cpu_ns = 0;           // the clock at the timer's last sample
   std::int64_t cpu_progress_us = 0;  // when that clock last moved (or the request began)

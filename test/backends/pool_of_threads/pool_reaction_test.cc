@@ -220,3 +220,27 @@ TEST_CASE("naps found blocked get their threads at once while another thread is 
   CHECK(stat(server.server(), "STALLS_TOTAL") == 0);
   CHECK(reply(burner, 60s).rfind(":", 0) == 0);
 }
+
+TEST_CASE("a connection whose last request was found blocked counts as waiting from its next") {
+  // One request may run at a time (oversubscribe 0) and detection takes a second. The
+  // first NAP is found blocked only after that second; the second NAP of the same
+  // connection counts as waiting from the start, so a PING sent meanwhile is answered
+  // at once instead of after the detection limit.
+  KvServer server(pool_options(
+      quiet({{"thread_pool_unreported_wait_limit", "1000"}, {"thread_pool_oversubscribe", "0"}})));
+  TestClient napper(server.port(), 30s), pinger(server.port(), 30s);
+  CHECK(call(pinger, "PING", 30s) == "+PONG");
+  CHECK(call(napper, "NAP 1500", 30s) == "+OK");
+  CHECK(stat(server.server(), "UNREPORTED_WAITS_TOTAL") == 1);
+  REQUIRE(napper.send("NAP 2500\r\n"));
+  std::this_thread::sleep_for(100ms);
+  auto start = std::chrono::steady_clock::now();
+  CHECK(call(pinger, "PING", 30s) == "+PONG");
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited < 700ms);  // not held until the nap is detected (a second in)
+  CHECK(reply(napper, 30s) == "+OK");
+  // A short request afterwards clears the mark: the PING after it is not presumed.
+  CHECK(call(napper, "PING", 30s) == "+PONG");
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("threadpool_waiting_threads") == 0; }));
+}
