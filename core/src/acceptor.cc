@@ -60,10 +60,10 @@ void Acceptor::run() {
     pollfd fds[3] = {{paused ? -1 : listen_fd_, POLLIN, 0},
                      {wake_fd_.get(), POLLIN, 0},
                      {side_ ? side_->poll_fd() : -1, POLLIN, 0}};
-    int timeout = paused ? static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(
-                                                paused_until - now)
-                                                .count())
-                         : -1;
+    int timeout =
+        paused ? static_cast<int>(
+                     std::chrono::ceil<std::chrono::milliseconds>(paused_until - now).count())
+               : -1;
     if (side_) {
       const int side_timeout = side_->timeout_ms();
       if (side_timeout >= 0 && (timeout < 0 || side_timeout < timeout)) timeout = side_timeout;

@@ -131,8 +131,7 @@ void add_core_options(CLI::App& app, ServerOptions& o, std::string& token_file) 
   app.add_flag("--reuse-port,--reuse_port", o.reuse_port,
                "Open the listener with SO_REUSEPORT, so several server processes share the "
                "port and the kernel spreads connections over them");
-  app.add_option("--proxy-protocol-networks,--proxy_protocol_networks",
-                 o.proxy_protocol_networks,
+  app.add_option("--proxy-protocol-networks,--proxy_protocol_networks", o.proxy_protocol_networks,
                  "Peers whose connections must begin with a PROXY protocol v1/v2 header (its "
                  "address becomes the client's): comma-separated IPv4/IPv6 addresses or CIDR "
                  "networks, localhost, or *; a PROXY header from elsewhere is refused; default: "

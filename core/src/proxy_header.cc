@@ -89,7 +89,8 @@ bool parse_ipv6(std::string_view text, in6_addr& out) {
 ProxyHeader parse_v1_addresses(std::string_view rest, bool ipv6, std::size_t length) {
   std::string_view fields[4];
   for (int i = 0; i < 4; ++i) {
-    if (rest.empty() || rest[0] != ' ') return invalid(1, "v1: fields must be set off by one space");
+    if (rest.empty() || rest[0] != ' ')
+      return invalid(1, "v1: fields must be set off by one space");
     rest.remove_prefix(1);
     std::size_t end = std::min(rest.find(' '), rest.size());
     fields[i] = rest.substr(0, end);
@@ -142,8 +143,7 @@ ProxyHeader parse_v1(std::string_view input) {
     break;
   }
   if (cr == std::string_view::npos) {
-    return input.size() >= kV1MaxLine ? invalid(1, "v1: no CRLF within 107 bytes")
-                                      : incomplete(1);
+    return input.size() >= kV1MaxLine ? invalid(1, "v1: no CRLF within 107 bytes") : incomplete(1);
   }
   std::string_view line = input.substr(kV1Signature.size(), cr - kV1Signature.size());
   const std::size_t length = cr + 2;

@@ -26,8 +26,8 @@ struct ProxyHeader {
     kComplete,    ///< `length` bytes at the front are the header
   };
   Status status = Status::kIncomplete;
-  int version = 0;          ///< 1 or 2 once the signature was seen
-  std::size_t length = 0;   ///< bytes the header takes (kComplete only)
+  int version = 0;         ///< 1 or 2 once the signature was seen
+  std::size_t length = 0;  ///< bytes the header takes (kComplete only)
   /// True when the header carries the client's addresses (v1 TCP4/TCP6, v2 PROXY with
   /// INET, INET6 or UNIX); false for v2 LOCAL (a health check), v1 UNKNOWN and v2 UNSPEC:
   /// the connection keeps the socket's own addresses.

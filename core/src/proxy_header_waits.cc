@@ -62,7 +62,8 @@ bool ProxyHeaderWaits::try_read(Waiting& w, bool peer_closed) {
     on_failure_(w.peer, Failure::kTruncated, "closed before sending a PROXY header");
     return true;
   }
-  ProxyHeader header = parse_proxy_header(std::string_view(peek_.data(), static_cast<std::size_t>(n)));
+  ProxyHeader header =
+      parse_proxy_header(std::string_view(peek_.data(), static_cast<std::size_t>(n)));
   switch (header.status) {
     case ProxyHeader::Status::kInvalid:
       on_failure_(w.peer, Failure::kMalformed, header.error);

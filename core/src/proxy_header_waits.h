@@ -67,7 +67,7 @@ class ProxyHeaderWaits final : public AcceptorSideWork {
   OnFailure on_failure_;
   UniqueFd epoll_;
   std::unordered_map<int, Waiting> waiting_;  // by fd
-  std::deque<Deadline> deadlines_;  // in arrival order, so in deadline order too
+  std::deque<Deadline> deadlines_;            // in arrival order, so in deadline order too
   std::uint64_t next_serial_ = 1;
   std::vector<char> peek_;  // kMaxProxyHeaderSize: the largest header fits one peek
 };

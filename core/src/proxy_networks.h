@@ -30,7 +30,7 @@ class ProxyNetworks {
 
  private:
   struct Network {
-    int family = 0;                      // AF_INET or AF_INET6
+    int family = 0;                        // AF_INET or AF_INET6
     std::array<std::uint8_t, 16> bytes{};  // network byte order, host bits zero
     int prefix = 0;
   };

@@ -230,10 +230,9 @@ void ServerCore::start() {
   logger_.log(LogLevel::kInfo, "listening on {} with thread handling '{}'{}{}",
               host_port(options_.bind_address, port_), backend_name_,
               options_.reuse_port ? " (SO_REUSEPORT)" : "",
-              proxy_networks_.empty()
-                  ? std::string()
-                  : fmt::format("; PROXY protocol required from {}",
-                                options_.proxy_protocol_networks));
+              proxy_networks_.empty() ? std::string()
+                                      : fmt::format("; PROXY protocol required from {}",
+                                                    options_.proxy_protocol_networks));
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
 }
 
@@ -336,9 +335,8 @@ void ServerCore::on_proxy_failure(const sockaddr_storage& peer, ProxyHeaderWaits
     CoreCounters::bump(counters_.proxy_header_errors);
   }
   if (auto skipped = proxy_log_.admit(monotonic_ms())) {
-    logger_.log(LogLevel::kWarning, "connection from {}: {}; closed{}",
-                format_socket_address(peer), why,
-                *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+    logger_.log(LogLevel::kWarning, "connection from {}: {}; closed{}", format_socket_address(peer),
+                why, *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
   }
 }
 

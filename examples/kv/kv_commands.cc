@@ -208,8 +208,8 @@ void cmd_client(const Args& a, std::string& out, KvShared&, connsched::RequestCo
   if (sub == "ID" && a.size() == 2)
     return resp::integer(out, static_cast<std::int64_t>(ctx.connection_id()));
   if (sub == "INFO" && a.size() == 2) {
-    return resp::bulk(out, fmt::format("id={} addr={}\n", ctx.connection_id(),
-                                       ctx.client_address()));
+    return resp::bulk(out,
+                      fmt::format("id={} addr={}\n", ctx.connection_id(), ctx.client_address()));
   }
   if (sub == "SETNAME" && a.size() == 3) return resp::simple(out, "OK");
   resp::error(

@@ -66,7 +66,8 @@ std::string request6(const char* address, std::uint16_t port, const std::string&
   std::string reply;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
     const std::string bytes = line + "\n";
-    if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(bytes.size())) {
       char c;
       while (::recv(fd, &c, 1, 0) == 1 && c != '\n') reply.push_back(c);
     }
@@ -84,8 +85,7 @@ TEST_CASE("--reuse-port: two server processes on one port both receive connectio
   REQUIRE(port);
   CHECK(first.output().find("(SO_REUSEPORT)") != std::string::npos);
   // Without the flag the port is taken.
-  auto [status, output] =
-      ServerProcess::run(test_server(), {"--port=" + std::to_string(*port)});
+  auto [status, output] = ServerProcess::run(test_server(), {"--port=" + std::to_string(*port)});
   CHECK(status == 2);
   CHECK(output.find("cannot bind 127.0.0.1:" + std::to_string(*port)) != std::string::npos);
 

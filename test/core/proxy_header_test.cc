@@ -126,21 +126,21 @@ TEST_CASE("v1 UNKNOWN is accepted and keeps the socket's addresses") {
 
 TEST_CASE("malformed v1 headers are invalid, each for its reason") {
   const char* bad[] = {
-      "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\n",    // LF without CR
-      "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\rX",   // CR without LF
-      "PROXY TCP4  192.168.0.1 192.168.0.11 56324 443\r\n",  // two spaces
-      "PROXY TCP4 192.168.0.1 192.168.0.11 56324\r\n",      // a field missing
+      "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\n",      // LF without CR
+      "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\rX",     // CR without LF
+      "PROXY TCP4  192.168.0.1 192.168.0.11 56324 443\r\n",   // two spaces
+      "PROXY TCP4 192.168.0.1 192.168.0.11 56324\r\n",        // a field missing
       "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443 9\r\n",  // a field too many
-      "PROXY TCP4 192.168.0.01 192.168.0.11 56324 443\r\n",  // a leading zero
-      "PROXY TCP4 192.168.0.1 192.168.0.11 056324 443\r\n",  // a leading zero in a port
-      "PROXY TCP4 192.168.0.1 192.168.0.11 65536 443\r\n",  // port out of range
-      "PROXY TCP4 256.168.0.1 192.168.0.11 1 443\r\n",      // octet out of range
-      "PROXY TCP4 2001:db8::1 192.168.0.11 1 443\r\n",      // family mismatch
-      "PROXY TCP6 192.168.0.1 2001:db8::2 1 443\r\n",       // family mismatch
-      "PROXY UDP4 192.168.0.1 192.168.0.11 1 443\r\n",      // not TCP4/TCP6/UNKNOWN
-      "PROXY UNKNOWNX\r\n",                                 // not UNKNOWN
-      "PROXYTCP4 1.2.3.4 1.2.3.4 1 2\r\n",                  // no space after PROXY
-      "GET / HTTP/1.1\r\n",                                 // no signature at all
+      "PROXY TCP4 192.168.0.01 192.168.0.11 56324 443\r\n",   // a leading zero
+      "PROXY TCP4 192.168.0.1 192.168.0.11 056324 443\r\n",   // a leading zero in a port
+      "PROXY TCP4 192.168.0.1 192.168.0.11 65536 443\r\n",    // port out of range
+      "PROXY TCP4 256.168.0.1 192.168.0.11 1 443\r\n",        // octet out of range
+      "PROXY TCP4 2001:db8::1 192.168.0.11 1 443\r\n",        // family mismatch
+      "PROXY TCP6 192.168.0.1 2001:db8::2 1 443\r\n",         // family mismatch
+      "PROXY UDP4 192.168.0.1 192.168.0.11 1 443\r\n",        // not TCP4/TCP6/UNKNOWN
+      "PROXY UNKNOWNX\r\n",                                   // not UNKNOWN
+      "PROXYTCP4 1.2.3.4 1.2.3.4 1 2\r\n",                    // no space after PROXY
+      "GET / HTTP/1.1\r\n",                                   // no signature at all
   };
   for (const char* text : bad) {
     CAPTURE(text);
@@ -176,8 +176,8 @@ TEST_CASE("a v2 PROXY header over TCP4 names the client") {
 
 TEST_CASE("a v2 PROXY header over TCP6 names the client, its TLVs skipped") {
   std::string tlvs = std::string("\x01", 1) + be16(2) + "h2";  // ALPN
-  tlvs += std::string("\x04", 1) + be16(0);                      // NOOP, empty
-  tlvs += std::string("\x05", 1) + be16(3) + "abc";              // UNIQUE_ID
+  tlvs += std::string("\x04", 1) + be16(0);                    // NOOP, empty
+  tlvs += std::string("\x05", 1) + be16(3) + "abc";            // UNIQUE_ID
   const std::string header =
       v2(0x21, 0x21, ipv6_block("2001:db8::7", "2001:db8::1", 40000, 443) + tlvs);
   auto h = connsched::parse_proxy_header(header);
@@ -232,9 +232,9 @@ TEST_CASE("malformed v2 headers are invalid as soon as the bad byte arrives") {
   // TLVs that do not fit: a 2-byte TLV header, a value longer than what is left.
   CHECK(connsched::parse_proxy_header(v2(0x21, 0x11, block + "\x01\x00")).status ==
         Status::kInvalid);
-  CHECK(connsched::parse_proxy_header(v2(0x21, 0x11, block + std::string("\x01\x00\x05", 3) +
-                                                         "abcd"))
-            .status == Status::kInvalid);
+  CHECK(
+      connsched::parse_proxy_header(v2(0x21, 0x11, block + std::string("\x01\x00\x05", 3) + "abcd"))
+          .status == Status::kInvalid);
 }
 
 TEST_CASE("a truncated v2 header is incomplete, however little of it came") {

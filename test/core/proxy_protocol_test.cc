@@ -68,7 +68,8 @@ TEST_CASE("a v1 and a v2 header from an allowed network set the client address, 
       std::this_thread::sleep_for(50ms);  // the request in its own segment this time
       CHECK(v2.request("addr") == "[2001:db8::7]:40000");
     }
-    CHECK(RunningServer::eventually([&] { return server.server().core_stats().proxy_headers == 2; }));
+    CHECK(
+        RunningServer::eventually([&] { return server.server().core_stats().proxy_headers == 2; }));
     CHECK(server.server().core_stats().proxy_header_errors == 0);
   }
 }

@@ -37,9 +37,9 @@ namespace connsched {
 struct ServerOptions {
   std::string program_name = "connsched";  ///< names the server in its log lines
   std::string thread_handling = "one-thread-per-connection";
-  std::string plugin_dir;  ///< empty: the build's or install's scheduler folder
+  std::string plugin_dir;                  ///< empty: the build's or install's scheduler folder
   std::string bind_address = "127.0.0.1";  ///< IPv4 or IPv6 ("::" also takes IPv4)
-  int port = 0;  ///< 0: an ephemeral port (logged at start)
+  int port = 0;                            ///< 0: an ephemeral port (logged at start)
   /// SO_REUSEPORT on the main listener: several processes bind one port and the kernel
   /// spreads connections over them.
   bool reuse_port = false;
