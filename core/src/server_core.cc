@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cstring>
 
 #include "listen_socket.h"
@@ -135,6 +136,7 @@ void ServerCore::make_admin_server() {
     return set_option(name, value);
   };
   actions.shutdown = [this] { request_shutdown(); };
+  actions.connections = [this] { return connection_list(); };
   admin_ = std::make_unique<AdminServer>(options_.admin_bind_address, options_.admin_port,
                                          std::move(actions), logger_, options_.admin_token);
 }
@@ -446,6 +448,14 @@ bool ServerCore::kill_counted(std::uint64_t id, int reason, CoreCounters::Counte
       scheduler_.table.post_kill_notification(backend_, &c);
   });
   return found && done;
+}
+
+// For GET /connections: a copy taken under the registry lock, sorted by id.
+std::vector<std::pair<std::uint64_t, std::string>> ServerCore::connection_list() {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  registry_.for_each([&](Connection& c) { out.emplace_back(c.id, c.client_address); });
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string ServerCore::peer_name(std::uint64_t id) {

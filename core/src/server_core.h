@@ -85,6 +85,7 @@ class ServerCore {
   void enforce_memory_budget();
   bool kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter);
   std::string peer_name(std::uint64_t id);
+  std::vector<std::pair<std::uint64_t, std::string>> connection_list();
   void send_best_effort(int fd, std::string_view bytes);
   void ensure_thread_initialized();
   std::int64_t idle_deadline_from_now() const;
@@ -105,8 +106,8 @@ class ServerCore {
 
   UniqueFd listen_fd_;
   std::uint16_t port_ = 0;
-  ProxyNetworks proxy_networks_;                      // immutable after construction
-  std::unique_ptr<ProxyHeaderWaits> proxy_waits_;     // the acceptor thread's; null: PROXY off
+  ProxyNetworks proxy_networks_;                   // immutable after construction
+  std::unique_ptr<ProxyHeaderWaits> proxy_waits_;  // the acceptor thread's; null: PROXY off
   std::unique_ptr<Acceptor> acceptor_;
   ConnectionPool pool_;
   ConnectionRegistry registry_;

@@ -76,7 +76,9 @@ TEST_CASE("a v1 and a v2 header from an allowed network set the client address, 
 
 TEST_CASE("a header split over several segments is waited for without holding a thread") {
   // one-thread-per-connection with no cache: the header wait must not use the backend.
-  RunningServer server(proxied("pool-of-threads"));
+  ServerOptions options = proxied("pool-of-threads");
+  options.admin_port = 0;
+  RunningServer server(options);
   TestClient slow(server.port());
   const std::string header = "PROXY TCP6 2001:db8::5 2001:db8::1 1234 80\r\n";
   for (char c : header.substr(0, 20)) {
@@ -89,6 +91,13 @@ TEST_CASE("a header split over several segments is waited for without holding a 
   CHECK(other.request("addr") == "198.51.100.2:4000");
   REQUIRE(slow.send(header.substr(20) + "addr\n"));
   CHECK(slow.read_line() == "[2001:db8::5]:1234");
+  // The admin port lists both under the clients their headers named.
+  TestClient admin(server.server().admin_port());
+  REQUIRE(admin.send("GET /connections HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const std::string listing = admin.read_all(5s);
+  CAPTURE(listing);
+  CHECK(listing.find("\"client\": \"198.51.100.2:4000\"") != std::string::npos);
+  CHECK(listing.find("\"client\": \"[2001:db8::5]:1234\"") != std::string::npos);
 }
 
 TEST_CASE("a LOCAL command (a health check) is accepted and keeps the socket's address") {
