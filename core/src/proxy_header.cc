@@ -27,6 +27,7 @@ constexpr std::string_view kV2Signature{"\r\n\r\n\0\r\nQUIT\n", 12};
 constexpr std::size_t kV1MaxLine = 107;  // CRLF included (the spec's worst case)
 constexpr std::size_t kV2Fixed = 16;
 
+// The parser's two non-results, built in one place so every field has its default.
 ProxyHeader invalid(int version, const char* why) {
   ProxyHeader h;
   h.status = ProxyHeader::Status::kInvalid;
@@ -163,6 +164,7 @@ ProxyHeader parse_v1(std::string_view input) {
   return invalid(1, "v1: protocol is not TCP4, TCP6 or UNKNOWN");
 }
 
+// v2's lengths and ports are big-endian, at any offset (no alignment assumed).
 std::uint16_t be16(std::string_view bytes, std::size_t at) {
   return static_cast<std::uint16_t>((static_cast<unsigned char>(bytes[at]) << 8) |
                                     static_cast<unsigned char>(bytes[at + 1]));
@@ -243,6 +245,8 @@ ProxyHeader parse_v2(std::string_view input) {
 
 }  // namespace
 
+// Detection by signature only, as the spec's section 2.2 says: v2's first (its 12
+// bytes cannot begin a v1 line), then "PROXY "; a prefix of either is waited for.
 ProxyHeader parse_proxy_header(std::string_view input) {
   if (agrees(input, kV2Signature)) {
     return input.size() < kV2Signature.size() ? incomplete(2) : parse_v2(input);
@@ -253,6 +257,7 @@ ProxyHeader parse_proxy_header(std::string_view input) {
   return invalid(0, "not a PROXY protocol header (no v1 or v2 signature)");
 }
 
+// For peers not allowed to send a header: the signature alone says one is being sent.
 ProxySignature proxy_signature(std::string_view input) {
   for (std::string_view signature : {kV1Signature, kV2Signature}) {
     if (!agrees(input, signature)) continue;

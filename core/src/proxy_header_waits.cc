@@ -6,10 +6,11 @@
 
 #include <system_error>
 
-#include "server_core.h"
+#include "connsched/clock.h"
 
 namespace connsched {
 
+// One peek buffer for all: the largest header fits it, so one peek always decides.
 ProxyHeaderWaits::ProxyHeaderWaits(std::chrono::milliseconds timeout, std::size_t max_waiting,
                                    OnHeader on_header, OnFailure on_failure)
     : timeout_(timeout),
@@ -41,10 +42,12 @@ void ProxyHeaderWaits::add(UniqueFd fd, const sockaddr_storage& peer) {
     return;
   }
   w.registered = true;
-  deadlines_.push_back({monotonic_ms() + timeout_.count(), raw, w.serial});
+  deadlines_.push_back({now_ms() + timeout_.count(), raw, w.serial});
   waiting_.emplace(raw, std::move(w));
 }
 
+// The spec's receiver (section 9): peek, parse, then read exactly the header. A close
+// with the header still incomplete (epoll's RDHUP) is a truncated header, not a wait.
 bool ProxyHeaderWaits::try_read(Waiting& w, bool peer_closed) {
   ssize_t n;
   do {
@@ -92,9 +95,11 @@ bool ProxyHeaderWaits::try_read(Waiting& w, bool peer_closed) {
   return true;
 }
 
+// The oldest waiting connection expires first (one timeout for all); capped so a clock
+// oddity cannot put the acceptor to sleep for long.
 int ProxyHeaderWaits::timeout_ms() const {
   if (deadlines_.empty()) return -1;
-  const std::int64_t left = deadlines_.front().at_ms - monotonic_ms();
+  const std::int64_t left = deadlines_.front().at_ms - now_ms();
   return left <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>(left, 60000));
 }
 
@@ -108,7 +113,7 @@ void ProxyHeaderWaits::run() {
     const bool closed = events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     if (try_read(it->second, closed)) waiting_.erase(it);  // closing the fd leaves epoll
   }
-  const std::int64_t now = monotonic_ms();
+  const std::int64_t now = now_ms();
   while (!deadlines_.empty() && deadlines_.front().at_ms <= now) {
     const Deadline d = deadlines_.front();
     deadlines_.pop_front();
@@ -120,6 +125,7 @@ void ProxyHeaderWaits::run() {
   }
 }
 
+// At shutdown nobody will read these headers: closing (the entries' fds) is all there is.
 void ProxyHeaderWaits::close_all() {
   waiting_.clear();
   deadlines_.clear();

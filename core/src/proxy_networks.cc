@@ -15,6 +15,7 @@ namespace connsched {
 
 namespace {
 
+// "10.0.0.0/8, ::1" is as readable as "10.0.0.0/8,::1".
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -90,6 +91,7 @@ ProxyNetworks ProxyNetworks::parse(std::string_view list) {
   return out;
 }
 
+// Whole bytes compared, then the prefix's last partial byte under its mask.
 bool ProxyNetworks::contains(const Network& n, int family, const std::uint8_t* address) {
   if (n.family != family) return false;
   const int whole = n.prefix / 8;
@@ -100,6 +102,8 @@ bool ProxyNetworks::contains(const Network& n, int family, const std::uint8_t* a
   return (address[whole] & mask) == n.bytes[static_cast<std::size_t>(whole)];
 }
 
+// An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d; it is matched as the
+// IPv4 address it is, so "10.0.0.0/8" covers it on "::" too.
 bool ProxyNetworks::allows(const sockaddr_storage& peer) const {
   if (any_) return true;
   int family = peer.ss_family;
