@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -150,4 +151,19 @@ TEST_CASE("the PROXY protocol works over IPv6: an IPv6 proxy, an IPv4 client in 
   CHECK(request6("::1", server.port(), "PROXY TCP4 198.51.100.20 10.0.0.1 7000 6380\r\naddr") ==
         "198.51.100.20:7000");
   CHECK(RunningServer::eventually([&] { return server.server().core_stats().proxy_headers == 1; }));
+}
+
+TEST_CASE("bad --proxy-protocol-networks and --connect-timeout values stop the start") {
+  auto refused = [](const std::string& flag, const std::string& expected) {
+    CAPTURE(flag);
+    auto [status, output] = ServerProcess::run(test_server(), {flag});
+    CHECK(status == 2);
+    CHECK(output.find(expected) != std::string::npos);
+    CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+  };
+  refused("--proxy-protocol-networks=10.0.0.1/8",
+          "--proxy-protocol-networks: '10.0.0.1/8': host bits are set past the prefix length");
+  refused("--proxy-protocol-networks=lb.example", "'lb.example': not an IPv4 or IPv6 address");
+  refused("--connect-timeout=0", "--connect-timeout");
+  refused("--bind-address=::2:3::4", "--bind-address: '::2:3::4' is not an IPv4 or IPv6 address");
 }
