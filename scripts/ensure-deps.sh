@@ -10,6 +10,7 @@ CONNSCHED_PACKAGES=(
   libhttp-parser-dev                       # HTTP parsing for examples/http
   redis-tools redis-server wrk curl        # real clients, and the reference servers
   nginx-light                              # the HTTP reference server (http-ping)
+  haproxy                                  # the load balancer in front (PROXY protocol tests)
   nlohmann-json3-dev                       # JSON for compare's --scenario-file
   netcat-openbsd procps gnuplot-nox        # test helpers and the comparison chart
   python3                                  # the docs-commands test and scripts/hostile_clients.py

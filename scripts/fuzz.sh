@@ -15,7 +15,7 @@ root=$PWD
 seconds=${1:-${CONNSCHED_FUZZ_SECONDS:-60}}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "fuzz.sh: seconds must be a number, got '$seconds'" >&2; exit 2; }
 targets=(${CONNSCHED_FUZZ_TARGETS:-fuzz_resp_parser fuzz_kv_session fuzz_http_request
-  fuzz_admin_request fuzz_option_values fuzz_command_line})
+  fuzz_admin_request fuzz_option_values fuzz_command_line fuzz_proxy_header})
 jobs=${CONNSCHED_FUZZ_JOBS:-2}
 ((jobs <= $(nproc))) || jobs=$(nproc)
 

@@ -6,6 +6,9 @@
 #ifndef CONNSCHED_CORE_ACCEPTOR_H_
 #define CONNSCHED_CORE_ACCEPTOR_H_
 
+#include <sys/socket.h>
+
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -15,13 +18,28 @@
 
 namespace connsched {
 
+/// Work the acceptor thread does besides accepting, without blocking (the PROXY header
+/// waits): an fd to poll with the listener, how long it may sleep, and what to run on
+/// each wake. Only ever called from the acceptor thread.
+class AcceptorSideWork {
+ public:
+  virtual ~AcceptorSideWork() = default;
+  virtual int poll_fd() const = 0;
+  /// Milliseconds until it must run even with nothing ready; -1: no deadline.
+  virtual int timeout_ms() const = 0;
+  virtual void run() = 0;
+};
+
 class Acceptor {
  public:
-  using OnAccept = std::function<void(UniqueFd)>;
+  /// The accepted socket and its peer's address, as accept returned it.
+  using OnAccept = std::function<void(UniqueFd, const sockaddr_storage&)>;
   using OnError = std::function<void(int error)>;
 
-  /// Listens on `listen_fd` (non-blocking); `on_accept` runs on the acceptor thread.
-  Acceptor(int listen_fd, OnAccept on_accept, OnError on_error, std::chrono::milliseconds pause);
+  /// Listens on `listen_fd` (non-blocking); `on_accept` runs on the acceptor thread, as
+  /// does `side` (may be null), which must outlive the acceptor's thread.
+  Acceptor(int listen_fd, OnAccept on_accept, OnError on_error, std::chrono::milliseconds pause,
+           AcceptorSideWork* side = nullptr);
   ~Acceptor();
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;
@@ -38,6 +56,7 @@ class Acceptor {
   OnAccept on_accept_;
   OnError on_error_;
   std::chrono::milliseconds pause_;
+  AcceptorSideWork* side_;
   std::atomic<bool> stop_{false};
   std::jthread thread_;
 };

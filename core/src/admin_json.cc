@@ -119,6 +119,9 @@ std::string stats_json(const CoreStats& core, const BackendStats& backend) {
       {"connections_over_memory", core.connections_over_memory},
       {"connection_buffer_bytes", core.connection_buffer_bytes},
       {"accept_errors", core.accept_errors},
+      {"proxy_headers", core.proxy_headers},
+      {"proxy_header_errors", core.proxy_header_errors},
+      {"proxy_headers_refused", core.proxy_headers_refused},
       {"bytes_received", core.bytes_received},
       {"bytes_sent", core.bytes_sent}};
   for (const auto& [name, value] : fields) out += fmt::format("    \"{}\": {},\n", name, value);

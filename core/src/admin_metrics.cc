@@ -210,6 +210,13 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
       {"connections_over_memory", core.connections_over_memory,
        "Connections closed, largest first, when buffers reached max_connection_memory."},
       {"accept_errors", core.accept_errors, "Failed accept calls."},
+      {"proxy_headers", core.proxy_headers,
+       "PROXY protocol headers accepted from --proxy-protocol-networks (LOCAL included)."},
+      {"proxy_header_errors", core.proxy_header_errors,
+       "Connections closed for a malformed, truncated or late (--connect-timeout) PROXY "
+       "header."},
+      {"proxy_headers_refused", core.proxy_headers_refused,
+       "Connections closed for sending a PROXY header from a network not allowed."},
       {"received_bytes", core.bytes_received, "Bytes received from clients."},
       {"sent_bytes", core.bytes_sent, "Bytes sent to clients."}};
   for (const auto& c : counters) {

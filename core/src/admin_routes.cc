@@ -60,6 +60,7 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
       {"/", "GET", "this list"},
       {"/stats", "GET", "JSON: core counters, waits by type, the backend's counters and tables"},
       {"/metrics", "GET", "Prometheus text format 0.0.4"},
+      {"/connections", "GET", "JSON: each open connection's id and client address"},
       {"/kill", "POST", "?id=N: close connection N"},
       {"/set", "POST", "?name=value: change a backend option at run time"},
       {"/shutdown", "POST", "graceful shutdown, as SIGTERM"}};
@@ -92,6 +93,19 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
                          stats_prometheus(actions.core_stats(), actions.backend_stats()),
                          {},
                          {}};
+  }
+  if (path == "/connections") {
+    // The client address is the PROXY header's client behind a load balancer.
+    std::string body = "{\"connections\": [";
+    if (actions.connections) {
+      bool first = true;
+      for (const auto& [id, client] : actions.connections()) {
+        body += fmt::format("{}\n  {{\"id\": {}, \"client\": {}}}", first ? "" : ",", id,
+                            json_quote(client));
+        first = false;
+      }
+    }
+    return ok_json(body + "]}\n");
   }
   if (path == "/kill") return kill_route(request, actions);
   if (path == "/set") return set_route(request, actions);

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "admin_http.h"
 #include "connsched/server.h"
@@ -22,9 +24,13 @@ struct AdminActions {
   /// Returns an error message, empty on success.
   std::function<std::string(const std::string& name, const std::string& value)> set_option;
   std::function<void()> shutdown;
+  /// Each open connection's id and client address (the PROXY header's client when there
+  /// was one), by id. Null: GET /connections lists none.
+  std::function<std::vector<std::pair<std::uint64_t, std::string>>()> connections;
 };
 
-/// GET /stats, GET /metrics, POST /kill?id=N, POST /set?name=value, POST /shutdown.
+/// GET /stats, GET /metrics, GET /connections, POST /kill?id=N, POST /set?name=value, POST
+/// /shutdown.
 AdminResponse route_admin_request(const AdminRequest& request, const AdminActions& actions);
 
 }  // namespace connsched

@@ -67,7 +67,7 @@ AdminServer::~AdminServer() {
 void AdminServer::start() {
   if (thread_.joinable()) return;
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
-  logger_.log(LogLevel::kInfo, "admin port listening on {}:{}", bind_address_, port_);
+  logger_.log(LogLevel::kInfo, "admin port listening on {}", host_port(bind_address_, port_));
 }
 
 void AdminServer::stop() {

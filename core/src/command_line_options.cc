@@ -122,11 +122,25 @@ void add_core_options(CLI::App& app, ServerOptions& o, std::string& token_file) 
       ->capture_default_str();
   app.add_option("--plugin-dir,--plugin_dir", o.plugin_dir,
                  "Folder of scheduler backends (default: the build's or install's)");
-  app.add_option("--bind-address,--bind_address", o.bind_address, "Address to listen on")
+  app.add_option("--bind-address,--bind_address", o.bind_address,
+                 "IPv4 or IPv6 address to listen on (:: also takes IPv4)")
       ->capture_default_str();
   app.add_option("--port,-P", o.port, "TCP port (0: any free port, logged at start)")
       ->capture_default_str()
       ->transform(integer_in(0, 65535));
+  app.add_flag("--reuse-port,--reuse_port", o.reuse_port,
+               "Open the listener with SO_REUSEPORT, so several server processes share the "
+               "port and the kernel spreads connections over them");
+  app.add_option("--proxy-protocol-networks,--proxy_protocol_networks", o.proxy_protocol_networks,
+                 "Peers whose connections must begin with a PROXY protocol v1/v2 header (its "
+                 "address becomes the client's): comma-separated IPv4/IPv6 addresses or CIDR "
+                 "networks, localhost, or *; a PROXY header from elsewhere is refused; default: "
+                 "none");
+  app.add_option("--connect-timeout,--connect_timeout", o.connect_timeout,
+                 "Seconds a connection from --proxy-protocol-networks may take to send its "
+                 "PROXY header; then it is closed")
+      ->capture_default_str()
+      ->transform(integer_in(1, 3600));
   app.add_option("--max-connections,--max_connections", o.max_connections,
                  "Connections served at once; more are refused with the protocol's error")
       ->capture_default_str()

@@ -49,6 +49,12 @@ struct connsched_conn {
   std::int64_t out_soft_since_ms = 0;
   std::atomic<bool> in_command{false};
   std::atomic<void*> backend_data{nullptr};
+  // The client's "ADDRESS:PORT": the socket's peer, or the one its PROXY header carried.
+  // Written before the connection is registered, then only read.
+  std::string client_address;
+  // A peer outside --proxy-protocol-networks while the PROXY protocol is on: its first
+  // bytes are looked at for a PROXY signature before the protocol sees them.
+  bool screen_proxy_signature = false;
   bool close_requested = false;
   std::size_t need_bytes = 0;  // handle()'s hint: pending input it needs before progress
   int wait_depth = 0;

@@ -15,7 +15,8 @@ namespace connsched {
 
 // The address decides the family; a name is refused rather than resolved, so start-up
 // never waits on DNS.
-ListenSocket listen_tcp(const std::string& address, int port, const std::string& flag) {
+ListenSocket listen_tcp(const std::string& address, int port, const std::string& flag,
+                        bool reuse_port) {
   sockaddr_in addr4{};
   sockaddr_in6 addr6{};
   int family = AF_INET;
@@ -34,11 +35,15 @@ ListenSocket listen_tcp(const std::string& address, int port, const std::string&
   if (!out.fd) throw StartupError(fmt::format("socket: {}", std::strerror(errno)));
   int one = 1;
   ::setsockopt(out.fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuse_port && ::setsockopt(out.fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    throw StartupError(fmt::format("--reuse-port: SO_REUSEPORT: {}", std::strerror(errno)));
+  }
   int rc = family == AF_INET
                ? ::bind(out.fd.get(), reinterpret_cast<sockaddr*>(&addr4), sizeof addr4)
                : ::bind(out.fd.get(), reinterpret_cast<sockaddr*>(&addr6), sizeof addr6);
   if (rc != 0) {
-    throw StartupError(fmt::format("cannot bind {}:{}: {}", address, port, std::strerror(errno)));
+    throw StartupError(
+        fmt::format("cannot bind {}: {}", host_port(address, port), std::strerror(errno)));
   }
   if (::listen(out.fd.get(), SOMAXCONN) != 0) {
     throw StartupError(fmt::format("listen: {}", std::strerror(errno)));
@@ -49,6 +54,12 @@ ListenSocket listen_tcp(const std::string& address, int port, const std::string&
   out.port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
                                      : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
   return out;
+}
+
+// RFC 3986's bracketed IPv6 literal: without brackets "::1:6380" would be ambiguous.
+std::string host_port(const std::string& address, int port) {
+  if (address.find(':') != std::string::npos) return fmt::format("[{}]:{}", address, port);
+  return fmt::format("{}:{}", address, port);
 }
 
 }  // namespace connsched

@@ -17,8 +17,13 @@ struct ListenSocket {
 };
 
 /// Binds and listens; throws StartupError naming `flag` (e.g. "--admin-bind-address")
-/// for a bad address and the address for a bind failure.
-ListenSocket listen_tcp(const std::string& address, int port, const std::string& flag);
+/// for a bad address and the address for a bind failure. `reuse_port` sets SO_REUSEPORT
+/// (several processes on one port).
+ListenSocket listen_tcp(const std::string& address, int port, const std::string& flag,
+                        bool reuse_port = false);
+
+/// "127.0.0.1:6380" or "[::1]:6380": an address and port as logs and URLs write them.
+std::string host_port(const std::string& address, int port);
 
 }  // namespace connsched
 

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "connsched/scoped_wait.h"
+#include "proxy_header.h"
 #include "request_context.h"
 #include "server_core.h"
 
@@ -88,7 +89,9 @@ int ServerCore::do_command(Connection& c) {
       c.in.append(buffer, static_cast<std::size_t>(n));
       received = true;
       account_buffers(c);
-      if (!process_input(c)) return CONNSCHED_NEXT_CLOSE;
+      if (c.screen_proxy_signature && !screen_first_bytes(c)) return CONNSCHED_NEXT_CLOSE;
+      // Still a prefix of a signature: held until it is one or is not.
+      if (!c.screen_proxy_signature && !process_input(c)) return CONNSCHED_NEXT_CLOSE;
       if (static_cast<std::size_t>(n) < sizeof buffer) break;
       continue;
     }
@@ -110,6 +113,32 @@ int ServerCore::do_command(Connection& c) {
   // that ran long is not idle time.
   if (received) c.idle_deadline_ms.store(idle_deadline_from_now(), std::memory_order_relaxed);
   return CONNSCHED_NEXT_WAIT_INPUT;
+}
+
+// MariaDB's rule (https://mariadb.com/kb/en/proxy-protocol-support/): with the PROXY
+// protocol on, a PROXY header from a peer outside proxy_protocol_networks is refused, not
+// passed to the protocol as if it were a request: that peer would be claiming another
+// address. Only the first bytes are looked at; false: refused (counted, logged).
+bool ServerCore::screen_first_bytes(Connection& c) {
+  std::string_view first(c.in.data() + c.in_start, c.in.size() - c.in_start);
+  switch (proxy_signature(first)) {
+    case ProxySignature::kAbsent:
+      c.screen_proxy_signature = false;
+      return true;
+    case ProxySignature::kPartial:
+      return true;
+    case ProxySignature::kPresent:
+      break;
+  }
+  CoreCounters::bump(counters_.proxy_headers_refused);
+  if (auto skipped = proxy_log_.admit(monotonic_ms())) {
+    logger_.log(LogLevel::kWarning,
+                "connection {} ({}): sent a PROXY header but is not in "
+                "--proxy-protocol-networks; closed{}",
+                c.id, c.client_address,
+                *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+  }
+  return false;
 }
 
 bool ServerCore::process_input(Connection& c) {

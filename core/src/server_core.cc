@@ -10,9 +10,12 @@
 #include <sys/socket.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cstring>
 
+#include "listen_socket.h"
 #include "option_values.h"
+#include "proxy_header.h"
 #include "request_context.h"
 
 namespace connsched {
@@ -27,23 +30,12 @@ std::string errno_text(int error) {
 }
 }  // namespace
 
-// "ADDRESS:PORT" of the socket's peer, for the log lines that name a connection.
+// "ADDRESS:PORT" of the socket's peer, for a connection adopted from elsewhere.
 std::string peer_address(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown peer";
-  char text[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
-    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
-    return fmt::format("{}:{}", text, ntohs(in->sin_port));
-  }
-  if (addr.ss_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-    return fmt::format("[{}]:{}", text, ntohs(in6->sin6_port));
-  }
-  return "local peer";
+  return format_socket_address(addr);
 }
 
 ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol)
@@ -75,6 +67,10 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   if (options_.net_write_timeout == 0) {
     throw StartupError("--net-write-timeout: must be at least 1 second");
   }
+  if (options_.connect_timeout == 0) {
+    throw StartupError("--connect-timeout: must be at least 1 second");
+  }
+  proxy_networks_ = ProxyNetworks::parse(options_.proxy_protocol_networks);
   std::string dir = options_.plugin_dir.empty() ? default_plugin_dir() : options_.plugin_dir;
   scheduler_ = load_scheduler(options_.thread_handling, dir);
   backend_name_ = scheduler_.table.name;
@@ -92,6 +88,7 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   option_values_["output_buffer_soft_seconds"] =
       std::to_string(options_.output_buffer_soft_seconds);
   option_values_["max_connection_memory"] = std::to_string(options_.max_connection_memory);
+  option_values_["connect_timeout"] = std::to_string(options_.connect_timeout);
   fill_services(services_, this);
   make_idle_timer();
   bind_listener();
@@ -119,42 +116,13 @@ ServerCore::~ServerCore() {
 }
 
 void ServerCore::bind_listener() {
-  sockaddr_in6 addr6{};
-  sockaddr_in addr4{};
-  int family = AF_INET;
-  if (::inet_pton(AF_INET, options_.bind_address.c_str(), &addr4.sin_addr) == 1) {
-    addr4.sin_family = AF_INET;
-    addr4.sin_port = htons(static_cast<std::uint16_t>(options_.port));
-  } else if (::inet_pton(AF_INET6, options_.bind_address.c_str(), &addr6.sin6_addr) == 1) {
-    family = AF_INET6;
-    addr6.sin6_family = AF_INET6;
-    addr6.sin6_port = htons(static_cast<std::uint16_t>(options_.port));
-  } else {
-    throw StartupError(
-        fmt::format("--bind-address: '{}' is not an IPv4 or IPv6 address", options_.bind_address));
-  }
   if (options_.port < 0 || options_.port > 65535) {
     throw StartupError(fmt::format("--port: {} is out of range [0, 65535]", options_.port));
   }
-  listen_fd_.reset(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!listen_fd_) throw StartupError(fmt::format("socket: {}", errno_text(errno)));
-  int one = 1;
-  ::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  int rc = family == AF_INET
-               ? ::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr4), sizeof addr4)
-               : ::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr6), sizeof addr6);
-  if (rc != 0) {
-    throw StartupError(fmt::format("cannot bind {}:{}: {}", options_.bind_address, options_.port,
-                                   errno_text(errno)));
-  }
-  if (::listen(listen_fd_.get(), SOMAXCONN) != 0) {
-    throw StartupError(fmt::format("listen: {}", errno_text(errno)));
-  }
-  sockaddr_storage bound{};
-  socklen_t len = sizeof bound;
-  ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
-  port_ = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                  : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  ListenSocket socket =
+      listen_tcp(options_.bind_address, options_.port, "--bind-address", options_.reuse_port);
+  listen_fd_ = std::move(socket.fd);
+  port_ = socket.port;
 }
 
 // The admin port binds with the main port, so a taken port fails start-up the same way.
@@ -168,6 +136,7 @@ void ServerCore::make_admin_server() {
     return set_option(name, value);
   };
   actions.shutdown = [this] { request_shutdown(); };
+  actions.connections = [this] { return connection_list(); };
   admin_ = std::make_unique<AdminServer>(options_.admin_bind_address, options_.admin_port,
                                          std::move(actions), logger_, options_.admin_token);
 }
@@ -245,13 +214,27 @@ void ServerCore::start_backend() {
 void ServerCore::start() {
   if (acceptor_) return;
   start_backend();
+  if (!proxy_networks_.empty()) {
+    proxy_waits_ = std::make_unique<ProxyHeaderWaits>(
+        std::chrono::seconds(options_.connect_timeout), options_.max_connections,
+        [this](UniqueFd fd, const sockaddr_storage& peer, const ProxyHeader& header) {
+          on_proxy_header(std::move(fd), peer, header);
+        },
+        [this](const sockaddr_storage& peer, ProxyHeaderWaits::Failure failure,
+               std::string_view why) { on_proxy_failure(peer, failure, why); });
+  }
   acceptor_ = std::make_unique<Acceptor>(
-      listen_fd_.get(), [this](UniqueFd fd) { on_accept(std::move(fd)); },
-      [this](int error) { on_accept_error(error); }, kAcceptPause);
+      listen_fd_.get(),
+      [this](UniqueFd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); },
+      [this](int error) { on_accept_error(error); }, kAcceptPause, proxy_waits_.get());
   acceptor_->start();
   if (idle_timer_) idle_timer_->start();
-  logger_.log(LogLevel::kInfo, "listening on {}:{} with thread handling '{}'",
-              options_.bind_address, port_, backend_name_);
+  logger_.log(LogLevel::kInfo, "listening on {} with thread handling '{}'{}{}",
+              host_port(options_.bind_address, port_), backend_name_,
+              options_.reuse_port ? " (SO_REUSEPORT)" : "",
+              proxy_networks_.empty() ? std::string()
+                                      : fmt::format("; PROXY protocol required from {}",
+                                                    options_.proxy_protocol_networks));
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
 }
 
@@ -278,6 +261,7 @@ int ServerCore::run() {
   logger_.log(LogLevel::kInfo, "shutting down: stopped accepting, draining {} connection(s)",
               draining);
   acceptor_->join();
+  if (proxy_waits_) proxy_waits_->close_all();  // its thread is gone: no header is served now
   listen_fd_.reset();
   if (!registry_.wait_empty(deadline)) {
     logger_.log(LogLevel::kWarning,
@@ -324,7 +308,42 @@ void ServerCore::send_best_effort(int fd, std::string_view bytes) {
   if (n > 0) CoreCounters::bump(counters_.bytes_sent, static_cast<std::uint64_t>(n));
 }
 
-void ServerCore::on_accept(UniqueFd fd) {
+// A peer in --proxy-protocol-networks waits for its header first (off the backend's
+// threads); any other is served at once, screened for a PROXY signature it may not send
+// when the PROXY protocol is on.
+void ServerCore::on_accept(UniqueFd fd, const sockaddr_storage& peer) {
+  if (proxy_waits_ && proxy_networks_.allows(peer)) {
+    proxy_waits_->add(std::move(fd), peer);
+    return;
+  }
+  serve_accepted(std::move(fd), format_socket_address(peer), proxy_waits_ != nullptr);
+}
+
+// The header's source is the client from now on; LOCAL (a health check), v1 UNKNOWN and
+// v2 UNSPEC keep the socket's own peer, as the specification says.
+void ServerCore::on_proxy_header(UniqueFd fd, const sockaddr_storage& peer,
+                                 const ProxyHeader& header) {
+  CoreCounters::bump(counters_.proxy_headers);
+  serve_accepted(std::move(fd), format_socket_address(header.has_addresses ? header.source : peer),
+                 false);
+}
+
+// A connection closed before it was anyone's: counted and, rate-limited, logged.
+void ServerCore::on_proxy_failure(const sockaddr_storage& peer, ProxyHeaderWaits::Failure failure,
+                                  std::string_view why) {
+  if (failure == ProxyHeaderWaits::Failure::kTooMany) {
+    CoreCounters::bump(counters_.refused);
+  } else {
+    CoreCounters::bump(counters_.proxy_header_errors);
+  }
+  if (auto skipped = proxy_log_.admit(monotonic_ms())) {
+    logger_.log(LogLevel::kWarning, "connection from {}: {}; closed{}", format_socket_address(peer),
+                why, *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+  }
+}
+
+void ServerCore::serve_accepted(UniqueFd fd, std::string client_address,
+                                bool screen_proxy_signature) {
   CoreCounters::bump(counters_.accepted);
   int one = 1;
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -332,6 +351,8 @@ void ServerCore::on_accept(UniqueFd fd) {
   conn->core = this;
   conn->id = next_id_.fetch_add(1);
   conn->idle_deadline_ms.store(idle_deadline_from_now());
+  conn->client_address = std::move(client_address);
+  conn->screen_proxy_signature = screen_proxy_signature;
   int raw_fd = fd.get();
   conn->fd = std::move(fd);
   Connection* raw = conn.get();
@@ -415,7 +436,7 @@ bool ServerCore::kill_counted(std::uint64_t id, int reason, CoreCounters::Counte
         logger_.log(LogLevel::kInfo,
                     "connection {} ({}): request not complete within {} s (request_timeout); "
                     "closing{}",
-                    c.id, peer_address(c.fd.get()), options_.request_timeout,
+                    c.id, c.client_address, options_.request_timeout,
                     *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
       }
     }
@@ -429,9 +450,17 @@ bool ServerCore::kill_counted(std::uint64_t id, int reason, CoreCounters::Counte
   return found && done;
 }
 
+// For GET /connections: a copy taken under the registry lock, sorted by id.
+std::vector<std::pair<std::uint64_t, std::string>> ServerCore::connection_list() {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  registry_.for_each([&](Connection& c) { out.emplace_back(c.id, c.client_address); });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::string ServerCore::peer_name(std::uint64_t id) {
   std::string name = "gone";
-  registry_.with_connection(id, [&](Connection& c) { name = peer_address(c.fd.get()); });
+  registry_.with_connection(id, [&](Connection& c) { name = c.client_address; });
   return name;
 }
 
@@ -442,6 +471,8 @@ Connection* ServerCore::adopt(UniqueFd fd) {
   conn->core = this;
   conn->id = next_id_.fetch_add(1);
   conn->idle_deadline_ms.store(idle_deadline_from_now());
+  conn->client_address = peer_address(fd.get());
+  conn->screen_proxy_signature = false;
   conn->fd = std::move(fd);
   Connection* raw = conn.get();
   if (registry_.add(conn, options_.max_connections) != ConnectionRegistry::AddResult::kAdded) {

@@ -25,6 +25,8 @@
 #include "idle_timer.h"
 #include "log.h"
 #include "plugin_loader.h"
+#include "proxy_header_waits.h"
+#include "proxy_networks.h"
 
 namespace connsched {
 
@@ -68,7 +70,12 @@ class ServerCore {
   void bind_listener();
   void make_admin_server();
   void start_backend();
-  void on_accept(UniqueFd fd);
+  void on_accept(UniqueFd fd, const sockaddr_storage& peer);
+  void serve_accepted(UniqueFd fd, std::string client_address, bool screen_proxy_signature);
+  void on_proxy_header(UniqueFd fd, const sockaddr_storage& peer, const ProxyHeader& header);
+  void on_proxy_failure(const sockaddr_storage& peer, ProxyHeaderWaits::Failure failure,
+                        std::string_view why);
+  bool screen_first_bytes(Connection& conn);
   void on_accept_error(int error);
   bool process_input(Connection& conn);
   bool flush(Connection& conn);
@@ -78,6 +85,7 @@ class ServerCore {
   void enforce_memory_budget();
   bool kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter);
   std::string peer_name(std::uint64_t id);
+  std::vector<std::pair<std::uint64_t, std::string>> connection_list();
   void send_best_effort(int fd, std::string_view bytes);
   void ensure_thread_initialized();
   std::int64_t idle_deadline_from_now() const;
@@ -98,6 +106,8 @@ class ServerCore {
 
   UniqueFd listen_fd_;
   std::uint16_t port_ = 0;
+  ProxyNetworks proxy_networks_;                   // immutable after construction
+  std::unique_ptr<ProxyHeaderWaits> proxy_waits_;  // the acceptor thread's; null: PROXY off
   std::unique_ptr<Acceptor> acceptor_;
   ConnectionPool pool_;
   ConnectionRegistry registry_;
@@ -114,6 +124,7 @@ class ServerCore {
   LogRateLimit memory_log_{5000};
   LogRateLimit output_log_{5000};
   LogRateLimit timeout_log_{5000};
+  LogRateLimit proxy_log_{5000};
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;

@@ -199,12 +199,18 @@ void cmd_command(const Args& a, std::string& out, KvShared&, connsched::RequestC
   resp::array(out, 0);
 }
 
-// CLIENT ID (the connection id the admin port's /kill takes) and CLIENT SETNAME (accepted,
-// not kept); other subcommands are refused the way Redis refuses unknown ones.
+// CLIENT ID (the connection id the admin port's /kill takes), CLIENT INFO (Redis 6.2's
+// line for this connection: its id and the client's address, the one a PROXY header
+// named behind a load balancer) and CLIENT SETNAME (accepted, not kept); other
+// subcommands are refused the way Redis refuses unknown ones.
 void cmd_client(const Args& a, std::string& out, KvShared&, connsched::RequestContext& ctx) {
   std::string sub = upper(a[1]);
   if (sub == "ID" && a.size() == 2)
     return resp::integer(out, static_cast<std::int64_t>(ctx.connection_id()));
+  if (sub == "INFO" && a.size() == 2) {
+    return resp::bulk(out,
+                      fmt::format("id={} addr={}\n", ctx.connection_id(), ctx.client_address()));
+  }
   if (sub == "SETNAME" && a.size() == 3) return resp::simple(out, "OK");
   resp::error(
       out,

@@ -83,6 +83,8 @@ class TestSession final : public Session {
       out.buffer().append(static_cast<std::size_t>(number(arg)), 'x');
     } else if (verb == "id") {
       out.append(std::to_string(ctx.connection_id()));
+    } else if (verb == "addr") {
+      out.append(ctx.client_address());
     } else if (verb == "throw") {
       throw std::runtime_error("the handler threw on purpose");
     } else if (verb == "quit") {

@@ -8,6 +8,7 @@
 //   begin|commit  -> ok          (in-transaction flag on|off)
 //   big <n>       -> n bytes of 'x'  (a large reply)
 //   id            -> <connection id>
+//   addr          -> <client address> (RequestContext::client_address)
 //   throw         -> (the handler throws: the server answers ERROR and closes)
 //   quit          -> bye         (then the server closes)
 //   anything else -> the line itself

@@ -49,6 +49,10 @@ class RequestContext {
   virtual ~RequestContext() = default;
   /// The connection's id (as shown in stats and used by kill).
   virtual std::uint64_t connection_id() const = 0;
+  /// The client's address, "1.2.3.4:5678" or "[2001:db8::1]:5678": the socket's peer, or
+  /// the client a PROXY protocol header named (--proxy-protocol-networks). Default: empty
+  /// (a context with no connection).
+  virtual std::string client_address() const { return {}; }
   /// Marks the connection as inside a transaction; pool-of-threads serves it first.
   virtual void set_in_transaction(bool in_transaction) = 0;
   virtual bool in_transaction() const = 0;

@@ -37,9 +37,18 @@ namespace connsched {
 struct ServerOptions {
   std::string program_name = "connsched";  ///< names the server in its log lines
   std::string thread_handling = "one-thread-per-connection";
-  std::string plugin_dir;  ///< empty: the build's or install's scheduler folder
-  std::string bind_address = "127.0.0.1";
-  int port = 0;  ///< 0: an ephemeral port (logged at start)
+  std::string plugin_dir;                  ///< empty: the build's or install's scheduler folder
+  std::string bind_address = "127.0.0.1";  ///< IPv4 or IPv6 ("::" also takes IPv4)
+  int port = 0;                            ///< 0: an ephemeral port (logged at start)
+  /// SO_REUSEPORT on the main listener: several processes bind one port and the kernel
+  /// spreads connections over them.
+  bool reuse_port = false;
+  /// Peers that must begin each connection with a PROXY protocol v1 or v2 header (MariaDB's
+  /// proxy_protocol_networks): comma-separated IPv4/IPv6 addresses or CIDR networks,
+  /// "localhost", or "*"; empty: none (the PROXY protocol is off).
+  std::string proxy_protocol_networks;
+  /// Seconds a connection from those networks may take to send its PROXY header.
+  std::uint32_t connect_timeout = 10;
   std::uint32_t max_connections = 1000;
   std::uint32_t wait_timeout = 28800;    ///< seconds a connection may sit idle
   std::uint32_t net_write_timeout = 60;  ///< seconds a reply may wait for a full socket
@@ -93,6 +102,9 @@ struct CoreStats {
   std::uint64_t connections_over_memory = 0;  ///< closed for max_connection_memory
   std::uint64_t connection_buffer_bytes = 0;  ///< all connections' buffers now (a gauge)
   std::uint64_t accept_errors = 0;
+  std::uint64_t proxy_headers = 0;          ///< PROXY headers accepted (LOCAL included)
+  std::uint64_t proxy_header_errors = 0;    ///< malformed, truncated or late: closed
+  std::uint64_t proxy_headers_refused = 0;  ///< sent from a network not allowed: closed
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
   std::vector<std::uint64_t> waits;  ///< per connsched_wait_type

@@ -49,7 +49,8 @@ std::string find_tool(const std::string& name) {
                                                                {"redis-benchmark", "redis-tools"},
                                                                {"redis-server", "redis-server"},
                                                                {"curl", "curl"},
-                                                               {"wrk", "wrk"}};
+                                                               {"wrk", "wrk"},
+                                                               {"haproxy", "haproxy"}};
   const char* path = std::getenv("PATH");
   std::string dirs = path ? path : "/usr/bin:/bin";
   std::size_t start = 0;
