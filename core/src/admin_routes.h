@@ -22,9 +22,14 @@ struct AdminActions {
   /// Returns an error message, empty on success.
   std::function<std::string(const std::string& name, const std::string& value)> set_option;
   std::function<void()> shutdown;
+  /// Starts a drain; returns an error message (refused), empty when it began.
+  std::function<std::string()> drain;
+  /// GET /health's whole reply: 200 while serving, 503 with the reason otherwise.
+  std::function<AdminResponse()> health;
 };
 
-/// GET /stats, GET /metrics, POST /kill?id=N, POST /set?name=value, POST /shutdown.
+/// GET /stats, GET /metrics, GET /health, POST /kill?id=N, POST /set?name=value,
+/// POST /drain, POST /shutdown.
 AdminResponse route_admin_request(const AdminRequest& request, const AdminActions& actions);
 
 }  // namespace connsched
