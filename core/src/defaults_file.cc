@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -115,7 +116,7 @@ DefaultsFile read_defaults_file(const std::string& path, const std::string& serv
   const auto lines = key_lines(text);
   std::map<std::string, DefaultsEntry> common, own;
   for (const CLI::ConfigItem& item : items) {
-    if (item.name == "--") continue;  // CLI11's end-of-section marker
+    if (item.name == "--" || item.name == "++") continue;  // CLI11's section markers
     std::string section;
     for (const auto& parent : item.parents) section += (section.empty() ? "" : ".") + parent;
     DefaultsEntry entry;
@@ -125,9 +126,10 @@ DefaultsFile read_defaults_file(const std::string& path, const std::string& serv
     if (found != lines.end()) {
       entry.line = found->second.front();
       if (found->second.size() > 1) {
+        std::string dashed = entry.name;
+        std::replace(dashed.begin(), dashed.end(), '_', '-');
         throw StartupError(fmt::format("{}:{}: '{}' is given again in [{}] (first at line {})",
-                                       path, found->second[1], item.name, section,
-                                       found->second[0]));
+                                       path, found->second[1], dashed, section, found->second[0]));
       }
     }
     if (section.empty()) {
