@@ -287,7 +287,11 @@ int ServerCore::run() {
     logger_.log(LogLevel::kInfo, "shutting down: stopped accepting, draining {} connection(s)",
                 draining);
   }
-  if (!escalate || !registry_.wait_empty(deadline)) close_remaining_connections();
+  if (!escalate) {
+    close_remaining_connections(/*logged=*/true);  // the drain said why
+  } else if (!registry_.wait_empty(deadline)) {
+    close_remaining_connections(/*logged=*/false);
+  }
   acceptor_->join();  // no-threads: the acceptor thread served the last connection
   listen_fd_.reset();
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
@@ -312,9 +316,9 @@ ServerCore::StopCause ServerCore::wait_for_stop_request() {
 
 // New connections are refused from here on: the listener is shut down, not closed, so
 // its descriptor cannot be reused under the acceptor (no-threads may still be serving on
-// that thread). What was in its backlog is reset by the kernel, as on close.
+// that thread). Any thread; twice is harmless.
 void ServerCore::stop_accepting() {
-  acceptor_->request_stop();
+  if (acceptor_) acceptor_->request_stop();
   ::shutdown(listen_fd_.get(), SHUT_RDWR);
 }
 
@@ -351,10 +355,13 @@ bool ServerCore::drain_connections(std::chrono::steady_clock::time_point deadlin
 
 // The deadline passed: every connection left is closed, busy or not; a handler that does
 // not return within 2 s more makes the process exit at once.
-void ServerCore::close_remaining_connections() {
+void ServerCore::close_remaining_connections(bool logged) {
   if (registry_.size() == 0) return;
-  logger_.log(LogLevel::kWarning, "shutdown: {} connection(s) still open after {} s; closing them",
-              registry_.size(), options_.shutdown_timeout);
+  if (!logged) {
+    logger_.log(LogLevel::kWarning,
+                "shutdown: {} connection(s) still busy after {} s; closing them", registry_.size(),
+                options_.shutdown_timeout);
+  }
   registry_.for_each([&](Connection& c) {
     c.killed.store(CONNSCHED_KILL_CONNECTION);
     ::shutdown(c.fd.get(), SHUT_RDWR);
@@ -388,6 +395,8 @@ std::string ServerCore::drain() {
   std::lock_guard lock(shutdown_mutex_);
   if (shutdown_requested_) return fmt::format("already shutting down ({})", stop_reason_);
   if (drain_requested_) return {};
+  // Before the reply: a client that connects after it is refused, never served.
+  stop_accepting();
   drain_requested_ = true;
   stop_reason_ = "draining (POST /drain)";
   drain_started_ms_ = monotonic_ms();

@@ -77,7 +77,7 @@ class ServerCore {
   StopCause wait_for_stop_request();
   void stop_accepting();
   bool drain_connections(std::chrono::steady_clock::time_point deadline);
-  void close_remaining_connections();
+  void close_remaining_connections(bool logged);
   void make_admin_server();
   void start_backend();
   void on_accept(UniqueFd fd);

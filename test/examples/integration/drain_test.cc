@@ -281,6 +281,8 @@ TEST_CASE(
       torn += r.torn_replies;
     }
     CHECK(torn == 0);
+    // Every client's connection was closed by the drain, between requests.
+    for (const auto& r : results) CHECK(r.clean_closes >= 1);
     REQUIRE(!all.empty());
     // The counter's values are 1..N with none missing: no INCR ran without its reply
     // reaching the client, and none was answered twice.
@@ -306,6 +308,9 @@ TEST_CASE(
       lost += r.keep_alive_lost;
       torn += r.torn_replies;
     }
+    // Every client was told (or, under no-threads, still queued unserved and closed
+    // before its first reply).
+    for (const auto& r : results) CHECK(r.close_announced + r.clean_closes >= 1);
     CHECK(replies > 0);
     CHECK(announced >= 1);
     CHECK(lost == 0);
