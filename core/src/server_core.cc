@@ -399,7 +399,6 @@ std::string ServerCore::drain() {
   stop_accepting();
   drain_requested_ = true;
   stop_reason_ = "draining (POST /drain)";
-  drain_started_ms_ = monotonic_ms();
   draining_.store(true);
   shutdown_cv_.notify_all();
   return {};

@@ -129,10 +129,9 @@ class ServerCore {
 
   mutable std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;
-  bool shutdown_requested_ = false;  // under shutdown_mutex_, as are the three below
+  bool shutdown_requested_ = false;  // under shutdown_mutex_, as are the two below
   bool drain_requested_ = false;
   std::string stop_reason_;  // what /health says once a drain or shutdown began
-  std::int64_t drain_started_ms_ = 0;
   std::atomic<bool> shutting_down_{false};
   // POST /drain: connections close at their next request boundary (protocol.h).
   std::atomic<bool> draining_{false};
