@@ -357,3 +357,32 @@ TEST_CASE("POST /drain without the admin token is refused when a token is config
   REQUIRE(status.has_value());
   CHECK(*status == 0);
 }
+
+TEST_CASE(
+    "during a drain http_server answers the next request on a keep-alive connection with "
+    "Connection: close, then closes it, on every backend") {
+  for (const auto& backend : builtin_backends()) {
+    if (backend == "process-pool") continue;
+    CAPTURE(backend);
+    ExampleServer server("http_server", backend);
+    TestClient client(server.port());
+    const std::string request = "GET / HTTP/1.1\r\nHost: drain\r\n\r\n";
+    REQUIRE(client.send(request));
+    std::string first;
+    while (first.find("\r\n\r\n") == std::string::npos) {
+      auto line = client.read_line(10s);
+      REQUIRE(line.has_value());
+      first += *line + "\n";
+    }
+    CHECK(first.find("Connection: close") == std::string::npos);
+    REQUIRE(admin(server, "POST", "/drain").status == 202);
+    client.read_all(200ms);  // the first reply's body
+    REQUIRE(client.send(request));
+    const std::string last = client.read_all(10s);  // to EOF: the server closes
+    CHECK(last.find("HTTP/1.1 200") == 0);
+    CHECK(last.find("Connection: close") != std::string::npos);
+    auto status = server.process().wait_exit(30s);
+    REQUIRE(status.has_value());
+    CHECK(*status == 0);
+  }
+}
