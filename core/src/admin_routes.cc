@@ -63,6 +63,10 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
       {"/connections", "GET", "JSON: each open connection's id and client address"},
       {"/kill", "POST", "?id=N: close connection N"},
       {"/set", "POST", "?name=value: change a backend option at run time"},
+      {"/health", "GET", "200 while serving; 503 with the reason while draining or shutting down"},
+      {"/drain", "POST",
+       "stop accepting, close each connection at its next request boundary, exit 0 when none "
+       "is left or after --shutdown-timeout"},
       {"/shutdown", "POST", "graceful shutdown, as SIGTERM"}};
   const Route* route = nullptr;
   for (const auto& r : kRoutes) {
@@ -106,6 +110,16 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
       }
     }
     return ok_json(body + "]}\n");
+  }
+  if (path == "/health") {
+    if (!request.query.empty()) return error(400, "/health takes no parameters");
+    return actions.health ? actions.health() : ok_json("{\"status\": \"serving\"}\n");
+  }
+  if (path == "/drain") {
+    if (!request.query.empty()) return error(400, "/drain takes no parameters");
+    if (!actions.drain) return error(409, "this server cannot drain");
+    if (std::string why = actions.drain(); !why.empty()) return error(409, why);
+    return ok_json("{\"drain\": \"started\"}\n", 202);
   }
   if (path == "/kill") return kill_route(request, actions);
   if (path == "/set") return set_route(request, actions);

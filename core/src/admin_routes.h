@@ -27,10 +27,14 @@ struct AdminActions {
   /// Each open connection's id and client address (the PROXY header's client when there
   /// was one), by id. Null: GET /connections lists none.
   std::function<std::vector<std::pair<std::uint64_t, std::string>>()> connections;
+  /// Starts a drain; returns an error message (refused), empty when it began.
+  std::function<std::string()> drain;
+  /// GET /health's whole reply: 200 while serving, 503 with the reason otherwise.
+  std::function<AdminResponse()> health;
 };
 
-/// GET /stats, GET /metrics, GET /connections, POST /kill?id=N, POST /set?name=value, POST
-/// /shutdown.
+/// GET /stats, GET /metrics, GET /connections, GET /health, POST /kill?id=N, POST
+/// /set?name=value, POST /drain, POST /shutdown.
 AdminResponse route_admin_request(const AdminRequest& request, const AdminActions& actions);
 
 }  // namespace connsched

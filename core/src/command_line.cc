@@ -14,6 +14,7 @@
 #include "admin_auth.h"
 #include "command_line_options.h"
 #include "connsched/server.h"
+#include "defaults_file.h"
 #include "log.h"
 #include "option_listing.h"
 #include "option_values.h"
@@ -81,6 +82,43 @@ std::string unknown_flag_message(const std::string& flag, const CLI::App& app,
                            flag, near);
 }
 
+// The backend's flags a defaults file gives, each checked against the backend's
+// declarations here, so that an unknown one or a bad value names its file and line.
+std::map<std::string, std::string> backend_values_from(const DefaultsFile& file,
+                                                       const std::vector<DefaultsEntry>& entries,
+                                                       const CLI::App& app,
+                                                       const LoadedScheduler& chosen,
+                                                       const std::string& dir) {
+  std::map<std::string, std::string> values;
+  for (const DefaultsEntry& entry : entries) {
+    std::string dashed = entry.name;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    // A bare "skip-name" line reads as "true": mysqld's way to turn a bool off.
+    const bool bare_negation = entry.value == "true" && (entry.name.starts_with("skip_") ||
+                                                         entry.name.starts_with("disable_"));
+    const std::string arg =
+        bare_negation ? "--" + dashed : fmt::format("--{}={}", dashed, entry.value);
+    BackendFlags one;
+    try {
+      one = backend_flags({arg}, chosen.options);
+    } catch (const StartupError& e) {
+      throw StartupError(file.where(entry) + e.what());
+    }
+    if (!one.unknown.empty()) {
+      throw StartupError(file.where(entry) +
+                         unknown_flag_message(one.unknown.front(), app, chosen, dir));
+    }
+    for (auto& [name, value] : one.values) {
+      if (const auto* option = find_option(chosen.options, name)) {
+        if (std::string why = check_option_value(*option, value); !why.empty())
+          throw StartupError(file.where(entry) + why);
+      }
+      values[name] = value;
+    }
+  }
+  return values;
+}
+
 // --list-options=json: exit 0 with the listing, or 2 when the backend cannot be loaded
 // (the listing still names core's options and says why).
 int list_options_json(const std::string& name, const CLI::App& app,
@@ -115,6 +153,11 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
                  "Print every option (core's and the backend's) in a machine-readable form "
                  "and exit")
       ->check(CLI::IsMember({"json"}));
+  std::string defaults_path;
+  app.add_option("--defaults-file,--defaults_file", defaults_path,
+                 "Read settings from FILE (INI or TOML): [connsched] for every server, [" +
+                     spec.name +
+                     "] for this one (wins over [connsched]); flags on the command line win");
   std::string token_file;
   add_core_options(app, options, token_file);
   std::set<std::string> core_names;
@@ -125,6 +168,20 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   } catch (const CLI::ParseError& e) {
     logger.log(LogLevel::kError, "{} (see --help)", e.what());
     return kExitBadStart;
+  }
+  // The file's settings land before --help and the backend's loading: they may name the
+  // backend (thread_handling) and its folder.
+  DefaultsFile defaults;
+  std::vector<DefaultsEntry> defaults_rest;
+  if (app.count("--defaults-file") > 0) {
+    try {
+      if (defaults_path.empty()) throw StartupError("--defaults-file: an empty path");
+      defaults = read_defaults_file(defaults_path, spec.name);
+      defaults_rest = apply_defaults(app, defaults, {"help", "list_options", "defaults_file"});
+    } catch (const StartupError& e) {
+      logger.log(LogLevel::kError, "{}", e.what());
+      return kExitBadStart;
+    }
   }
   if (help) {
     std::printf("%s%s", app.help().c_str(), backend_help(options).c_str());
@@ -151,7 +208,8 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
     if (!flags.unknown.empty()) {
       throw StartupError(unknown_flag_message(flags.unknown.front(), app, chosen, dir));
     }
-    options.backend_options = std::move(flags.values);
+    options.backend_options = backend_values_from(defaults, defaults_rest, app, chosen, dir);
+    for (auto& [name, value] : flags.values) options.backend_options[name] = value;  // CLI wins
     // Whether a flag was given, not whether its value is empty: `--admin-token-file=$UNSET`
     // must stop the start, never leave the admin port open.
     const bool token_given = app.count("--admin-token") > 0;
@@ -194,7 +252,8 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
       }
       logger.log(LogLevel::kInfo, "{}: shutting down gracefully (send it again to stop at once)",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      server->request_shutdown();
+      server->request_shutdown(
+          fmt::format("shutting down ({})", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     }
   });
 

@@ -183,12 +183,14 @@ void add_core_options(CLI::App& app, ServerOptions& o, std::string& token_file) 
       ->capture_default_str()
       ->transform(integer_in(std::int64_t{1} << 20, std::int64_t{1} << 50));
   app.add_option("--shutdown-timeout,--shutdown_timeout", o.shutdown_timeout,
-                 "Seconds a graceful shutdown (SIGTERM/SIGINT) may take")
+                 "Seconds a graceful shutdown (SIGTERM/SIGINT) or a drain (POST /drain) may take")
       ->capture_default_str()
       ->transform(integer_in(1, 3600));
-  app.add_option("--admin-port,--admin_port", o.admin_port,
-                 "Admin HTTP port (/stats, /metrics, /kill, /set, /shutdown) served by its own "
-                 "thread; 0: any free port (logged at start); not given: no admin port")
+  app.add_option(
+         "--admin-port,--admin_port", o.admin_port,
+         "Admin HTTP port (/stats, /metrics, /health, /kill, /set, /drain, /shutdown) served "
+         "by its own thread; 0: any free port (logged at start); not given: no admin "
+         "port")
       ->transform(integer_in(0, 65535));
   app.add_option("--admin-bind-address,--admin_bind_address", o.admin_bind_address,
                  "Address the admin port listens on")

@@ -32,6 +32,11 @@ std::size_t ConnectionContext::reply_room() const {
 // Without a connection there is no input buffer to wait on: nothing to remember.
 void RequestContext::need_bytes(std::size_t) {}
 
+// The server's drain, as the handler of a request sees it (protocol.h says what to do).
+bool ConnectionContext::draining() const {
+  return conn_.core->draining();
+}
+
 CoreStats ConnectionContext::core_stats() const {
   return conn_.core->core_stats();
 }

@@ -26,6 +26,7 @@ class ConnectionContext final : public RequestContext {
   bool holds_locks() const override { return conn_.holds_locks.load(std::memory_order_relaxed); }
   void close_after_reply() override { conn_.close_requested = true; }
   bool killed() const override { return conn_.killed.load() != CONNSCHED_KILL_NONE; }
+  bool draining() const override;
   std::size_t reply_room() const override;
   void need_bytes(std::size_t total) override { conn_.need_bytes = total; }
   CoreStats core_stats() const override;

@@ -196,6 +196,13 @@ bool ServerCore::process_input(Connection& c) {
       keep = false;
       break;
     }
+    // A drain closes the connection at this boundary: nothing more buffered (a pipeline
+    // is answered to its end) and no transaction open.
+    if (draining() && c.in_start == c.in.size() &&
+        !c.in_transaction.load(std::memory_order_relaxed)) {
+      keep = false;
+      break;
+    }
     if (c.out.size() >= kFlushThreshold && !flush(c)) return false;
   }
   if (c.in_start == c.in.size()) {

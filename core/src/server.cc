@@ -40,8 +40,11 @@ void Server::start() {
 int Server::run() {
   return core_->run();
 }
-void Server::request_shutdown() {
-  core_->request_shutdown();
+void Server::request_shutdown(const std::string& reason) {
+  core_->request_shutdown(reason.empty() ? "shutdown requested" : reason);
+}
+std::string Server::drain() {
+  return core_->drain();
 }
 CoreStats Server::core_stats() const {
   return core_->core_stats();

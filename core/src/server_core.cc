@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "listen_socket.h"
+#include "admin_json.h"
 #include "option_values.h"
 #include "proxy_header.h"
 #include "request_context.h"
@@ -135,7 +136,9 @@ void ServerCore::make_admin_server() {
   actions.set_option = [this](const std::string& name, const std::string& value) {
     return set_option(name, value);
   };
-  actions.shutdown = [this] { request_shutdown(); };
+  actions.shutdown = [this] { request_shutdown("shutting down (POST /shutdown)"); };
+  actions.drain = [this] { return drain(); };
+  actions.health = [this] { return health(); };
   actions.connections = [this] { return connection_list(); };
   admin_ = std::make_unique<AdminServer>(options_.admin_bind_address, options_.admin_port,
                                          std::move(actions), logger_, options_.admin_token);
@@ -238,47 +241,43 @@ void ServerCore::start() {
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
 }
 
+// SIGTERM, POST /shutdown and POST /drain share this path. A shutdown closes idle
+// connections at once (the systemd and pgbouncer convention); a drain first lets each
+// connection end at its own next request boundary, so a client behind a balancer loses
+// nothing, and becomes a shutdown when a signal or POST /shutdown arrives meanwhile.
+// Both end at --shutdown-timeout, with exit status 0.
 int ServerCore::run() {
   start();
-  {
-    std::unique_lock lock(shutdown_mutex_);
-    shutdown_cv_.wait(lock, [&] { return shutdown_requested_; });
-  }
+  const StopCause cause = wait_for_stop_request();
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(options_.shutdown_timeout);
+  stop_accepting();
+  bool escalate = true;  // idle connections still need closing
+  if (cause == StopCause::kDrain) escalate = drain_connections(deadline);
   shutting_down_.store(true);
-  acceptor_->request_stop();
   std::size_t draining = 0;
   // Every idle connection is woken to close; busy ones answer what they received first.
   registry_.begin_shutdown([&](Connection& c) {
     ++draining;
+    if (!escalate) return;
     int expected = CONNSCHED_KILL_NONE;
     c.killed.compare_exchange_strong(expected, CONNSCHED_KILL_SHUTDOWN);
     ::shutdown(c.fd.get(), SHUT_RD);
     if (scheduler_.table.post_kill_notification)
       scheduler_.table.post_kill_notification(backend_, &c);
   });
-  logger_.log(LogLevel::kInfo, "shutting down: stopped accepting, draining {} connection(s)",
-              draining);
-  acceptor_->join();
+  if (escalate) {
+    logger_.log(LogLevel::kInfo, "shutting down: stopped accepting, draining {} connection(s)",
+                draining);
+  }
+  if (!escalate) {
+    close_remaining_connections(/*logged=*/true);  // the drain said why
+  } else if (!registry_.wait_empty(deadline)) {
+    close_remaining_connections(/*logged=*/false);
+  }
+  acceptor_->join();  // no-threads: the acceptor thread served the last connection
   if (proxy_waits_) proxy_waits_->close_all();  // its thread is gone: no header is served now
   listen_fd_.reset();
-  if (!registry_.wait_empty(deadline)) {
-    logger_.log(LogLevel::kWarning,
-                "shutdown: {} connection(s) still busy after {} s; closing them", registry_.size(),
-                options_.shutdown_timeout);
-    registry_.for_each([&](Connection& c) {
-      c.killed.store(CONNSCHED_KILL_CONNECTION);
-      ::shutdown(c.fd.get(), SHUT_RDWR);
-      if (scheduler_.table.post_kill_notification)
-        scheduler_.table.post_kill_notification(backend_, &c);
-    });
-    if (!registry_.wait_empty(std::chrono::steady_clock::now() + std::chrono::seconds(2))) {
-      logger_.log(LogLevel::kError, "shutdown: {} connection(s) stuck in a handler; exiting now",
-                  registry_.size());
-      std::_Exit(1);
-    }
-  }
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   if (idle_timer_) idle_timer_->stop();
   {
@@ -293,10 +292,131 @@ int ServerCore::run() {
   return 0;
 }
 
-void ServerCore::request_shutdown() {
+ServerCore::StopCause ServerCore::wait_for_stop_request() {
+  std::unique_lock lock(shutdown_mutex_);
+  shutdown_cv_.wait(lock, [&] { return shutdown_requested_ || drain_requested_; });
+  return shutdown_requested_ ? StopCause::kShutdown : StopCause::kDrain;
+}
+
+// New connections are refused from here on: the listener is shut down, not closed, so
+// its descriptor cannot be reused under the acceptor (no-threads may still be serving on
+// that thread). Any thread; twice is harmless.
+void ServerCore::stop_accepting() {
+  if (acceptor_) acceptor_->request_stop();
+  ::shutdown(listen_fd_.get(), SHUT_RDWR);
+}
+
+// Waits for the connections to end at their request boundaries (process_input closes
+// them). True when a shutdown was requested meanwhile (the idle ones must be closed
+// now); false when none is left or the deadline passed (close_remaining_connections).
+bool ServerCore::drain_connections(std::chrono::steady_clock::time_point deadline) {
+  const std::size_t open = registry_.size();
+  logger_.log(LogLevel::kInfo,
+              "draining: stopped accepting; {} connection(s) close at their next request "
+              "boundary (at most {} s)",
+              open, options_.shutdown_timeout);
+  const std::int64_t started = monotonic_ms();
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(shutdown_mutex_);
+      if (shutdown_requested_) {
+        logger_.log(LogLevel::kInfo, "drain: {}; closing idle connections now", stop_reason_);
+        return true;
+      }
+    }
+    auto step = std::min(deadline, std::chrono::steady_clock::now() + kAcceptPause);
+    if (registry_.wait_empty(step)) {
+      logger_.log(LogLevel::kInfo, "drained: the last connection ended {} ms after the drain began",
+                  monotonic_ms() - started);
+      return false;
+    }
+  }
+  logger_.log(LogLevel::kWarning,
+              "drain: {} connection(s) still open after {} s (shutdown_timeout); closing them",
+              registry_.size(), options_.shutdown_timeout);
+  return false;
+}
+
+// The deadline passed: every connection left is closed, busy or not; a handler that does
+// not return within 2 s more makes the process exit at once.
+void ServerCore::close_remaining_connections(bool logged) {
+  if (registry_.size() == 0) return;
+  if (!logged) {
+    logger_.log(LogLevel::kWarning,
+                "shutdown: {} connection(s) still busy after {} s; closing them", registry_.size(),
+                options_.shutdown_timeout);
+  }
+  registry_.for_each([&](Connection& c) {
+    c.killed.store(CONNSCHED_KILL_CONNECTION);
+    ::shutdown(c.fd.get(), SHUT_RDWR);
+    if (scheduler_.table.post_kill_notification)
+      scheduler_.table.post_kill_notification(backend_, &c);
+  });
+  if (!registry_.wait_empty(std::chrono::steady_clock::now() + std::chrono::seconds(2))) {
+    logger_.log(LogLevel::kError, "shutdown: {} connection(s) stuck in a handler; exiting now",
+                registry_.size());
+    std::_Exit(1);
+  }
+}
+
+void ServerCore::request_shutdown(std::string reason) {
   std::lock_guard lock(shutdown_mutex_);
+  if (!shutdown_requested_) stop_reason_ = std::move(reason);
   shutdown_requested_ = true;
   shutdown_cv_.notify_all();
+}
+
+// Refused, with the reason, where a drain could not keep its promise: a backend whose
+// connections are served in other processes (core cannot reach them to close each at its
+// boundary), or a shutdown already under way. A second drain is not an error.
+std::string ServerCore::drain() {
+  if (scheduler_.table.flags & CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS) {
+    return fmt::format(
+        "backend '{}' serves connections in other processes, which core cannot close at their "
+        "request boundaries; use SIGTERM or POST /shutdown",
+        backend_name_);
+  }
+  std::lock_guard lock(shutdown_mutex_);
+  if (shutdown_requested_) return fmt::format("already shutting down ({})", stop_reason_);
+  if (drain_requested_) return {};
+  // Before the reply: a client that connects after it is refused, never served.
+  stop_accepting();
+  drain_requested_ = true;
+  stop_reason_ = "draining (POST /drain)";
+  draining_.store(true);
+  shutdown_cv_.notify_all();
+  return {};
+}
+
+// What a balancer's health check reads (HAProxy's option httpchk): the status alone
+// decides; the body says why, for the operator.
+AdminResponse ServerCore::health() const {
+  std::string status = "serving";
+  std::string reason;
+  {
+    std::lock_guard lock(shutdown_mutex_);
+    if (shutdown_requested_) {
+      status = "shutting down";
+      reason = stop_reason_;
+    } else if (drain_requested_) {
+      status = "draining";
+      reason = stop_reason_;
+    }
+  }
+  const std::size_t open = registry_.size();
+  if (reason.empty()) {
+    return AdminResponse{200,
+                         "application/json",
+                         fmt::format("{{\"status\": \"serving\", \"connections\": {}}}\n", open),
+                         {},
+                         {}};
+  }
+  return AdminResponse{503,
+                       "application/json",
+                       fmt::format("{{\"status\": {}, \"reason\": {}, \"connections\": {}}}\n",
+                                   json_quote(status), json_quote(reason), open),
+                       {},
+                       {}};
 }
 
 std::int64_t ServerCore::idle_deadline_from_now() const {

@@ -40,7 +40,14 @@ class ServerCore {
   const std::string& backend_name() const { return backend_name_; }
   void start();
   int run();
-  void request_shutdown();
+  /// `reason` is what GET /health reports while the shutdown runs.
+  void request_shutdown(std::string reason = "shutdown requested");
+  /// Starts a drain (POST /drain): an error message when it cannot, empty when it began
+  /// or was already under way.
+  std::string drain();
+  /// GET /health: 200 while serving, 503 with the reason while draining or shutting down.
+  AdminResponse health() const;
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
 
   CoreStats core_stats() const {
     CoreStats s = counters_.snapshot(registry_.size(), registry_.peak());
@@ -68,6 +75,11 @@ class ServerCore {
 
  private:
   void bind_listener();
+  enum class StopCause { kShutdown, kDrain };
+  StopCause wait_for_stop_request();
+  void stop_accepting();
+  bool drain_connections(std::chrono::steady_clock::time_point deadline);
+  void close_remaining_connections(bool logged);
   void make_admin_server();
   void start_backend();
   void on_accept(UniqueFd fd, const sockaddr_storage& peer);
@@ -126,10 +138,14 @@ class ServerCore {
   LogRateLimit timeout_log_{5000};
   LogRateLimit proxy_log_{5000};
 
-  std::mutex shutdown_mutex_;
+  mutable std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;
-  bool shutdown_requested_ = false;
+  bool shutdown_requested_ = false;  // under shutdown_mutex_, as are the two below
+  bool drain_requested_ = false;
+  std::string stop_reason_;  // what /health says once a drain or shutdown began
   std::atomic<bool> shutting_down_{false};
+  // POST /drain: connections close at their next request boundary (protocol.h).
+  std::atomic<bool> draining_{false};
 
   // Accept-error reporting: the first error logs at once, repeats are summarised.
   std::mutex accept_error_mutex_;

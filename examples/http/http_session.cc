@@ -41,9 +41,11 @@ std::size_t HttpSession::handle(std::string_view input, connsched::Reply& out,
       break;
   }
   HttpResponse response = route_request(request, ctx);
-  out.append(
-      format_response(response, request.keep_alive, request.http_minor, request.method == "HEAD"));
-  if (!request.keep_alive) ctx.close_after_reply();
+  // Read after the route ran: a request that was served while the drain began is the
+  // connection's last, and its reply says so (a client then reconnects elsewhere).
+  const bool keep_alive = request.keep_alive && !ctx.draining();
+  out.append(format_response(response, keep_alive, request.http_minor, request.method == "HEAD"));
+  if (!keep_alive) ctx.close_after_reply();
   return request.consumed;
 }
 

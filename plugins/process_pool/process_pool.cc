@@ -143,6 +143,8 @@ constexpr connsched_scheduler kProcessPool = [] {
   d.end = process_pool_end;
   d.stats = process_pool_stats;
   d.reload = process_pool_reload;
+  // Its workers hold the connections: core cannot close them at request boundaries.
+  d.flags = CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS;
   return d;
 }();
 

@@ -66,6 +66,14 @@ class RequestContext {
   virtual void close_after_reply() = 0;
   /// True once the connection was killed or the server began shutting down.
   virtual bool killed() const = 0;
+  /// True once the server drains (POST /drain on the admin port): this connection is to
+  /// close at its next request boundary. Core closes it by itself after a request once no
+  /// further input is buffered and the connection is not inside a transaction
+  /// (set_in_transaction defers the close to the end of it). A protocol that can tell its
+  /// client reads this while building a reply and says so in it, then calls
+  /// close_after_reply() (HTTP: "Connection: close"), so a pipelining client retries the
+  /// rest elsewhere instead of losing it. Default: false (a context with no server).
+  virtual bool draining() const { return false; }
   /// Bytes a reply may still add before the connection's unsent replies pass
   /// max_output_buffer (which closes it): a handler building a large reply checks this as
   /// it grows and answers an error instead. Default: no bound.

@@ -40,8 +40,8 @@
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
  * landed, the members marked "version 1.2" below: the services' conn_holds_locks,
  * refuse_connection and detach_fd, and the descriptor's flags (OWN_IDLE_TIMEOUT: core
- * otherwise enforces wait_timeout); and it makes the per-connection slot atomic, readable
- * from post_kill_notification. Core accepts 1.0, 1.1 and 1.2 tables.
+ * otherwise enforces wait_timeout; SERVES_OUT_OF_PROCESS: core refuses POST /drain); and
+ * it makes the per-connection slot atomic, readable from post_kill_notification. Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -369,6 +369,11 @@ typedef struct connsched_scheduler {
  * backend need not scan for idle connections. A backend whose connections live where
  * core cannot see them (a pre-forked worker process) sets it. */
 #define CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT 0x1u
+/* SERVES_OUT_OF_PROCESS: the backend hands its connections to other processes (a
+ * pre-forked worker pool), where core's registry cannot reach them: core refuses
+ * POST /drain (closing each connection at its next request boundary) with this reason
+ * instead of promising what it cannot do. SIGTERM still drains through the backend's end. */
+#define CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS 0x2u
 
 /* The fixed header of a descriptor, for C99 designated or positional initialisers. */
 #define CONNSCHED_SCHEDULER_HEADER_INIT                          \

@@ -161,7 +161,13 @@ class Server {
   /// Serves until shutdown is requested and completes; returns the exit status.
   int run();
   /// Starts a graceful shutdown (any thread; also SIGTERM/SIGINT under run_server_main).
-  void request_shutdown();
+  /// `reason` is what GET /health says meanwhile (empty: "shutdown requested").
+  void request_shutdown(const std::string& reason = {});
+  /// Starts a drain (POST /drain): stop accepting, close each connection at its next
+  /// request boundary (see RequestContext::draining), and let run() return 0 once none is
+  /// left or after shutdown_timeout. Returns why it cannot (a backend serving connections
+  /// in other processes, a shutdown under way), empty when it began or already had.
+  std::string drain();
 
   CoreStats core_stats() const;
   BackendStats backend_stats() const;
