@@ -1,6 +1,7 @@
 // File: plugins/process_pool/spawner.cc
 #include "spawner.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -11,6 +12,7 @@
 
 #include <cerrno>
 #include <map>
+#include <string>
 
 #include "worker_process.h"
 
@@ -116,11 +118,29 @@ class Spawner {
   std::map<pid_t, std::uint32_t> slots_;  // live workers
 };
 
+// The threads of this process, the caller included (/proc/self/task); 0 if unreadable.
+std::size_t threads_in_process() {
+  std::size_t n = 0;
+  if (DIR* dir = ::opendir("/proc/self/task")) {
+    while (dirent* entry = ::readdir(dir)) n += entry->d_name[0] != '.';
+    ::closedir(dir);
+  }
+  return n;
+}
+
 }  // namespace
 
 // fork, then the child becomes the spawner and never returns (see the header for why
-// this is the one fork the master makes).
+// this is the one fork the master makes, and why it must be made while the process has
+// no other thread: the warning names the hazard when an embedding program broke that).
 pid_t fork_spawner(const connsched_services* svc, std::int64_t shutdown_timeout_ms, Fd& control) {
+  if (std::size_t threads = threads_in_process(); threads > 1) {
+    std::string line = "process-pool: forking the spawner while " + std::to_string(threads - 1) +
+                       " other thread(s) run in this process: a lock one of them holds now "
+                       "(an allocator's, a sanitizer's) stays locked in every worker; start "
+                       "the server before starting threads";
+    svc->log(svc, CONNSCHED_LOG_WARNING, line.c_str());
+  }
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return -1;
   Fd master_end(pair[0]), spawner_end(pair[1]);

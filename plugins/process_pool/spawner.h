@@ -13,10 +13,15 @@
 // children are clean copies of a process that held no locks.
 //
 // Constraints on the fork at init (process_pool.cc): it happens before our own threads
-// start and before core starts its acceptor; the only other thread then is core's
-// signal thread, which sits in sigtimedwait holding no lock. The spawner and workers
-// never start threads (ThreadSanitizer could not follow them), never return into the
-// server's code, and leave with _exit.
+// start, and core runs init before it starts any thread (scheduler_abi.h, `init`), so
+// the process then has one thread. Even a thread that looks idle is not safe to fork
+// beside: under gcc 12's AddressSanitizer a thread's start-up allocates
+// (pthread_getattr_np's realloc) under the allocator's size-class lock, which has no
+// fork handler there; a spawner forked at that instant gave every worker that lock held,
+// and a worker hung for ever at its first allocation of that size, its sockets unacked.
+// fork_spawner warns when another thread runs (an embedding program's). The spawner and
+// workers never start threads (ThreadSanitizer could not follow them), never return into
+// the server's code, and leave with _exit.
 #ifndef CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_
 #define CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_
 
