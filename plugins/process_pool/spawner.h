@@ -30,13 +30,14 @@
 #include "channel.h"
 #include "connsched/scheduler_abi.h"
 
-namespace connsched_plugins {
+namespace connsched::process_pool {
 
 // Forks the spawner. In the parent: returns the spawner's pid and sets `control` to
 // the master's end of the control channel; -1 with errno on failure. The child never
 // returns.
-pid_t fork_spawner(const connsched_services* svc, std::int64_t shutdown_timeout_ms, Fd& control);
+pid_t fork_spawner(const connsched_services* svc, std::int64_t shutdown_timeout_ms,
+                   UniqueFd& control);
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool
 
 #endif  // CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_
