@@ -234,6 +234,17 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   }
 
   if (auto level = parse_log_level(options.log_level)) logger.set_level(*level);
+  // The backend's init runs here, while this is the process's only thread: the signal
+  // thread starts after it (SIGTERM meanwhile stays pending, blocked above). A backend may
+  // fork at init (process-pool's spawner), and a fork copies only the calling thread, so
+  // a lock another thread holds at that instant stays locked in the child for ever; a
+  // thread that has just started holds such locks (under ASan its start-up allocates).
+  try {
+    server->start();
+  } catch (const StartupError& e) {
+    logger.log(LogLevel::kError, "{}", e.what());
+    return kExitBadStart;
+  }
   std::jthread signal_thread([&, signals](std::stop_token stop) {
     int received = 0;
     while (!stop.stop_requested()) {

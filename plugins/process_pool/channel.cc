@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace connsched_plugins {
+namespace connsched::process_pool {
 
 // sendmsg with one SCM_RIGHTS fd when asked; MSG_NOSIGNAL so a dead peer is EPIPE,
 // not a SIGPIPE that would kill the sender.
@@ -55,7 +55,7 @@ int receive_message(int channel, Received& out) {
         c->cmsg_len >= CMSG_LEN(sizeof(int))) {
       int fd = -1;
       std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      out.fd = Fd(fd);
+      out.fd = UniqueFd(fd);
     }
   }
   out.truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
@@ -63,4 +63,4 @@ int receive_message(int channel, Received& out) {
   return 1;
 }
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool

@@ -9,42 +9,11 @@
 #ifndef CONNSCHED_PLUGINS_PROCESS_POOL_CHANNEL_H_
 #define CONNSCHED_PLUGINS_PROCESS_POOL_CHANNEL_H_
 
-#include <sys/types.h>
-#include <unistd.h>
-
 #include <cstdint>
-#include <utility>
 
-namespace connsched_plugins {
+#include "connsched/unique_fd.h"
 
-// Owns a file descriptor: closed when it goes out of scope.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  // Closes now rather than at scope end (a channel the peer must see EOF on).
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+namespace connsched::process_pool {
 
 enum class Kind : std::uint32_t {
   // master -> spawner
@@ -75,7 +44,7 @@ struct Message {
 
 struct Received {
   Message message;
-  Fd fd;                   // the attached fd, if one arrived
+  UniqueFd fd;             // the attached fd, if one arrived
   bool truncated = false;  // MSG_CTRUNC: an attached fd was dropped by the kernel
 };
 
@@ -87,6 +56,6 @@ int send_message(int channel, const Message& message, int fd = -1);
 // when a non-blocking channel is empty).
 int receive_message(int channel, Received& out);
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool
 
 #endif  // CONNSCHED_PLUGINS_PROCESS_POOL_CHANNEL_H_

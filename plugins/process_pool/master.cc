@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <chrono>
 
-namespace connsched_plugins {
+namespace connsched::process_pool {
 
 namespace {
 
@@ -22,6 +22,7 @@ constexpr int kTickMs = 100;                    // respawn timers, killed pendin
 constexpr std::int64_t kStartWaitMs = 20000;    // the first generation must be up by then
 constexpr std::int64_t kRefusalPauseMs = 1000;  // a refusing worker is skipped this long
 constexpr std::int64_t kKillGraceMs = 3000;     // after SIGKILL at the drain deadline
+constexpr std::int64_t kAckOverdueMs = 5000;    // a worker this late to ack is logged
 
 // "exited with status 3" / "was killed by signal 9 (KILL)", for the log.
 std::string describe(int status) {
@@ -37,7 +38,8 @@ std::string describe(int status) {
 }  // namespace
 
 // The manager's epoll set starts with the spawner's channel and the wake eventfd.
-Master::Master(const connsched_services* svc, PoolSettings settings, Fd control, pid_t spawner)
+Master::Master(const connsched_services* svc, ProcessPoolSettings settings, UniqueFd control,
+               pid_t spawner)
     : svc_(svc),
       settings_(settings),
       control_(std::move(control)),
@@ -217,6 +219,7 @@ void Master::loop(std::stop_token stop) {
     respawn_due();
     advance_reload();
     route_pending();
+    log_overdue_acks();
     changed_.notify_all();
   }
 }
@@ -281,7 +284,7 @@ void Master::on_spawner_lost() {
 
 // A new worker is up: it becomes its slot's current one; during a reload the worker it
 // replaces is told to drain now, not before, so the slot never has nobody.
-void Master::on_spawned(const Message& m, Fd channel) {
+void Master::on_spawned(const Message& m, UniqueFd channel) {
   if (m.slot >= slots_.size()) return;
   Slot& slot = slots_[m.slot];
   slot.spawn_requested = false;
@@ -452,8 +455,8 @@ void Master::close_channel(Worker& w) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.channel.get(), nullptr);
     w.channel.reset();
   }
-  for (auto& [token, conn] : w.inflight) {
-    pending_.push_front(conn);
+  for (auto& [token, sent] : w.inflight) {
+    pending_.push_front(sent.conn);
     ++rerouted_;
   }
   w.inflight.clear();
@@ -475,7 +478,7 @@ void Master::read_worker(Worker& w) {
     if (in.message.kind == Kind::kAck) {
       auto it = w.inflight.find(in.message.token);
       if (it == w.inflight.end()) continue;
-      connsched_conn* conn = it->second;
+      connsched_conn* conn = it->second.conn;
       w.inflight.erase(it);
       if (in.message.value == 1) {
         ++w.connections;
@@ -499,6 +502,7 @@ void Master::read_worker(Worker& w) {
       }
     } else if (in.message.kind == Kind::kClosed) {
       if (w.connections > 0) --w.connections;
+      if (in.message.value == 1) ++timed_out_;  // the worker's wait_timeout closed it
       ++w.served;
       w.refusing_until_ms = 0;
     }
@@ -556,13 +560,37 @@ void Master::route_pending() {
                           svc_->conn_fd(conn));
     if (rc == 0) {
       pending_.pop_front();
-      w->inflight.emplace(token, conn);
+      w->inflight.emplace(token, Worker::Sent{conn, svc_->now_ms()});
     } else if (rc == EAGAIN || rc == EWOULDBLOCK || rc == ETOOMANYREFS || rc == ENOBUFS) {
       skip.push_back(w);
     } else {
       close_channel(*w);  // EPIPE: it died; its inflight sockets are re-queued
     }
   }
+}
+
+// A worker reads its channel between requests, so a socket unacknowledged for seconds
+// means its loop is stuck in one request or hung (a lock it inherited held): the client
+// waits, and at shutdown core cannot drain that socket. Said once per worker, with its
+// pid, so that the operator (or a failing test's output) can tell which one.
+void Master::log_overdue_acks() {
+  const std::int64_t now = svc_->now_ms();
+  auto check = [&](Worker& w) {
+    if (w.ack_overdue_logged) return;
+    for (const auto& [token, sent] : w.inflight) {
+      if (now - sent.sent_ms < kAckOverdueMs) continue;
+      w.ack_overdue_logged = true;
+      log(CONNSCHED_LOG_WARNING,
+          "worker " + std::to_string(w.pid) + " has not acknowledged a socket passed " +
+              std::to_string(now - sent.sent_ms) + " ms ago (" + std::to_string(w.inflight.size()) +
+              " waiting): its loop is busy in one request or hung");
+      return;
+    }
+  };
+  for (Slot& slot : slots_) {
+    if (slot.current) check(*slot.current);
+  }
+  for (auto& w : retiring_) check(*w);
 }
 
 // PROCESS_POOL_WORKERS is php-fpm's scoreboard: one row per worker process.
@@ -578,22 +606,24 @@ void Master::stats(const connsched_stats_sink* sink) {
   counter("workers_alive", alive, "Worker processes running");
   counter("workers_draining", static_cast<std::int64_t>(retiring_.size()),
           "Old worker processes draining after a reload");
-  counter("connections_passed", passed_, "Sockets a worker adopted");
-  counter("connections_rerouted", rerouted_,
+  counter("connections_passed_total", passed_, "Sockets a worker adopted");
+  counter("connections_rerouted_total", rerouted_,
           "Sockets re-routed after a refusal or a worker's death");
   counter("connections_pending", static_cast<std::int64_t>(pending_.size()),
           "Sockets waiting for a worker");
-  counter("connections_closed_unserved", closed_unserved_,
+  counter("connections_closed_unserved_total", closed_unserved_,
           "Sockets closed because no worker could ever take them");
   counter("pool_connections", live_connections(),
           "Connections of the whole pool (waiting, in flight, held by workers), which "
           "max_connections bounds");
-  counter("connections_refused_full", refused_full_,
+  counter("connections_refused_full_total", refused_full_,
           "Connections refused because the pool held max_connections");
-  counter("respawns", respawns_, "Worker processes respawned after dying");
-  counter("reloads", reloads_, "Reloads (SIGHUP)");
-  counter("connections_handed_over", handed_over_,
+  counter("respawns_total", respawns_, "Worker processes respawned after dying");
+  counter("reloads_total", reloads_, "Reloads (SIGHUP)");
+  counter("connections_handed_over_total", handed_over_,
           "Idle connections a replaced worker handed to the next generation on reload");
+  counter("connections_timed_out_total", timed_out_,
+          "Connections a worker closed after wait_timeout idle (the workers enforce it)");
   counter("spawner_pid", spawner_, "The process that forks the workers");
 
   const char* columns[] = {"SLOT",        "PID",    "STATE",   "GENERATION",
@@ -625,4 +655,4 @@ void Master::stats(const connsched_stats_sink* sink) {
   for (const auto& w : retiring_) row(w->slot, slots_[w->slot], w.get(), "draining");
 }
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool

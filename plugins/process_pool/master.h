@@ -25,9 +25,9 @@
 #include "channel.h"
 #include "connsched/scheduler_abi.h"
 
-namespace connsched_plugins {
+namespace connsched::process_pool {
 
-struct PoolSettings {
+struct ProcessPoolSettings {
   std::size_t workers = 1;
   std::int64_t shutdown_timeout_ms = 10000;
   std::int64_t fast_crash_ms = 2000;   // a worker that dies sooner crashed "at once"
@@ -38,7 +38,8 @@ struct PoolSettings {
 
 class Master {
  public:
-  Master(const connsched_services* svc, PoolSettings settings, Fd control, pid_t spawner);
+  Master(const connsched_services* svc, ProcessPoolSettings settings, UniqueFd control,
+         pid_t spawner);
   ~Master();
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
@@ -60,13 +61,18 @@ class Master {
   struct Worker {
     std::uint32_t slot = 0;
     pid_t pid = 0;
-    Fd channel;
+    UniqueFd channel;
     std::int64_t generation = 0;
     State state = State::kRunning;
     std::int64_t spawned_ms = 0;
     std::int64_t connections = 0, served = 0, refused = 0;
     std::int64_t refusing_until_ms = 0;  // after a refusal, skipped until a close or this
-    std::unordered_map<std::int64_t, connsched_conn*> inflight;  // sent, not yet acked
+    struct Sent {
+      connsched_conn* conn;
+      std::int64_t sent_ms;  // an ack overdue past kAckOverdueMs is logged once
+    };
+    std::unordered_map<std::int64_t, Sent> inflight;  // sent, not yet acked
+    bool ack_overdue_logged = false;
   };
   struct Slot {
     std::unique_ptr<Worker> current;
@@ -81,7 +87,7 @@ class Master {
   void loop(std::stop_token stop);
   void read_control();
   void read_worker(Worker& w);
-  void on_spawned(const Message& m, Fd channel);
+  void on_spawned(const Message& m, UniqueFd channel);
   void on_spawn_failed(const Message& m);
   void on_exited(const Message& m);
   void on_spawner_lost();
@@ -91,6 +97,7 @@ class Master {
   void respawn_due();
   void advance_reload();
   void route_pending();
+  void log_overdue_acks();
   Worker* pick(const std::vector<Worker*>& skip);
   Worker* find(pid_t pid);
   bool all_gone() const;
@@ -99,11 +106,11 @@ class Master {
   void log(int level, const std::string& text) const;
 
   const connsched_services* svc_;
-  PoolSettings settings_;
-  Fd control_;
+  ProcessPoolSettings settings_;
+  UniqueFd control_;
   pid_t spawner_;
-  Fd epoll_;
-  Fd wake_;
+  UniqueFd epoll_;
+  UniqueFd wake_;
 
   mutable std::mutex mutex_;  // everything below; the manager thread holds it between polls
   std::condition_variable changed_;
@@ -117,12 +124,12 @@ class Master {
   std::size_t round_robin_ = 0;
   std::int64_t generation_ = 0;
   std::int64_t passed_ = 0, rerouted_ = 0, respawns_ = 0, reloads_ = 0, closed_unserved_ = 0;
-  std::int64_t refused_full_ = 0, handed_over_ = 0;
+  std::int64_t refused_full_ = 0, handed_over_ = 0, timed_out_ = 0;
   std::string start_error_;
 
   std::jthread thread_;  // last: stopped before the state it uses goes away
 };
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool
 
 #endif  // CONNSCHED_PLUGINS_PROCESS_POOL_MASTER_H_

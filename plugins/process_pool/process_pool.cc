@@ -24,130 +24,102 @@
 // workers one by one (nginx's reload), and each old worker hands its connections to the
 // new generation between requests (SCM_RIGHTS); SIGKILL of a worker is noticed and the worker
 // respawned, with a crash-loop breaker.
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
+#include <atomic>
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
-#include <exception>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
-#include "connsched/scheduler_abi.h"
+#include "connsched/backend.h"
 #include "master.h"
 #include "spawner.h"
 
+namespace connsched::process_pool {
 namespace {
 
-using connsched_plugins::Fd;
-using connsched_plugins::Master;
-using connsched_plugins::PoolSettings;
+struct Options {
+  std::atomic<std::int64_t> workers{0};  // 0 until init: one per core
+};
 
-// A declared option without a default reads as NULL when not given.
-long long option_or(const connsched_services* svc, const char* name, long long fallback) {
-  const char* value = svc->get_option(svc, name);
-  return value ? std::atoll(value) : fallback;
-}
-
-// Forks the spawner FIRST, while the server has no thread but core's signal thread
-// (in sigtimedwait, holding no lock) and before we start our own: see spawner.h for
-// why every later fork happens in that single-threaded process instead of here.
-int init_pool(const connsched_services* svc, void** backend, char* err, size_t errlen) {
-  if (!CONNSCHED_SERVICES_HAS(svc, adopt_fd)) {
-    std::snprintf(err, errlen,
-                  "needs a server with scheduler ABI 1.1 services (adopt_fd); this "
-                  "one offers an older table");
-    return 1;
-  }
-  PoolSettings settings;
-  unsigned cores = std::thread::hardware_concurrency();
-  settings.workers =
-      static_cast<std::size_t>(option_or(svc, "process_pool_workers", cores ? cores : 1));
-  settings.shutdown_timeout_ms = option_or(svc, "shutdown_timeout", 10) * 1000;
-  settings.max_connections = option_or(svc, "max_connections", 0);
-  Fd control;
-  pid_t spawner = connsched_plugins::fork_spawner(svc, settings.shutdown_timeout_ms, control);
-  if (spawner < 0) {
-    std::snprintf(err, errlen, "cannot fork the spawner process: %s", std::strerror(errno));
-    return 1;
-  }
-  auto master = std::make_unique<Master>(svc, settings, std::move(control), spawner);
-  if (std::string why = master->start(); !why.empty()) {
-    std::snprintf(err, errlen, "%s", why.c_str());
-    return 1;  // ~Master drains what started and reaps the spawner
-  }
-  *backend = master.release();
-  return 0;
-}
-
-// No C++ exception may cross into core (a thread or an allocation can fail).
-int process_pool_init(const connsched_services* svc, void** backend, char* err, size_t errlen) {
-  try {
-    return init_pool(svc, backend, err, errlen);
-  } catch (const std::exception& e) {
-    std::snprintf(err, errlen, "%s", e.what());
-    return 1;
-  }
-}
-
-// Acceptor thread: only queued; the manager thread passes it on, so a slow or dead
-// worker never delays accept.
-int process_pool_add_connection(void* backend, connsched_conn* conn) {
-  try {
-    static_cast<Master*>(backend)->add(conn);
-    return 0;
-  } catch (const std::exception&) {
-    return 1;  // out of memory: core logs and closes it
-  }
-}
-
-// Core's registry is empty (every socket was adopted by a worker or closed): drain the
-// workers, stop the spawner, and leave no process behind.
-void process_pool_end(void* backend) {
-  std::unique_ptr<Master> master(static_cast<Master*>(backend));
-  master->stop();
-}
-
-// SIGHUP, on core's signal thread: starts the one-by-one replacement and returns.
-void process_pool_reload(void* backend) {
-  try {
-    static_cast<Master*>(backend)->reload();
-  } catch (const std::exception&) {
-    // out of memory: no reload; the workers keep serving
-  }
-}
-
-// The manager's scoreboard (PROCESS_POOL_WORKERS) and counters, under its lock.
-void process_pool_stats(void* backend, const connsched_stats_sink* sink) {
-  static_cast<Master*>(backend)->stats(sink);
-}
-
-constexpr connsched_option_desc kOptions[] = {
+constexpr backend::OptionTable<Options, 1> kOptionTable{{{
     {"process_pool_workers",
      "Worker processes (default: the number of cores). Each worker has its own copy of the "
      "server's state: fine for stateless servers (echo, http); a kv server would keep one "
      "store per worker",
-     CONNSCHED_OPTION_INT, nullptr, 1, 1024, nullptr, 0},
-    {nullptr, nullptr, 0, nullptr, 0, 0, nullptr, 0},
+     CONNSCHED_OPTION_INT, nullptr, 1, 1024, nullptr, false, &Options::workers},
+}}};
+constexpr auto kOptions = kOptionTable.descriptors();
+
+class ProcessPool {
+ public:
+  // Forks the spawner FIRST, before we start our own threads (core starts none before
+  // init): see spawner.h for why every later fork happens in that single-threaded
+  // process instead of here. Throws, with the reason, when the pool cannot start.
+  explicit ProcessPool(const connsched_services* svc) {
+    if (!CONNSCHED_SERVICES_HAS(svc, adopt_fd)) {
+      throw std::runtime_error(
+          "needs a server with scheduler ABI 1.1 services (adopt_fd); this one offers an older "
+          "table");
+    }
+    Options options;
+    kOptionTable.load(svc, options);
+    ProcessPoolSettings settings;
+    settings.workers = static_cast<std::size_t>(
+        options.workers.load() > 0 ? options.workers.load()
+                                   : std::max(1u, std::thread::hardware_concurrency()));
+    settings.shutdown_timeout_ms = backend::option_int(svc, "shutdown_timeout", 10) * 1000;
+    settings.max_connections = backend::option_int(svc, "max_connections", 0);
+    UniqueFd control;
+    pid_t spawner = fork_spawner(svc, settings.shutdown_timeout_ms, control);
+    if (spawner < 0) {
+      throw std::runtime_error(std::string("cannot fork the spawner process: ") +
+                               std::strerror(errno));
+    }
+    master_ = std::make_unique<Master>(svc, settings, std::move(control), spawner);
+    if (std::string why = master_->start(); !why.empty()) {
+      throw std::runtime_error(why);  // ~Master drains what started and reaps the spawner
+    }
+  }
+
+  // end: core's registry is empty (every socket was adopted by a worker or closed):
+  // drain the workers, stop the spawner, and leave no process behind.
+  ~ProcessPool() { master_->stop(); }
+
+  // Acceptor thread: only queued; the manager thread passes it on, so a slow or dead
+  // worker never delays accept.
+  bool add_connection(connsched_conn* conn) {
+    master_->add(conn);
+    return true;
+  }
+
+  // SIGHUP, on core's signal thread: starts the one-by-one replacement and returns.
+  void reload() { master_->reload(); }
+
+  // The manager's scoreboard (PROCESS_POOL_WORKERS) and counters, under its lock.
+  void stats(const connsched_stats_sink& sink) { master_->stats(&sink); }
+
+ private:
+  std::unique_ptr<Master> master_;
 };
 
+// The workers hold connections core cannot see (each worker's copy of core has them),
+// so the pool enforces wait_timeout itself (OWN_IDLE_TIMEOUT). In the master the one
+// thread is the manager; the workers are single-threaded.
 constexpr connsched_scheduler kProcessPool = [] {
-  auto d = connsched_scheduler_header(
+  auto d = backend::scheduler_descriptor<ProcessPool>(
       "process-pool",
-      "pre-forked worker processes; the master passes each socket to one (SCM_RIGHTS)");
-  d.max_threads = 1;  // in the master: the manager thread; workers are single-threaded
-  d.options = kOptions;
-  d.init = process_pool_init;
-  d.add_connection = process_pool_add_connection;
-  d.end = process_pool_end;
-  d.stats = process_pool_stats;
-  d.reload = process_pool_reload;
-  // Its workers hold the connections: core cannot close them at request boundaries.
-  d.flags = CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS;
+      "pre-forked worker processes; the master passes each socket to one (SCM_RIGHTS)",
+      kOptions.data(), 1);
+  // Its workers hold the connections, out of core's sight: they enforce wait_timeout
+  // themselves, and core cannot close them at request boundaries (no /drain).
+  d.flags = CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT | CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS;
   return d;
 }();
 
 }  // namespace
+}  // namespace connsched::process_pool
 
-CONNSCHED_DEFINE_SCHEDULER(kProcessPool)
+CONNSCHED_DEFINE_SCHEDULER(connsched::process_pool::kProcessPool)

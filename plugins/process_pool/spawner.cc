@@ -1,6 +1,7 @@
 // File: plugins/process_pool/spawner.cc
 #include "spawner.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -11,10 +12,11 @@
 
 #include <cerrno>
 #include <map>
+#include <string>
 
 #include "worker_process.h"
 
-namespace connsched_plugins {
+namespace connsched::process_pool {
 
 namespace {
 
@@ -28,9 +30,22 @@ bool detach_from_parent(pid_t parent, int keep) {
   return true;
 }
 
+// A forked child's whole life: it never returns into the server's code, not even by an
+// exception (out of memory), which would otherwise unwind into the copy of core's init
+// that forked it. Exit status 2 is "fatal, do not respawn".
+template <class Body>
+[[noreturn]] void run_child(Body&& body) {
+  int status = 2;
+  try {
+    status = body();
+  } catch (...) {
+  }
+  ::_exit(status);
+}
+
 class Spawner {
  public:
-  Spawner(const connsched_services* svc, Fd control, std::int64_t shutdown_timeout_ms)
+  Spawner(const connsched_services* svc, UniqueFd control, std::int64_t shutdown_timeout_ms)
       : svc_(svc), control_(std::move(control)), shutdown_timeout_ms_(shutdown_timeout_ms) {}
 
   // Serves the master's requests until it closes the control channel, reaping workers
@@ -41,7 +56,7 @@ class Spawner {
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     ::sigprocmask(SIG_BLOCK, &chld, nullptr);
-    Fd sigfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+    UniqueFd sigfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd) return 1;
     bool master_open = true;
     while (master_open || !slots_.empty()) {
@@ -80,7 +95,7 @@ class Spawner {
       send_message(control_.get(), Message{Kind::kSpawnFailed, slot, 0, 0, errno});
       return;
     }
-    Fd master_end(pair[0]), worker_end(pair[1]);
+    UniqueFd master_end(pair[0]), worker_end(pair[1]);
     pid_t self = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
@@ -91,7 +106,10 @@ class Spawner {
       if (!detach_from_parent(self, worker_end.get())) ::_exit(2);
       master_end.release();  // closed by detach_from_parent
       control_.release();
-      run_worker_process(svc_, std::move(worker_end), shutdown_timeout_ms_);
+      run_child([&] {
+        run_worker_process(svc_, std::move(worker_end), shutdown_timeout_ms_);
+        return 0;
+      });
     }
     slots_[pid] = slot;
     send_message(control_.get(), Message{Kind::kSpawned, slot, pid, 0, 0}, master_end.get());
@@ -111,29 +129,48 @@ class Spawner {
   }
 
   const connsched_services* svc_;
-  Fd control_;
+  UniqueFd control_;
   std::int64_t shutdown_timeout_ms_;
   std::map<pid_t, std::uint32_t> slots_;  // live workers
 };
 
+// The threads of this process, the caller included (/proc/self/task); 0 if unreadable.
+std::size_t threads_in_process() {
+  std::size_t n = 0;
+  if (DIR* dir = ::opendir("/proc/self/task")) {
+    while (dirent* entry = ::readdir(dir)) n += entry->d_name[0] != '.';
+    ::closedir(dir);
+  }
+  return n;
+}
+
 }  // namespace
 
 // fork, then the child becomes the spawner and never returns (see the header for why
-// this is the one fork the master makes).
-pid_t fork_spawner(const connsched_services* svc, std::int64_t shutdown_timeout_ms, Fd& control) {
+// this is the one fork the master makes, and why it must be made while the process has
+// no other thread: the warning names the hazard when an embedding program broke that).
+pid_t fork_spawner(const connsched_services* svc, std::int64_t shutdown_timeout_ms,
+                   UniqueFd& control) {
+  if (std::size_t threads = threads_in_process(); threads > 1) {
+    std::string line = "process-pool: forking the spawner while " + std::to_string(threads - 1) +
+                       " other thread(s) run in this process: a lock one of them holds now "
+                       "(an allocator's, a sanitizer's) stays locked in every worker; start "
+                       "the server before starting threads";
+    svc->log(svc, CONNSCHED_LOG_WARNING, line.c_str());
+  }
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return -1;
-  Fd master_end(pair[0]), spawner_end(pair[1]);
+  UniqueFd master_end(pair[0]), spawner_end(pair[1]);
   pid_t master = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return -1;
   if (pid == 0) {
     if (!detach_from_parent(master, spawner_end.get())) ::_exit(2);
     master_end.release();  // closed by detach_from_parent
-    ::_exit(Spawner(svc, std::move(spawner_end), shutdown_timeout_ms).run());
+    run_child([&] { return Spawner(svc, std::move(spawner_end), shutdown_timeout_ms).run(); });
   }
   control = std::move(master_end);
   return pid;
 }
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool

@@ -13,10 +13,15 @@
 // children are clean copies of a process that held no locks.
 //
 // Constraints on the fork at init (process_pool.cc): it happens before our own threads
-// start and before core starts its acceptor; the only other thread then is core's
-// signal thread, which sits in sigtimedwait holding no lock. The spawner and workers
-// never start threads (ThreadSanitizer could not follow them), never return into the
-// server's code, and leave with _exit.
+// start, and core runs init before it starts any thread (scheduler_abi.h, `init`), so
+// the process then has one thread. Even a thread that looks idle is not safe to fork
+// beside: under gcc 12's AddressSanitizer a thread's start-up allocates
+// (pthread_getattr_np's realloc) under the allocator's size-class lock, which has no
+// fork handler there; a spawner forked at that instant gave every worker that lock held,
+// and a worker hung for ever at its first allocation of that size, its sockets unacked.
+// fork_spawner warns when another thread runs (an embedding program's). The spawner and
+// workers never start threads (ThreadSanitizer could not follow them), never return into
+// the server's code, and leave with _exit.
 #ifndef CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_
 #define CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_
 
@@ -25,13 +30,14 @@
 #include "channel.h"
 #include "connsched/scheduler_abi.h"
 
-namespace connsched_plugins {
+namespace connsched::process_pool {
 
 // Forks the spawner. In the parent: returns the spawner's pid and sets `control` to
 // the master's end of the control channel; -1 with errno on failure. The child never
 // returns.
-pid_t fork_spawner(const connsched_services* svc, std::int64_t shutdown_timeout_ms, Fd& control);
+pid_t fork_spawner(const connsched_services* svc, std::int64_t shutdown_timeout_ms,
+                   UniqueFd& control);
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool
 
 #endif  // CONNSCHED_PLUGINS_PROCESS_POOL_SPAWNER_H_

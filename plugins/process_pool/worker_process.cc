@@ -1,25 +1,29 @@
 // File: plugins/process_pool/worker_process.cc
 #include "worker_process.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
-namespace connsched_plugins {
+#include "connsched/idle_deadlines.h"
+
+namespace connsched::process_pool {
 
 namespace {
 
-constexpr int kTickMs = 250;  // wait_timeout scan and drain-deadline check
+constexpr int kTickMs = 250;               // wait_timeout deadlines and the drain deadline
+constexpr std::int64_t kRecheckMs = 1000;  // an idle connection whose bytes just arrived
 constexpr int kMaxEvents = 64;
 
 class Worker {
  public:
-  Worker(const connsched_services* svc, Fd channel, std::int64_t shutdown_timeout_ms)
+  Worker(const connsched_services* svc, UniqueFd channel, std::int64_t shutdown_timeout_ms)
       : svc_(svc),
         channel_(std::move(channel)),
         epoll_(::epoll_create1(EPOLL_CLOEXEC)),
@@ -98,7 +102,8 @@ class Worker {
       int fd = in.fd.get();
       connsched_conn* conn = svc_->adopt_fd(svc_, in.fd.release());
       if (conn != nullptr && watch(fd, conn)) {
-        conns_.push_back(conn);
+        conns_.emplace(svc_->conn_id(conn), conn);
+        deadlines_.watch(svc_->conn_id(conn), svc_->conn_idle_deadline_ms(conn));
         ack.value = 1;
       } else if (conn != nullptr) {
         svc_->end_connection(conn);
@@ -109,17 +114,19 @@ class Worker {
     tell_master(ack);
   }
 
-  // One do_command per readiness report; a connection done is closed and reported.
-  // While handing over, a connection whose request is answered goes to the master.
+  // One do_command per readiness report; a connection done is closed and reported
+  // (value 1: closed at wait_timeout, which the master counts). While handing over, a
+  // connection whose request is answered goes to the master.
   void serve(connsched_conn* conn) {
     if (svc_->do_command(conn) != CONNSCHED_NEXT_CLOSE) {
       if (handing_over_) hand_over(conn);
       return;
     }
+    const bool timed_out = svc_->conn_killed(conn) == CONNSCHED_KILL_TIMEOUT;
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, svc_->conn_fd(conn), nullptr);
+    conns_.erase(svc_->conn_id(conn));
     svc_->end_connection(conn);
-    conns_.erase(std::find(conns_.begin(), conns_.end(), conn));
-    tell_master(Message{Kind::kClosed, 0, ::getpid(), 0, 0});
+    tell_master(Message{Kind::kClosed, 0, ::getpid(), 0, timed_out ? 1 : 0});
   }
 
   // Graceful: a connection between requests is closed (the kill shuts its socket for
@@ -131,9 +138,7 @@ class Worker {
     if (!draining_) drain_deadline_ms_ = svc_->now_ms() + shutdown_timeout_ms_;
     draining_ = true;
     handing_over_ = false;
-    for (connsched_conn* conn : conns_) {
-      svc_->kill_connection(svc_, svc_->conn_id(conn), CONNSCHED_KILL_SHUTDOWN);
-    }
+    for (const auto& [id, conn] : conns_) svc_->kill_connection(svc_, id, CONNSCHED_KILL_SHUTDOWN);
   }
 
   // nginx's reload closes idle keep-alive connections; here a reload costs a client
@@ -150,17 +155,24 @@ class Worker {
     draining_ = true;
     handing_over_ = true;
     drain_deadline_ms_ = svc_->now_ms() + shutdown_timeout_ms_;
-    std::vector<connsched_conn*> all = conns_;
+    hand_over_idle();
+  }
+
+  // Every connection between requests goes to the master; the others follow later.
+  void hand_over_idle() {
+    std::vector<connsched_conn*> all;
+    for (const auto& [id, conn] : conns_) all.push_back(conn);
     for (connsched_conn* conn : all) hand_over(conn);
   }
 
   // The socket leaves this process only between requests (detach_fd says so); the
   // master's copy arrives with the message, ours is closed. True when it left.
   bool hand_over(connsched_conn* conn) {
+    const std::uint64_t id = svc_->conn_id(conn);
     int fd = svc_->detach_fd(conn);  // ends the connection here on success
     if (fd < 0) return false;
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);  // the socket outlives our fd
-    conns_.erase(std::find(conns_.begin(), conns_.end(), conn));
+    conns_.erase(id);
     int rc = send_message(channel_.get(), Message{Kind::kHandback, 0, ::getpid(), 0, 0}, fd);
     ::close(fd);
     if (rc != 0) {
@@ -170,33 +182,53 @@ class Worker {
     return true;
   }
 
-  // wait_timeout for idle connections; past the drain deadline, close what is left.
+  // wait_timeout for idle connections (core cannot see them: the descriptor says
+  // OWN_IDLE_TIMEOUT), from the same lazy deadline heap core uses, so a tick looks only
+  // at the connections that came due; past the drain deadline, close what is left.
   void tick() {
     std::int64_t now = svc_->now_ms();
     if (draining_ && now >= drain_deadline_ms_) {
       log(CONNSCHED_LOG_WARNING,
           std::to_string(conns_.size()) +
               " connection(s) still open at the drain deadline; closing them");
-      for (connsched_conn* conn : conns_) svc_->end_connection(conn);
+      for (const auto& [id, conn] : conns_) svc_->end_connection(conn);
       conns_.clear();
       return;
     }
-    if (handing_over_) {  // a request answered without a new readiness report
-      std::vector<connsched_conn*> all = conns_;
-      for (connsched_conn* conn : all) hand_over(conn);
+    if (handing_over_) hand_over_idle();  // a request answered without a new readiness report
+    deadlines_.expire(
+        now,
+        [this](std::uint64_t id, std::int64_t at, std::int64_t* later) {
+          return check(id, at, later);
+        },
+        [this](std::uint64_t id) { svc_->kill_connection(svc_, id, CONNSCHED_KILL_TIMEOUT); });
+  }
+
+  // A deadline came due: gone, moved on (input since then), or expired. Bytes that
+  // arrived but were not served yet are looked at again shortly, as core does.
+  IdleDeadlines::Verdict check(std::uint64_t id, std::int64_t now, std::int64_t* later) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || svc_->conn_killed(it->second) != CONNSCHED_KILL_NONE)
+      return IdleDeadlines::Verdict::kGone;
+    const std::int64_t deadline = svc_->conn_idle_deadline_ms(it->second);
+    if (deadline > now) {
+      *later = deadline;
+      return IdleDeadlines::Verdict::kLater;
     }
-    for (connsched_conn* conn : conns_) {
-      if (svc_->conn_idle_deadline_ms(conn) <= now) {
-        svc_->kill_connection(svc_, svc_->conn_id(conn), CONNSCHED_KILL_TIMEOUT);
-      }
+    pollfd p{svc_->conn_fd(it->second), POLLIN, 0};
+    if (::poll(&p, 1, 0) > 0) {
+      *later = now + kRecheckMs;
+      return IdleDeadlines::Verdict::kLater;
     }
+    return IdleDeadlines::Verdict::kExpired;
   }
 
   const connsched_services* svc_;
-  Fd channel_;
-  Fd epoll_;
+  UniqueFd channel_;
+  UniqueFd epoll_;
   std::int64_t shutdown_timeout_ms_;
-  std::vector<connsched_conn*> conns_;
+  std::unordered_map<std::uint64_t, connsched_conn*> conns_;  // by the id in this process
+  IdleDeadlines deadlines_;
   bool draining_ = false;
   bool handing_over_ = false;  // reload: connections go back to the master, not closed
   std::int64_t drain_deadline_ms_ = 0;
@@ -205,10 +237,10 @@ class Worker {
 }  // namespace
 
 // The worker's life: serve, drain, and leave with _exit (see the header).
-void run_worker_process(const connsched_services* svc, Fd channel,
+void run_worker_process(const connsched_services* svc, UniqueFd channel,
                         std::int64_t shutdown_timeout_ms) {
   int status = Worker(svc, std::move(channel), shutdown_timeout_ms).run();
   ::_exit(status);
 }
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool

@@ -10,14 +10,14 @@
 #include "channel.h"
 #include "connsched/scheduler_abi.h"
 
-namespace connsched_plugins {
+namespace connsched::process_pool {
 
 // Runs in the forked worker until it has drained (on kQuit or when the master's end of
 // the channel closes), then ends the process with _exit: the worker never returns into
 // the server's code, and never runs its copy of the server's exit handlers.
-[[noreturn]] void run_worker_process(const connsched_services* svc, Fd channel,
+[[noreturn]] void run_worker_process(const connsched_services* svc, UniqueFd channel,
                                      std::int64_t shutdown_timeout_ms);
 
-}  // namespace connsched_plugins
+}  // namespace connsched::process_pool
 
 #endif  // CONNSCHED_PLUGINS_PROCESS_POOL_WORKER_PROCESS_H_

@@ -128,7 +128,7 @@ TEST_CASE(
   const pid_t victim = static_cast<pid_t>(std::stoi(pids[0]));
   REQUIRE(::kill(victim, SIGKILL) == 0);
   CHECK(RunningServer::eventually(
-      [&] { return stats_counter(server.admin_port(), "respawns") >= 1; }, scaled(10s)));
+      [&] { return stats_counter(server.admin_port(), "respawns_total") >= 1; }, scaled(10s)));
   // The survivor's probes keep going a while after the crash.
   std::this_thread::sleep_for(scaled(500ms));
   int intact = 0, cut = 0;

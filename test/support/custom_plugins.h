@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -33,22 +34,39 @@ inline std::string echo_server_path() {
 }
 
 /// `clients` connections open at once, each sending `rounds` lines interleaved with
-/// the others; true when every reply came back right.
-inline bool concurrent_echo(std::uint16_t port, int clients, int rounds) {
+/// the others; "" when every reply came back right, else which client and round failed
+/// and how (so that a failing CHECK explains itself).
+inline std::string concurrent_echo_failure(std::uint16_t port, int clients, int rounds) {
   std::vector<std::unique_ptr<TestClient>> open;
   for (int c = 0; c < clients; ++c) open.push_back(std::make_unique<TestClient>(port));
   for (int r = 0; r < rounds; ++r) {
     for (int c = 0; c < clients; ++c) {
       std::string line = "client " + std::to_string(c) + " round " + std::to_string(r);
-      if (!open[c]->send(line + "\n")) return false;
+      if (!open[c]->send(line + "\n")) {
+        return "client " + std::to_string(c) + " of " + std::to_string(clients) + ", round " +
+               std::to_string(r) + ": the server closed the connection before the send";
+      }
     }
     for (int c = 0; c < clients; ++c) {
       std::string line = "client " + std::to_string(c) + " round " + std::to_string(r);
+      auto started = std::chrono::steady_clock::now();
       auto reply = open[c]->read_line();
-      if (!reply || *reply != line) return false;
+      if (reply && *reply == line) continue;
+      auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - started);
+      return "client " + std::to_string(c) + " of " + std::to_string(clients) + ", round " +
+             std::to_string(r) + ": " +
+             (reply ? "the reply was '" + *reply + "'"
+                    : "no reply after " + std::to_string(waited.count()) +
+                          " ms (a timeout at 10 s, else the server closed it)");
     }
   }
-  return true;
+  return {};
+}
+
+/// concurrent_echo_failure's verdict alone: true when every reply came back right.
+inline bool concurrent_echo(std::uint16_t port, int clients, int rounds) {
+  return concurrent_echo_failure(port, clients, rounds).empty();
 }
 
 /// Every process below `root` (children, grandchildren, ...), from /proc.

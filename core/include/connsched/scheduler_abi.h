@@ -296,7 +296,10 @@ typedef struct connsched_scheduler {
 
   /* init: main thread, once, before the first connection and before any other
    * member. Validates options (services->get_option), starts threads, stores its
-   * state in *backend. Returns 0, or nonzero with a message in err[0..errlen). */
+   * state in *backend. Returns 0, or nonzero with a message in err[0..errlen).
+   * Core starts none of its threads before init returns (acceptor, timers, admin, and
+   * the command line's signal thread), so a backend may fork here: the child is a copy
+   * of a process with one thread (an embedding program's own threads are its own). */
   int (*init)(const connsched_services* services, void** backend, char* err, size_t errlen);
 
   /* init_new_connection_thread: optional. Core calls it on a thread the first time that
