@@ -4,7 +4,8 @@
 // intrusive FIFO its queues are made of. A connection is always in exactly one state,
 // changed only under its group's mutex:
 //
-//   kIdle      armed in the group's epoll set (one-shot), waiting for input
+//   kIdle      armed in the group's epoll set (one-shot), waiting for input, or for
+//              the socket to take a reply that did not fit (waiting_output)
 //   kQueued    in the group's high- or normal-priority queue
 //   kRunning   a worker is inside do_command for it
 //   kTimingOut wait_timeout passed: disarmed, about to be killed and then queued
@@ -52,6 +53,7 @@ struct PoolConnection {
   bool in_epoll = false;        // registered in the group's epoll set (ADD done)
   bool raise_priority = false;  // killed: served before everything else
   bool holds_locks = false;     // counted in the group's holder_count (as of its last re-arm)
+  bool waiting_output = false;  // armed for EPOLLOUT: do_command said CONNSCHED_NEXT_WAIT_OUTPUT
   std::uint64_t tickets;        // Percona's high-priority tickets left
   int queue = -1;               // its queue's index while queued
   std::int64_t enqueue_us = 0;  // when it entered its queue

@@ -203,6 +203,7 @@ constexpr connsched_scheduler kPoolOfThreads = [] {
   d.end = pool_end;
   d.set_option = pool_set_option;
   d.stats = pool_stats;
+  d.flags = CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT;
   return d;
 }();
 

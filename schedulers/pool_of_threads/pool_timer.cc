@@ -243,7 +243,9 @@ void Pool::expire_idle(ThreadGroup& g, std::int64_t now_ms, std::vector<std::uin
     if (it == g.members.end()) continue;
     PoolConnection& c = *it->second;
     c.has_deadline = false;
-    if (c.state != ConnState::kIdle) continue;
+    // Waiting for the socket to take a reply is not idleness (core's net_write_timeout
+    // covers it); the entry comes back with the re-arm for input.
+    if (c.state != ConnState::kIdle || c.waiting_output) continue;
     std::int64_t deadline = svc_->conn_idle_deadline_ms(c.conn);
     if (deadline > now_ms) {
       g.add_deadline(c, deadline);
