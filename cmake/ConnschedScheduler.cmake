@@ -50,3 +50,44 @@ function(connsched_add_scheduler target)
     install(TARGETS ${target} LIBRARY DESTINATION "${CONNSCHED_PLUGIN_INSTALL_DIR}")
   endif()
 endfunction()
+
+# connsched_add_backend_test(<target> [NAME <test>] [CLIENTS <n>] [SECONDS <s>]
+#                            [OPTIONS <server flags...>])
+#
+# Declares a CTest test (default name <target>_serves; call enable_testing() first) that
+# loads the backend built by <target> by path into connsched's echo_server, checks an
+# echo, serves CLIENTS concurrent connections for SECONDS with connsched_loadgen (every
+# reply checked), and requires a clean exit on SIGTERM with no sanitizer report or error
+# line (ConnschedCheckBackend.cmake). OPTIONS are passed to the server, e.g.
+# --my-backend-workers=4. In connsched's tree it uses the built echo_server and
+# connsched_loadgen; out of tree, the installed ones (CONNSCHED_BIN_DIR).
+set(_CONNSCHED_CHECK_BACKEND "${CMAKE_CURRENT_LIST_DIR}/ConnschedCheckBackend.cmake")
+
+function(connsched_add_backend_test target)
+  cmake_parse_arguments(ARG "" "NAME;CLIENTS;SECONDS" "OPTIONS" ${ARGN})
+  set(load)  # the script's defaults (64 clients, 3 s) unless given
+  foreach(var CLIENTS SECONDS)
+    if(ARG_${var})
+      list(APPEND load "-D${var}=${ARG_${var}}")
+    endif()
+  endforeach()
+  if(TARGET echo_server AND TARGET connsched_loadgen)
+    set(server "$<TARGET_FILE:echo_server>")
+    set(loadgen "$<TARGET_FILE:connsched_loadgen>")
+  elseif(CONNSCHED_BIN_DIR)
+    set(server "${CONNSCHED_BIN_DIR}/echo_server")
+    set(loadgen "${CONNSCHED_BIN_DIR}/connsched_loadgen")
+  else()
+    message(FATAL_ERROR "connsched_add_backend_test(${target}): no echo_server (find_package(connsched) "
+                        "sets CONNSCHED_BIN_DIR)")
+  endif()
+  string(REPLACE ";" "\\;" options "${ARG_OPTIONS}")
+  if(NOT ARG_NAME)
+    set(ARG_NAME "${target}_serves")
+  endif()
+  add_test(NAME ${ARG_NAME}
+           COMMAND ${CMAKE_COMMAND} -DSERVER=${server} -DBACKEND=$<TARGET_FILE:${target}>
+                   -DLOADGEN=${loadgen} ${load} "-DOPTIONS=${options}"
+                   -P ${_CONNSCHED_CHECK_BACKEND})
+  set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT 120)
+endfunction()
