@@ -149,8 +149,6 @@ int ServerCore::resume_output(Connection& c) {
   }
   if (c.close_after_output) return CONNSCHED_NEXT_CLOSE;
   if (c.in_start < c.in.size()) {
-    // Those requests were complete before the wait; the wait is not their time.
-    c.request_started_ms.store(monotonic_ms());
     switch (process_input(c)) {
       case Processed::kClose:
         return CONNSCHED_NEXT_CLOSE;

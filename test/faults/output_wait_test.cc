@@ -208,3 +208,25 @@ TEST_CASE(
   CHECK(stats_counter(server.admin_port(), "write_timeouts") == 0);
   CHECK(server.stop() == 0);
 }
+
+TEST_CASE(
+    "pool-of-threads: a connection killed while its reply waits for the socket is closed at once, "
+    "and the server goes on") {
+  ExampleServer server("kv_server", "pool-of-threads", {"--net-write-timeout=600"});
+  store_value(server.port(), "big", std::string(64 * 1024, 'b'));  // connection 1
+  TestClient stuck = fresh_client(server.port());                  // connection 2
+  REQUIRE(stuck.send(pipelined_gets("big", 96)));
+  REQUIRE(RunningServer::eventually(
+      [&] { return stats_counter(server.admin_port(), "threadpool_output_waits") >= 1; },
+      scaled(20s)));
+  const auto start = std::chrono::steady_clock::now();
+  auto killed = admin_request(server.admin_port(), "POST", "/kill?id=2");
+  CHECK(killed.status == 200);
+  CHECK(stuck.wait_closed(scaled(10s)));
+  CHECK(std::chrono::steady_clock::now() - start < scaled(5s));
+  CHECK(RunningServer::eventually(
+      [&] { return stats_counter(server.admin_port(), "connections_current") == 0; }, scaled(10s)));
+  CHECK(stats_counter(server.admin_port(), "write_timeouts") == 0);
+  CHECK(served(server.port(), Dialect::kKv, scaled(10s)));
+  CHECK(server.stop() == 0);
+}
