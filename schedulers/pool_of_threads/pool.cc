@@ -7,19 +7,20 @@
 
 #include <fmt/format.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <system_error>
+#include <thread>
 
+#include "connsched/clock.h"
 #include "thread_priority.h"
 #include "throttling.h"
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 namespace {
 constexpr int kMaxEvents = 1024;  // per epoll_wait, as MariaDB
@@ -27,28 +28,29 @@ constexpr std::int64_t kBlockedLogIntervalMs = 10000;
 // Longest a standby thread sleeps in one go (idle timeouts are clamped to this).
 constexpr std::int64_t kMaxIdleTimeoutS = 365LL * 24 * 3600;
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t parse_int(const std::string& text) {
-  std::int64_t value = 0;
-  std::from_chars(text.data(), text.data() + text.size(), value);
-  return value;
-}
-
-bool parse_bool(const std::string& text) {
-  return text == "1" || text == "on" || text == "ON" || text == "true" || text == "yes";
+// The CPUs this process may run on: its affinity mask (taskset, cpusets, a container's
+// --cpuset-cpus), else every online CPU. One group per CPU it cannot use would only add
+// listeners contending for the ones it can. A CFS quota (a container's --cpus) leaves
+// the mask whole and is not seen here: set --thread-pool-size for it.
+std::size_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 }  // namespace
 
-Pool::Pool(const connsched_services* services, std::size_t group_count)
+// Every option arrives from core already validated against its declaration (the
+// default when not given); thread_pool_size unset means one group per usable CPU
+// (MariaDB's MDEV-7806), which only init can know.
+Pool::Pool(const connsched_services* services)
     : svc_(services),
       svc_has_holds_locks_(CONNSCHED_SERVICES_HAS(services, conn_holds_locks)),
       groups_(kMaxGroups) {
-  resize(group_count);
+  kOptionTable.load(svc_, settings_);
+  std::size_t size = static_cast<std::size_t>(settings_.size.load());
+  if (size == 0) size = usable_cpus();
+  resize(std::min(size, kMaxGroups));
   timer_ = std::jthread([this] { timer_main(); });
 }
 
@@ -132,7 +134,7 @@ void Pool::enqueue(ThreadGroup& g, PoolConnection& c, std::int64_t now) {
   }
   bool high = c.raise_priority || svc_->conn_killed(c.conn) != CONNSCHED_KILL_NONE;
   if (!high) {
-    switch (settings_.high_prio_mode.load(std::memory_order_relaxed)) {
+    switch (settings_.prio_mode()) {
       case HighPrioMode::kStatements:
         high = true;
         break;
@@ -225,37 +227,31 @@ bool Pool::add_connection(connsched_conn* conn) {
       conn, id, svc_->conn_fd(conn),
       static_cast<std::uint64_t>(settings_.high_prio_tickets.load()));
   PoolConnection& c = *owned;
-  svc_->conn_set_data(conn, &c);
   std::size_t index = id % group_count_.load(std::memory_order_acquire);
   c.group.store(index);
-  {
-    std::lock_guard lock(index_mutex_);
-    index_.emplace(id, std::move(owned));
-  }
   ThreadGroup& g = group(index);
   bool armed;
   {
     std::lock_guard lock(g.mutex);
     g.members.emplace(id, &c);
     ++g.connection_count;
-    g.add_deadline(c, svc_->conn_idle_deadline_ms(conn));
     armed = g.arm(c);
     if (!armed) {
       g.members.erase(id);
       --g.connection_count;
-      g.remove_deadline(c);
       c.state = ConnState::kClosed;
-    } else if (g.listener == nullptr && g.active_count == 0) {
-      wake_or_create_thread(g, false);
+    } else {
+      // Set before any thread can run it (that takes this mutex): wait_begin and
+      // post_kill_notification find the connection through the slot.
+      svc_->conn_set_data(conn, owned.release());  // re-owned by close_connection
+      if (g.listener == nullptr && g.active_count == 0) wake_or_create_thread(g, false);
     }
   }
   if (!armed) {
     int error = errno;
     log(CONNSCHED_LOG_ERROR, fmt::format("pool-of-threads: cannot poll connection {}: {}", id,
                                          std::system_category().message(error)));
-    std::lock_guard lock(index_mutex_);
-    index_.erase(id);  // core closes it when we refuse
-    return false;
+    return false;  // core closes it; `owned` frees what the slot never held
   }
   return true;
 }
@@ -276,19 +272,18 @@ void Pool::serve(PoolConnection& c) {
   }
 }
 
-// After each request: move the connection if thread_pool_size changed its group, note
-// its idle deadline (only if it has none: see add_deadline; a connection waiting for
-// output is not idle), and re-arm it for input or, with `for_output`, for writability.
+// After each request: move the connection if thread_pool_size changed its group, and
+// re-arm it for input or, with `for_output`, for writability (a reply waits for the
+// socket).
 void Pool::rearm(PoolConnection& c, std::int64_t started_us, bool for_output) {
   std::size_t target = c.id % group_count_.load(std::memory_order_acquire);
   ThreadGroup* g = &group(c.group.load());
   std::unique_lock lock(g->mutex);
   g->latency.service.record(static_cast<std::uint64_t>(now_us() - started_us));
+  if (c.worker != nullptr) settle_presumption(c, *c.worker);
   if (g->index != target) g = &move_to_group(c, *g, target, lock);
   note_lock_holder(*g, c, holds_locks(c));
   c.worker = nullptr;
-  c.waiting_output = for_output;
-  if (!for_output) g->add_deadline(c, svc_->conn_idle_deadline_ms(c.conn));
   if (g->arm(c, for_output)) return;
   int error = errno;
   c.state = ConnState::kRunning;
@@ -307,7 +302,6 @@ void Pool::rearm(PoolConnection& c, std::int64_t started_us, bool for_output) {
 ThreadGroup& Pool::move_to_group(PoolConnection& c, ThreadGroup& from, std::size_t to,
                                  std::unique_lock<std::mutex>& lock) {
   from.unregister(c);
-  from.remove_deadline(c);
   from.members.erase(c.id);
   --from.connection_count;
   const bool holder = c.holds_locks;
@@ -335,49 +329,36 @@ void Pool::close_connection(PoolConnection& c, std::int64_t started_us) {
     if (started_us != 0)
       g.latency.service.record(static_cast<std::uint64_t>(now_us() - started_us));
     note_lock_holder(g, c, false);
+    if (c.worker != nullptr) c.worker->connection = nullptr;
     g.unregister(c);
-    g.remove_deadline(c);
     g.members.erase(c.id);
     --g.connection_count;
     c.state = ConnState::kClosed;
     c.worker = nullptr;
     if (must_exit(g)) tell_threads_to_exit(g);
   }
-  std::unique_ptr<PoolConnection> owned;
-  {
-    std::lock_guard lock(index_mutex_);
-    auto it = index_.find(c.id);
-    if (it != index_.end()) {
-      owned = std::move(it->second);
-      index_.erase(it);
-    }
-  }
+  // Freed after end_connection returns: until core's registry has let it go, a kill may
+  // still read the slot (post_kill_notification runs under that registry lock).
+  std::unique_ptr<PoolConnection> owned(&c);
   svc_->end_connection(c.conn);
 }
 
-// A killed connection that no epoll event will bring back (the timer disarmed it)
-// is queued at high priority directly; one in the normal queue moves up.
+// A killed connection is served first: one in the normal queue moves up, an idle one
+// is queued high when its (shut down) socket fires.
 void Pool::requeue_killed(PoolConnection& c, ThreadGroup& g) {
   c.raise_priority = true;
-  if (c.state == ConnState::kQueued) {
-    g.promote(c);
-  } else if (c.state == ConnState::kTimingOut) {
-    enqueue(g, c, now_us());
-    if (g.active_count == 0 || g.listener == nullptr) wake_or_create_thread(g, false);
-  }
+  if (c.state == ConnState::kQueued) g.promote(c);
 }
 
 // Core already shut the socket down, so an idle connection's one-shot registration
 // fires by itself; here the connection only jumps the queue (MariaDB raises it to
 // high priority). Runs under core's registry lock: takes only pool mutexes, never
-// blocks on I/O, never calls back into core.
+// blocks on I/O, never calls back into core. The slot is atomic (ABI 1.2) and what it
+// points to lives until end_connection returns, which waits for that registry lock.
 void Pool::post_kill_notification(connsched_conn* conn) {
-  std::uint64_t id = svc_->conn_id(conn);
-  std::lock_guard lock(index_mutex_);
-  auto it = index_.find(id);
-  if (it == index_.end()) return;
-  PoolConnection& c = *it->second;
-  with_connection_locked(c, [&](ThreadGroup& g) { requeue_killed(c, g); });
+  auto* c = static_cast<PoolConnection*>(svc_->conn_get_data(conn));
+  if (c == nullptr) return;
+  with_connection_locked(*c, [&](ThreadGroup& g) { requeue_killed(*c, g); });
 }
 
 // ---------------------------------------------------------------------------------
@@ -398,6 +379,7 @@ void Pool::wait_begin(connsched_conn* conn, int type) {
     // The timer already counts it as waiting (its CPU clock stood still): now it is a
     // reported wait, ended by wait_end.
     w->unreported_wait = false;
+    w->presumed_wait = false;
   } else {
     --g.active_count;
     ++g.waiting_count;
@@ -525,9 +507,12 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
   if (c != nullptr) {
     if (self.reserve) ++g.counters.reserve_dequeues;
     c->worker = &self;
+    self.connection = c;
     self.request_start_ms = svc_->now_ms();
     self.cpu_progress_us = now_us();
     self.cpu_ns = self.has_cpu_clock ? cpu_clock_ns(self.cpu_clock) : 0;
+    self.request_cpu_ns = self.cpu_ns;
+    if (c->blocks_unreported) presume_wait(g, self);
     react_to_queue_age(g, self.cpu_progress_us);
     return c;
   }
@@ -551,6 +536,7 @@ void Pool::end_request(ThreadGroup& g, Worker& self) {
   }
   if (self.unreported_wait) {
     self.unreported_wait = false;
+    self.presumed_wait = false;
     self.in_wait = false;
     ++g.active_count;
     --g.waiting_count;
@@ -710,56 +696,22 @@ void Pool::wake_timer() {
   timer_wake_.notify_all();
 }
 
-std::string Pool::set_option(const std::string& name, const std::string& value) {
-  if (name == "thread_pool_size") {
+// Stored by the option table; thread_pool_size also regroups, and the limits the timer
+// ticks by re-time it.
+std::string Pool::set_option(const char* name, const char* value) {
+  if (std::string why = kOptionTable.store(settings_, name, value); !why.empty()) return why;
+  const std::string_view option = name;
+  if (option == "thread_pool_size") {
     try {
-      resize(static_cast<std::size_t>(parse_int(value)));
+      resize(static_cast<std::size_t>(settings_.size.load()));
     } catch (const std::system_error& e) {
       return fmt::format("cannot make the thread groups: {}", e.what());
     }
-  } else if (name == "thread_pool_oversubscribe") {
-    settings_.oversubscribe.store(parse_int(value));
-  } else if (name == "thread_pool_stall_limit") {
-    settings_.stall_limit_ms.store(parse_int(value));
+  } else if (option == "thread_pool_stall_limit" || option == "thread_pool_queue_age_limit" ||
+             option == "thread_pool_unreported_wait_limit") {
     wake_timer();
-  } else if (name == "thread_pool_max_threads") {
-    settings_.max_threads.store(parse_int(value));
-  } else if (name == "thread_pool_idle_timeout") {
-    settings_.idle_timeout_s.store(parse_int(value));
-  } else if (name == "thread_pool_prio_kickup_timer") {
-    settings_.prio_kickup_ms.store(parse_int(value));
-  } else if (name == "thread_pool_high_prio_tickets") {
-    settings_.high_prio_tickets.store(parse_int(value));
-  } else if (name == "thread_pool_high_prio_mode") {
-    if (value == "transactions") {
-      settings_.high_prio_mode.store(HighPrioMode::kTransactions);
-    } else if (value == "statements") {
-      settings_.high_prio_mode.store(HighPrioMode::kStatements);
-    } else if (value == "none") {
-      settings_.high_prio_mode.store(HighPrioMode::kNone);
-    } else {
-      return fmt::format("'{}' is not one of transactions|statements|none", value);
-    }
-  } else if (name == "thread_pool_dedicated_listener") {
-    settings_.dedicated_listener.store(parse_bool(value));
-  } else if (name == "thread_pool_max_threads_reserve") {
-    settings_.max_threads_reserve.store(parse_int(value));
-  } else if (name == "thread_pool_queue_age_limit") {
-    settings_.queue_age_limit_ms.store(parse_int(value));
-    wake_timer();
-  } else if (name == "thread_pool_demote_long_requests") {
-    settings_.demote_long_requests.store(parse_bool(value));
-  } else if (name == "thread_pool_demote_limit") {
-    settings_.demote_limit_ms.store(parse_int(value));
-  } else if (name == "thread_pool_demote_nice") {
-    settings_.demote_nice.store(parse_int(value));
-  } else if (name == "thread_pool_unreported_wait_limit") {
-    settings_.unreported_wait_limit_ms.store(parse_int(value));
-    wake_timer();
-  } else {
-    return fmt::format("unknown option '{}'", name);
   }
   return {};
 }
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads

@@ -4,11 +4,12 @@
 // (threadpool_generic.cc) rebuilt on the connsched ABI. Where the decisions live:
 //   pool.cc        connections in and out, get_event, the listener, waits, kill,
 //                  thread creation and wake-ups
-//   pool_timer.cc  the timer: stalls, missing listeners, kick-up, wait_timeout
-//   pool_stats.cc  status counters and the four THREAD_POOL_* tables
+//   pool_timer.cc  the timer: stalls, missing listeners, kick-up, unreported waits,
+//                  demotion (core closes connections idle past wait_timeout)
+//   pool_stats.cc  status counters and the THREAD_POOL_* tables
 //
-// Lock order (never the reverse): core's registry lock -> index_mutex_ -> a group's
-// mutex -> (worker thread list, log rate limit). No pool lock is held while calling
+// Lock order (never the reverse): core's registry lock -> a group's mutex -> (worker
+// thread list, log rate limit). No pool lock is held while calling
 // services->do_command, end_connection or kill_connection.
 #ifndef CONNSCHED_POOL_OF_THREADS_POOL_H_
 #define CONNSCHED_POOL_OF_THREADS_POOL_H_
@@ -21,7 +22,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "connsched/scheduler_abi.h"
@@ -30,31 +30,28 @@
 #include "thread_group.h"
 #include "worker_threads.h"
 
-namespace connsched::pool {
-
-/// Most thread groups thread_pool_size may ask for (groups are made on demand).
-inline constexpr std::size_t kMaxGroups = 1024;
+namespace connsched::pool_of_threads {
 
 class Pool {
  public:
-  /// Starts the timer; groups get their first thread with their first connection.
-  /// Throws std::system_error when a group's epoll set cannot be made.
-  Pool(const connsched_services* services, std::size_t group_count);
+  /// Loads the options, makes thread_pool_size groups and starts the timer; groups get
+  /// their first thread with their first connection. Throws to refuse init (an option
+  /// that does not fit, an epoll set that cannot be made).
+  explicit Pool(const connsched_services* services);
   /// Stops the timer, tells every group to shut down, joins every thread.
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  Settings& settings() { return settings_; }
-
-  // The ABI's members (see scheduler_abi.h for who calls them, when, with which locks).
+  // The ABI's members (see scheduler_abi.h for who calls them, when, with which locks),
+  // wired by backend::scheduler_descriptor.
   bool add_connection(connsched_conn* conn);
   void wait_begin(connsched_conn* conn, int type);
   void wait_end(connsched_conn* conn);
   void post_kill_notification(connsched_conn* conn);
   /// Applies a run-time option; returns an error message, empty on success.
-  std::string set_option(const std::string& name, const std::string& value);
-  void report(const connsched_stats_sink& sink);
+  std::string set_option(const char* name, const char* value);
+  void stats(const connsched_stats_sink& sink);
 
  private:
   // pool.cc
@@ -97,11 +94,12 @@ class Pool {
   /// Returns true while the group runs a request (the timer then ticks fast).
   bool check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick);
   bool watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now_us);
+  void replace_blocked_thread(ThreadGroup& g);
+  void presume_wait(ThreadGroup& g, Worker& w);
+  void settle_presumption(PoolConnection& c, Worker& w);
   void poll_for_absent_listener(ThreadGroup& g);
   void check_stall(ThreadGroup& g, std::int64_t now_ms);
   void kick_up(ThreadGroup& g, std::int64_t now_us);
-  void expire_idle(ThreadGroup& g, std::int64_t now_ms, std::vector<std::uint64_t>& expired);
-  void kill_timed_out(std::uint64_t id);
 
   const connsched_services* const svc_;
   const bool svc_has_holds_locks_;  // ABI 1.2's conn_holds_locks is there
@@ -115,15 +113,9 @@ class Pool {
   std::atomic<std::size_t> group_count_{0};  // thread_pool_size now
   std::mutex resize_mutex_;
 
-  // Every connection the pool owns, by id: how post_kill_notification finds one
-  // without touching the connection's backend slot from another thread.
-  std::mutex index_mutex_;
-  std::unordered_map<std::uint64_t, std::unique_ptr<PoolConnection>> index_;
-
   std::atomic<std::int64_t> total_threads_{0};
   std::array<std::atomic<std::uint64_t>, CONNSCHED_WAIT_TYPE_COUNT> waits_{};
   std::atomic<std::uint64_t> max_threads_reached_{0};
-  std::atomic<std::uint64_t> wait_timeouts_{0};
   std::atomic<std::uint64_t> connections_moved_{0};
   std::atomic<std::uint64_t> output_waits_{0};  // re-arms for EPOLLOUT
 
@@ -155,6 +147,6 @@ void Pool::with_connection_locked(PoolConnection& c, Fn&& fn) {
   }
 }
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_POOL_H_

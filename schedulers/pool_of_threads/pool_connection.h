@@ -5,15 +5,16 @@
 // changed only under its group's mutex:
 //
 //   kIdle      armed in the group's epoll set (one-shot), waiting for input, or for
-//              the socket to take a reply that did not fit (waiting_output)
+//              the socket to take a reply that did not fit (armed for EPOLLOUT)
 //   kQueued    in the group's high- or normal-priority queue
 //   kRunning   a worker is inside do_command for it
-//   kTimingOut wait_timeout passed: disarmed, about to be killed and then queued
 //   kClosed    handed back to core
 //
 // Only the thread that runs a connection re-arms, moves or closes it, so a connection
 // cannot vanish while it is idle or queued: that is what keeps pointers in the queues
-// valid without reference counts.
+// valid without reference counts. Core's per-connection slot owns it (set when it is
+// first armed, freed by close_connection after end_connection), which is how
+// post_kill_notification finds it from the killing thread.
 #ifndef CONNSCHED_POOL_OF_THREADS_POOL_CONNECTION_H_
 #define CONNSCHED_POOL_OF_THREADS_POOL_CONNECTION_H_
 
@@ -23,11 +24,11 @@
 
 #include "connsched/scheduler_abi.h"
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 struct Worker;
 
-enum class ConnState { kIdle, kQueued, kRunning, kTimingOut, kClosed };
+enum class ConnState { kIdle, kQueued, kRunning, kClosed };
 
 /// Queue indexes, as THREAD_POOL_QUEUES reports PRIORITY. Dequeued lock holders first,
 /// then high, then normal (the lock-holder queue is beyond MariaDB: MDEV-38219).
@@ -50,18 +51,16 @@ struct PoolConnection {
 
   // --- guarded by the group's mutex ---
   ConnState state = ConnState::kRunning;
-  bool in_epoll = false;        // registered in the group's epoll set (ADD done)
-  bool raise_priority = false;  // killed: served before everything else
-  bool holds_locks = false;     // counted in the group's holder_count (as of its last re-arm)
-  bool waiting_output = false;  // armed for EPOLLOUT: do_command said CONNSCHED_NEXT_WAIT_OUTPUT
-  std::uint64_t tickets;        // Percona's high-priority tickets left
-  int queue = -1;               // its queue's index while queued
-  std::int64_t enqueue_us = 0;  // when it entered its queue
+  bool in_epoll = false;           // registered in the group's epoll set (ADD done)
+  bool raise_priority = false;     // killed: served before everything else
+  bool holds_locks = false;        // counted in the group's holder_count (as of its last re-arm)
+  bool blocks_unreported = false;  // its last request blocked without wait_begin
+  std::uint64_t tickets;           // Percona's high-priority tickets left
+  int queue = -1;                  // its queue's index while queued
+  std::int64_t enqueue_us = 0;     // when it entered its queue
   PoolConnection* prev = nullptr;
   PoolConnection* next = nullptr;
-  bool has_deadline = false;         // has an entry in the group's deadline set
-  std::int64_t deadline_key_ms = 0;  // that entry's key
-  Worker* worker = nullptr;          // the thread running it (kRunning)
+  Worker* worker = nullptr;  // the thread running it (kRunning)
 };
 
 /// An intrusive FIFO of connections (no allocation per request); the group's mutex
@@ -100,6 +99,6 @@ class ConnectionQueue {
   std::size_t size_ = 0;
 };
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_POOL_CONNECTION_H_

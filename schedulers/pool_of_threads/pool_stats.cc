@@ -3,15 +3,18 @@
 // Status counters and MariaDB's four INFORMATION_SCHEMA tables. Unlike MariaDB, each
 // group's row is read under that group's mutex, so a row is self-consistent; and the
 // idle-thread counter counts sleeping threads only (MariaDB's mixes in the listener
-// and threads blocked in a wait, research §9.8), with those reported on their own.
-#include <fmt/format.h>
-
-#include <chrono>
+// and threads blocked in a wait: get_idle_thread_count in sql/threadpool_generic.cc),
+// with those reported on their own.
+//
+// In /metrics (core's admin_metrics.cc): a counter whose name ends in _total is a
+// Prometheus counter, any other a gauge; times go out in seconds; the queue listing
+// (THREAD_POOL_QUEUES) is per entry and stays in /stats.
 #include <memory>
 
+#include "connsched/clock.h"
 #include "pool.h"
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 namespace {
 constexpr const char* kWaitNames[CONNSCHED_WAIT_TYPE_COUNT] = {
@@ -26,12 +29,6 @@ connsched_stat_value cell(std::uint64_t v) {
 }
 connsched_stat_value cell(const char* s) {
   return {CONNSCHED_STAT_STRING, 0, s};
-}
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 constexpr const char* kPriorityNames[kQueueCount] = {"high", "normal", "lock_holder"};
@@ -93,7 +90,7 @@ void histogram_rows(const connsched_stats_sink& sink, std::size_t group, const c
 }
 }  // namespace
 
-void Pool::report(const connsched_stats_sink& sink) {
+void Pool::stats(const connsched_stats_sink& sink) {
   std::vector<GroupSnapshot> groups;
   const std::size_t active_groups = group_count_.load();
   const std::int64_t now = now_us();
@@ -167,13 +164,13 @@ void Pool::report(const connsched_stats_sink& sink) {
           "Threads counted as waiting because their CPU clock stood still");
   counter("threadpool_groups", static_cast<std::int64_t>(active_groups), "thread_pool_size now");
   counter("threadpool_connections", connections, "Connections the pool serves");
-  counter("threadpool_max_threads_reached", static_cast<std::int64_t>(max_threads_reached_.load()),
+  counter("threadpool_max_threads_reached_total",
+          static_cast<std::int64_t>(max_threads_reached_.load()),
           "Thread creations refused by thread_pool_max_threads");
-  counter("threadpool_wait_timeouts", static_cast<std::int64_t>(wait_timeouts_.load()),
-          "Connections closed by wait_timeout");
-  counter("threadpool_connections_moved", static_cast<std::int64_t>(connections_moved_.load()),
+  counter("threadpool_connections_moved_total",
+          static_cast<std::int64_t>(connections_moved_.load()),
           "Connections moved to another group after thread_pool_size changed");
-  counter("threadpool_output_waits", static_cast<std::int64_t>(output_waits_.load()),
+  counter("threadpool_output_waits_total", static_cast<std::int64_t>(output_waits_.load()),
           "Replies that did not fit the socket and waited for EPOLLOUT without a thread");
 
   static constexpr const char* kGroupColumns[] = {
@@ -206,23 +203,23 @@ void Pool::report(const connsched_stats_sink& sink) {
   }
 
   static constexpr const char* kStatsColumns[] = {"GROUP_ID",
-                                                  "THREAD_CREATIONS",
-                                                  "THREAD_CREATIONS_DUE_TO_STALL",
-                                                  "WAKES",
-                                                  "WAKES_DUE_TO_STALL",
-                                                  "THROTTLES",
-                                                  "STALLS",
-                                                  "POLLS_BY_LISTENER",
-                                                  "POLLS_BY_WORKER",
-                                                  "DEQUEUES_BY_LISTENER",
-                                                  "DEQUEUES_BY_WORKER",
-                                                  "QUEUE_AGE_WAKEUPS",
-                                                  "RESERVE_THREAD_CREATIONS",
-                                                  "RESERVE_DEQUEUES",
-                                                  "DEMOTIONS",
-                                                  "DEMOTION_RETIREMENTS",
-                                                  "UNREPORTED_WAITS",
-                                                  "TIMER_POLLS"};
+                                                  "THREAD_CREATIONS_TOTAL",
+                                                  "THREAD_CREATIONS_DUE_TO_STALL_TOTAL",
+                                                  "WAKES_TOTAL",
+                                                  "WAKES_DUE_TO_STALL_TOTAL",
+                                                  "THROTTLES_TOTAL",
+                                                  "STALLS_TOTAL",
+                                                  "POLLS_BY_LISTENER_TOTAL",
+                                                  "POLLS_BY_WORKER_TOTAL",
+                                                  "DEQUEUES_BY_LISTENER_TOTAL",
+                                                  "DEQUEUES_BY_WORKER_TOTAL",
+                                                  "QUEUE_AGE_WAKEUPS_TOTAL",
+                                                  "RESERVE_THREAD_CREATIONS_TOTAL",
+                                                  "RESERVE_DEQUEUES_TOTAL",
+                                                  "DEMOTIONS_TOTAL",
+                                                  "DEMOTION_RETIREMENTS_TOTAL",
+                                                  "UNREPORTED_WAITS_TOTAL",
+                                                  "TIMER_POLLS_TOTAL"};
   sink.table(sink.ctx, "THREAD_POOL_STATS", std::size(kStatsColumns), kStatsColumns);
   for (const auto& s : groups) {
     const GroupCounters& c = s.counters;
@@ -249,10 +246,15 @@ void Pool::report(const connsched_stats_sink& sink) {
 
   // Queue wait (enqueue to dequeue) per priority and service time (the request's run,
   // do_command), in microseconds, per group.
-  static constexpr const char* kLatencyColumns[] = {
-      "GROUP_ID",         "MEASURE",          "PRIORITY",         "COUNT",
-      "SUM_MICROSECONDS", "P50_MICROSECONDS", "P99_MICROSECONDS", "P999_MICROSECONDS",
-      "MAX_MICROSECONDS"};
+  static constexpr const char* kLatencyColumns[] = {"GROUP_ID",
+                                                    "MEASURE",
+                                                    "PRIORITY",
+                                                    "COUNT_TOTAL",
+                                                    "SUM_MICROSECONDS_TOTAL",
+                                                    "P50_MICROSECONDS",
+                                                    "P99_MICROSECONDS",
+                                                    "P999_MICROSECONDS",
+                                                    "MAX_MICROSECONDS"};
   sink.table(sink.ctx, "THREAD_POOL_LATENCY", std::size(kLatencyColumns), kLatencyColumns);
   for (const auto& s : groups) {
     for (int priority : {kNormalPriority, kHighPriority, kLockHolderPriority}) {
@@ -273,7 +275,7 @@ void Pool::report(const connsched_stats_sink& sink) {
     histogram_rows(sink, s.id, "service", "", s.latency->service);
   }
 
-  static constexpr const char* kWaitColumns[] = {"REASON", "COUNT"};
+  static constexpr const char* kWaitColumns[] = {"REASON", "COUNT_TOTAL"};
   sink.table(sink.ctx, "THREAD_POOL_WAITS", std::size(kWaitColumns), kWaitColumns);
   for (int type = 0; type < CONNSCHED_WAIT_TYPE_COUNT; ++type) {
     connsched_stat_value row[] = {cell(kWaitNames[type]),
@@ -282,4 +284,4 @@ void Pool::report(const connsched_stats_sink& sink) {
   }
 }
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads

@@ -2,46 +2,30 @@
 //
 // The timer thread (MariaDB's timer_thread and check_stall). Every stall limit it
 // looks for stalled groups and groups without a listener; more often (every
-// kTimerResolutionMs at most) it moves old normal-priority entries up and closes
-// connections idle past wait_timeout. Each group is visited under its own mutex only,
-// and only the due part of its deadline set is touched, never every connection.
-#include <fmt/format.h>
-#include <sys/socket.h>
-
+// kTimerResolutionMs at most) it moves old normal-priority entries up, and while a
+// group runs requests it watches them for demotion and unreported blocking. Each group
+// is visited under its own mutex only. wait_timeout is core's (server_core.cc,
+// check_idle), as for every backend.
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 
+#include "connsched/clock.h"
 #include "pool.h"
 #include "thread_priority.h"
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 namespace {
-// wait_timeout and kick-up are checked at least this often, whatever the stall limit.
+// Kick-up is checked at least this often, whatever the stall limit.
 constexpr std::int64_t kTimerResolutionMs = 100;
 constexpr std::int64_t kFastestTickUs = 250;
 // Events the timer takes in one poll of a group that has no listener.
 constexpr int kTimerPollEvents = 64;
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// True when input, EOF or an error is waiting: the client is not idle, whatever its
-// deadline says (the listener is about to queue it).
-bool has_pending_input(int fd) {
-  char byte;
-  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-}
 }  // namespace
 
 // Ticks are measured from the previous stall check, so a change of the stall limit
 // applies at once (set_option wakes the timer), and the thread never sleeps longer
-// than kTimerResolutionMs so that timeouts and kick-up stay prompt. While any group
+// than kTimerResolutionMs so that kick-up stays prompt. While any group
 // runs a request it ticks fast (fast_tick_us): that is when queues age, requests grow
 // long and threads block unreported; an idle server keeps the slow tick.
 void Pool::timer_main() {
@@ -87,23 +71,16 @@ std::int64_t Pool::fast_tick_us() const {
   return std::clamp<std::int64_t>(shortest * 1000 / 2, kFastestTickUs, kTimerResolutionMs * 1000);
 }
 
-// Everything for one group under one hold of its mutex; the kills wait until it is
-// released (kill_connection takes core's registry lock, which comes first).
+// Everything for one group under one hold of its mutex.
 bool Pool::check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick) {
-  std::vector<std::uint64_t> expired;
-  bool busy;
-  {
-    std::lock_guard lock(g.mutex);
-    const std::int64_t now = now_us();
-    kick_up(g, now);
-    expire_idle(g, now_ms, expired);
-    busy = watch_requests(g, now_ms, now);
-    if (busy) poll_for_absent_listener(g);
-    react_to_queue_age(g, now);
-    if (stall_tick) check_stall(g, now_ms);
-    if (must_exit(g) && g.thread_count > 0) tell_threads_to_exit(g);
-  }
-  for (std::uint64_t id : expired) kill_timed_out(id);
+  std::lock_guard lock(g.mutex);
+  const std::int64_t now = now_us();
+  kick_up(g, now);
+  const bool busy = watch_requests(g, now_ms, now);
+  if (busy) poll_for_absent_listener(g);
+  react_to_queue_age(g, now);
+  if (stall_tick) check_stall(g, now_ms);
+  if (must_exit(g) && g.thread_count > 0) tell_threads_to_exit(g);
   return busy;
 }
 
@@ -139,9 +116,15 @@ bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now)
     if (still_us <= 0 || !w->has_cpu_clock || (w->in_wait && !w->unreported_wait)) continue;
     const std::int64_t cpu = cpu_clock_ns(w->cpu_clock);
     if (cpu != w->cpu_ns) {
+      // A presumed wait stands while the thread uses less than half the CPU time since
+      // the last sample (a few microseconds to parse, then asleep); more is running.
+      const bool running =
+          !w->presumed_wait || (cpu - w->cpu_ns) * 2 >= (now - w->cpu_progress_us) * 1000;
       w->cpu_ns = cpu;
       w->cpu_progress_us = now;
-      if (w->unreported_wait) {  // running again
+      if (w->unreported_wait && running) {  // running again
+        if (w->presumed_wait && w->connection != nullptr) w->connection->blocks_unreported = false;
+        w->presumed_wait = false;
         w->unreported_wait = false;
         w->in_wait = false;
         ++g.active_count;
@@ -163,11 +146,57 @@ bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now)
       --g.stuck_count;
     }
     ++g.counters.unreported_waits;
-    if (g.active_count == 0 && (!g.queue_empty() || g.listener == nullptr)) {
-      wake_or_create_thread(g, false);
-    }
+    if (w->connection != nullptr) w->connection->blocks_unreported = true;
+    if (!g.queue_empty() || g.listener == nullptr) replace_blocked_thread(g);
   }
   return busy;
+}
+
+// A thread found blocked is a reported wait that came late, and its replacement is made
+// as wait_begin's is: at once, not at the throttle's pace. The throttle guards against a
+// storm of threads competing for the CPU, and a blocked thread uses none; waiting for it
+// while any other thread of the group is active grew the pool to 28 threads in 10 s
+// where the same load with the wait reported grew it to 505 (docs/benchmarks.md,
+// unreported). One replacement per blocked request, and only while the group runs fewer
+// than its oversubscribe limit, never more threads than connections or max_threads.
+void Pool::replace_blocked_thread(ThreadGroup& g) {
+  if (g.shutdown || too_many_threads(g, false)) return;
+  if (wake_thread(g, false)) return;
+  if (g.thread_count > g.connection_count) return;
+  create_worker(g, false, now_us());
+}
+
+// A connection whose last request was found blocked will likely block again (the same
+// command): its next request's thread counts as waiting from the start, as a reported
+// wait's does from wait_begin. Without it, each thread about to sleep unseen counted
+// against the oversubscribe limit until the timer found it, which capped a group at
+// oversubscribe + 1 request starts per detection limit (2,000 NAP 10 a second where
+// SLEEP 10, reported, ran 8,500: docs/benchmarks.md, unreported). The timer takes the
+// presumption back as soon as the thread uses CPU (watch_requests).
+void Pool::presume_wait(ThreadGroup& g, Worker& w) {
+  if (!w.has_cpu_clock || settings_.unreported_wait_limit_ms.load(std::memory_order_relaxed) <= 0)
+    return;
+  w.in_wait = true;
+  w.unreported_wait = true;
+  w.presumed_wait = true;
+  --g.active_count;
+  ++g.waiting_count;
+  if (!g.queue_empty() || g.listener == nullptr) replace_blocked_thread(g);
+}
+
+// When a presumed request ends: the mark stays only if the request was long (past the
+// detection limit) and mostly off the CPU, so a connection that moved on to short or
+// CPU-bound requests loses it. Called with the connection's group mutex held, before
+// it can be queued again; the worker lets go of it here.
+void Pool::settle_presumption(PoolConnection& c, Worker& w) {
+  if (w.presumed_wait && w.has_cpu_clock) {
+    const std::int64_t wall_us = now_us() - w.request_start_ms * 1000;
+    const std::int64_t cpu_us = (cpu_clock_ns(w.cpu_clock) - w.request_cpu_ns) / 1000;
+    const std::int64_t limit_us =
+        settings_.unreported_wait_limit_ms.load(std::memory_order_relaxed) * 1000;
+    c.blocks_unreported = wall_us >= limit_us && cpu_us * 2 < wall_us;
+  }
+  w.connection = nullptr;
 }
 
 // A group whose threads are all on requests has no listener: what its clients send
@@ -228,53 +257,4 @@ void Pool::kick_up(ThreadGroup& g, std::int64_t now) {
   }
 }
 
-// wait_timeout, from the due end of the group's deadline set only. A connection that
-// is queued or running is not idle (MariaDB once killed queued ones: research §4.8)
-// and gets a fresh entry when it is re-armed; a key that is stale because input came
-// since is re-inserted at the real deadline. An idle connection past its deadline is
-// disarmed first and then checked for input that raced in: only a silent socket is
-// condemned (kTimingOut), and killed once the mutex is released.
-void Pool::expire_idle(ThreadGroup& g, std::int64_t now_ms, std::vector<std::uint64_t>& expired) {
-  while (!g.deadlines.empty()) {
-    auto [key, id] = *g.deadlines.begin();
-    if (key > now_ms) break;
-    g.deadlines.erase(g.deadlines.begin());
-    auto it = g.members.find(id);
-    if (it == g.members.end()) continue;
-    PoolConnection& c = *it->second;
-    c.has_deadline = false;
-    // Waiting for the socket to take a reply is not idleness (core's net_write_timeout
-    // covers it); the entry comes back with the re-arm for input.
-    if (c.state != ConnState::kIdle || c.waiting_output) continue;
-    std::int64_t deadline = svc_->conn_idle_deadline_ms(c.conn);
-    if (deadline > now_ms) {
-      g.add_deadline(c, deadline);
-      continue;
-    }
-    g.disarm(c);
-    if (has_pending_input(c.fd)) {
-      g.arm(c);
-      continue;
-    }
-    c.state = ConnState::kTimingOut;
-    expired.push_back(id);
-  }
-}
-
-// Core marks it, shuts its socket and calls post_kill_notification, which queues it;
-// if core did not (it was killed already), it is queued here. Either way a worker
-// runs it, do_command says close, and it is handed back.
-void Pool::kill_timed_out(std::uint64_t id) {
-  if (svc_->kill_connection(svc_, id, CONNSCHED_KILL_TIMEOUT) != 0) {
-    wait_timeouts_.fetch_add(1, std::memory_order_relaxed);
-  }
-  std::lock_guard lock(index_mutex_);
-  auto it = index_.find(id);
-  if (it == index_.end()) return;
-  PoolConnection& c = *it->second;
-  with_connection_locked(c, [&](ThreadGroup& g) {
-    if (c.state == ConnState::kTimingOut) requeue_killed(c, g);
-  });
-}
-
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads

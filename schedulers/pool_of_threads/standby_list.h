@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <vector>
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 template <typename Thread>
 class StandbyList {
@@ -51,6 +51,6 @@ class StandbyList {
   std::vector<Thread*> threads_;  // back() went to sleep last
 };
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_STANDBY_LIST_H_

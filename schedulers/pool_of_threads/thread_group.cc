@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <system_error>
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 namespace {
 // Level-triggered and one-shot: a connection reports once, then stays silent until its
@@ -21,10 +21,6 @@ constexpr std::uint32_t kArmedEvents = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
 // client that half-closed and still reads would report at once, again and again.
 constexpr std::uint32_t kArmedForOutput = EPOLLOUT | EPOLLONESHOT;
 }  // namespace
-
-OwnedFd::~OwnedFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
 
 ThreadGroup::ThreadGroup(std::size_t group_index)
     : index(group_index),
@@ -117,22 +113,6 @@ void ThreadGroup::disarm(PoolConnection& c) {
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c.fd, &ev);
 }
 
-// One entry per connection, never moved forward on each request: core's deadline only
-// grows, so a stale (earlier) key is re-read and re-inserted when it comes due. That
-// keeps the per-request cost at zero and the set no larger than the connections.
-void ThreadGroup::add_deadline(PoolConnection& c, std::int64_t deadline_ms) {
-  if (c.has_deadline) return;
-  deadlines.emplace(deadline_ms, c.id);
-  c.has_deadline = true;
-  c.deadline_key_ms = deadline_ms;
-}
-
-void ThreadGroup::remove_deadline(PoolConnection& c) {
-  if (!c.has_deadline) return;
-  deadlines.erase({c.deadline_key_ms, c.id});
-  c.has_deadline = false;
-}
-
 int ThreadGroup::poll(epoll_event* events, int max_events, int timeout_ms) const {
   return ::epoll_wait(epoll_fd_.get(), events, max_events, timeout_ms);
 }
@@ -147,4 +127,4 @@ void ThreadGroup::clear_wake() const {
   [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &value, sizeof value);
 }
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads

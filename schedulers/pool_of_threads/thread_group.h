@@ -16,43 +16,32 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-#include <set>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "connsched/log_histogram.h"
+#include "connsched/unique_fd.h"
 #include "pool_connection.h"
 #include "standby_list.h"
 
-namespace connsched::pool {
-
-/// A file descriptor closed on destruction.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd = -1) : fd_(fd) {}
-  ~OwnedFd();
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+namespace connsched::pool_of_threads {
 
 /// A pool thread as its group sees it (MariaDB's worker_thread_t). Lives on the
 /// thread's own stack; the group only points at it while the thread is registered.
 struct Worker {
-  std::condition_variable wake;       // its own: waking one standby thread wakes exactly it
-  bool woken = false;                 // set by whoever popped it from the standby list
-  bool in_wait = false;               // inside wait_begin/wait_end, or detected as waiting
-  bool stuck = false;                 // counted in stuck_threads (running for > stall limit)
-  bool reserve = false;               // above max_threads: serves lock holders only
-  bool demoted = false;               // at thread_pool_demote_nice until its request ends
-  bool unreported_wait = false;       // in_wait because its CPU clock stood still
-  std::int64_t request_start_ms = 0;  // 0: not running a request
-  pid_t tid = 0;                      // for the timer to change its CPU priority
-  clockid_t cpu_clock{};              // its thread CPU clock (pthread_getcpuclockid)
+  std::condition_variable wake;          // its own: waking one standby thread wakes exactly it
+  bool woken = false;                    // set by whoever popped it from the standby list
+  bool in_wait = false;                  // inside wait_begin/wait_end, or detected as waiting
+  bool stuck = false;                    // counted in stuck_threads (running for > stall limit)
+  bool reserve = false;                  // above max_threads: serves lock holders only
+  bool demoted = false;                  // at thread_pool_demote_nice until its request ends
+  bool unreported_wait = false;          // in_wait because its CPU clock stood still
+  bool presumed_wait = false;            // unreported_wait from its connection's last request
+  PoolConnection* connection = nullptr;  // the one it runs, until its request ends
+  std::int64_t request_cpu_ns = 0;       // its CPU clock when the request began
+  std::int64_t request_start_ms = 0;     // 0: not running a request
+  pid_t tid = 0;                         // for the timer to change its CPU priority
+  clockid_t cpu_clock{};                 // its thread CPU clock (pthread_getcpuclockid)
   bool has_cpu_clock = false;
   std::int64_t cpu_ns = 0;           // the clock at the timer's last sample
   std::int64_t cpu_progress_us = 0;  // when that clock last moved (or the request began)
@@ -112,7 +101,6 @@ class ThreadGroup {
   int holder_count = 0;   // connections holding a lock between requests
   int reserve_count = 0;  // threads above max_threads (Worker::reserve)
   std::unordered_map<std::uint64_t, PoolConnection*> members;  // by connection id
-  std::set<std::pair<std::int64_t, std::uint64_t>> deadlines;  // (idle deadline ms, id)
   std::uint64_t io_event_count = 0;     // events polled since the last stall check
   std::uint64_t queue_event_count = 0;  // dequeues since the last stall check
   std::int64_t last_thread_creation_us = 0;
@@ -146,10 +134,6 @@ class ThreadGroup {
   /// Keeps `c` registered but deaf: no event until arm() again.
   void disarm(PoolConnection& c);
 
-  /// Tracks `c`'s idle deadline (at most one entry per connection).
-  void add_deadline(PoolConnection& c, std::int64_t deadline_ms);
-  void remove_deadline(PoolConnection& c);
-
   /// Fills `events` without blocking (timeout_ms 0) or blocking; returns the count or -1.
   int poll(epoll_event* events, int max_events, int timeout_ms) const;
   /// Makes the listener's epoll_wait return (shutdown, retirement).
@@ -158,10 +142,10 @@ class ThreadGroup {
   void clear_wake() const;
 
  private:
-  OwnedFd epoll_fd_;
-  OwnedFd wake_fd_;
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;
 };
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_THREAD_GROUP_H_

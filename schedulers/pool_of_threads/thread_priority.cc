@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 pid_t current_tid() {
   return static_cast<pid_t>(::syscall(SYS_gettid));
@@ -68,4 +68,4 @@ bool thread_runnable(pid_t tid) {
   return paren[2] == 'R';
 }
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 /// The calling thread's kernel id (what sched_setscheduler and /proc/self/task take).
 pid_t current_tid();
@@ -30,6 +30,6 @@ std::int64_t cpu_clock_ns(clockid_t clock);
 /// stat): a still CPU clock then means a busy CPU, not a blocked thread.
 bool thread_runnable(pid_t tid);
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_THREAD_PRIORITY_H_

@@ -1,8 +1,8 @@
 // File: schedulers/pool_of_threads/throttling.h
 //
 // How long a busy thread group waits between creating threads: MariaDB's
-// microsecond_throttling_interval, made a pure function with a curve that means
-// something (research note §4.5, §9.3).
+// microsecond_throttling_interval (sql/threadpool_generic.cc), made a pure function with
+// a curve that means something.
 //
 // MariaDB 10.5+ multiplies 50/100/20 ms by an integer factor that is 0 below a stall
 // limit of 500 ms and 1 above it: throttling silently turns off, and the >= 16 row is
@@ -29,7 +29,7 @@
 #include <algorithm>
 #include <cstdint>
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 /// Threads a group may have before creation is throttled at all.
 constexpr std::int64_t unthrottled_threads(std::int64_t oversubscribe) {
@@ -55,6 +55,6 @@ constexpr std::int64_t throttling_interval_us(std::int64_t threads, std::int64_t
   return ticks * tick_us - tick_us / 4;
 }
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_THROTTLING_H_

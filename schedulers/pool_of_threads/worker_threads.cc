@@ -3,7 +3,7 @@
 
 #include <utility>
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 WorkerThreads::~WorkerThreads() {
   join_all();
@@ -51,4 +51,4 @@ void WorkerThreads::join_all() {
   }
 }
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-namespace connsched::pool {
+namespace connsched::pool_of_threads {
 
 class WorkerThreads {
  public:
@@ -41,6 +41,6 @@ class WorkerThreads {
   std::vector<std::jthread> finished_;
 };
 
-}  // namespace connsched::pool
+}  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_WORKER_THREADS_H_

@@ -90,11 +90,11 @@ TEST_CASE(
   // Every one of them reached a reply the socket would not take, and waits for it.
   CHECK_MESSAGE(RunningServer::eventually(
                     [&] {
-                      return stats_counter(server.admin_port(), "threadpool_output_waits") >=
+                      return stats_counter(server.admin_port(), "threadpool_output_waits_total") >=
                              kNonReaders;
                     },
                     scaled(30s)),
-                stats_counter(server.admin_port(), "threadpool_output_waits"));
+                stats_counter(server.admin_port(), "threadpool_output_waits_total"));
   std::this_thread::sleep_for(scaled(3s));  // time for the extra threads to leave
   const long long threads = status_field(pid, "Threads");
   const long long rss = status_field(pid, "VmRSS");
@@ -139,7 +139,9 @@ TEST_CASE(
     REQUIRE(stuck.back().send(pipelined_gets("big", 96)));
   }
   REQUIRE(RunningServer::eventually(
-      [&] { return stats_counter(server.admin_port(), "threadpool_output_waits") >= kNonReaders; },
+      [&] {
+        return stats_counter(server.admin_port(), "threadpool_output_waits_total") >= kNonReaders;
+      },
       scaled(20s)));
   // Threads made while they arrived leave after 1 s idle; before, one stayed blocked for
   // each until the timeout.
@@ -190,7 +192,9 @@ TEST_CASE(
     REQUIRE(readers.back().send(requests));
   }
   REQUIRE(RunningServer::eventually(
-      [&] { return stats_counter(server.admin_port(), "threadpool_output_waits") >= kReaders; },
+      [&] {
+        return stats_counter(server.admin_port(), "threadpool_output_waits_total") >= kReaders;
+      },
       scaled(20s)));
   CHECK_MESSAGE(RunningServer::eventually(
                     [&] { return status_field(pid, "Threads") <= threads_before + 8; }, scaled(5s)),
@@ -227,7 +231,7 @@ TEST_CASE(
   TestClient stuck = fresh_client(server.port());                  // connection 2
   REQUIRE(stuck.send(pipelined_gets("big", 96)));
   REQUIRE(RunningServer::eventually(
-      [&] { return stats_counter(server.admin_port(), "threadpool_output_waits") >= 1; },
+      [&] { return stats_counter(server.admin_port(), "threadpool_output_waits_total") >= 1; },
       scaled(20s)));
   const auto start = std::chrono::steady_clock::now();
   auto killed = admin_request(server.admin_port(), "POST", "/kill?id=2");

@@ -214,8 +214,9 @@ typedef struct connsched_services {
   /* The backend's per-connection slot (NULL until set). Atomic (acquire/release) since
    * 1.2: any thread may read it while the connection is alive, post_kill_notification
    * included, so a backend needs no index of its own to find its state from the killing
-   * thread. What the slot points to is the backend's to synchronise and to free (before
-   * end_connection). */
+   * thread. What the slot points to is the backend's to synchronise and to free: free
+   * it after end_connection returns (end_connection waits for the registry lock, so no
+   * post_kill_notification still reads it then), never before. */
   void* (*conn_get_data)(const connsched_conn* conn);
   void (*conn_set_data)(connsched_conn* conn, void* data);
   int (*conn_killed)(const connsched_conn* conn);         /* connsched_kill_reason */

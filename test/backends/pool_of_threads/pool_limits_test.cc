@@ -33,17 +33,19 @@ TEST_CASE("a group that keeps stalling gains threads at the throttled pace, not 
     REQUIRE(hogs.back().send("burn 10000000\n"));
   }
   bool throttled = RunningServer::eventually(
-      [&] { return column_sum(server.server(), "THREAD_POOL_STATS", "THROTTLES") >= 1; }, 30s);
+      [&] { return column_sum(server.server(), "THREAD_POOL_STATS", "THROTTLES_TOTAL") >= 1; },
+      30s);
   INFO("threads: " << server.server().backend_stats().counter("threadpool_threads")
                    << ", created due to stall: "
                    << column_sum(server.server(), "THREAD_POOL_STATS",
-                                 "THREAD_CREATIONS_DUE_TO_STALL")
-                   << ", stalls: " << column_sum(server.server(), "THREAD_POOL_STATS", "STALLS"));
+                                 "THREAD_CREATIONS_DUE_TO_STALL_TOTAL")
+                   << ", stalls: "
+                   << column_sum(server.server(), "THREAD_POOL_STATS", "STALLS_TOTAL"));
   CHECK(throttled);
   // Below 8 threads every tick may add one: throttling starts only beyond that.
   auto stats = server.server().backend_stats();
   CHECK(stats.counter("threadpool_threads") >= 8);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_DUE_TO_STALL") >= 7);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_DUE_TO_STALL_TOTAL") >= 7);
   CHECK(stats.counter("threadpool_threads") <= kClients + 1);  // never more than connections
   for (auto& hog : hogs) CHECK(hog.read_line(60s) == "ok");
 }
@@ -78,7 +80,7 @@ TEST_CASE("thread_pool_max_threads caps the pool; each group still reaches two t
   CHECK(most <= 4);
   CHECK(most >= 3);
   auto stats = server.server().backend_stats();
-  CHECK(stats.counter("threadpool_max_threads_reached") >= 1);
+  CHECK(stats.counter("threadpool_max_threads_reached_total") >= 1);
   CHECK(server.server().set_option("thread_pool_max_threads", "0") ==
         "--thread-pool-max-threads: 0 is out of range [1, 65536]");
 }

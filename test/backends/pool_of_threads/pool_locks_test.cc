@@ -140,8 +140,8 @@ TEST_CASE("with thread_pool_max_threads_reserve=0 a lock holder cannot release: 
   // that the lock timeout breaks.
   CHECK(r.release_took >= 2s);
   CHECK(r.timeouts >= 1);
-  CHECK(stat(server.server(), "RESERVE_THREAD_CREATIONS") == 0);
-  CHECK(server.server().backend_stats().counter("threadpool_max_threads_reached") >= 1);
+  CHECK(stat(server.server(), "RESERVE_THREAD_CREATIONS_TOTAL") == 0);
+  CHECK(server.server().backend_stats().counter("threadpool_max_threads_reached_total") >= 1);
 }
 
 TEST_CASE("with the default reserve the holder always runs its release, and nobody times out") {
@@ -155,9 +155,9 @@ TEST_CASE("with the default reserve the holder always runs its release, and nobo
     CHECK(r.acquired == 4);
   }
   // The reserve ran the holder's requests only, and exactly those.
-  CHECK(stat(server.server(), "RESERVE_THREAD_CREATIONS") >= 1);
-  CHECK(stat(server.server(), "RESERVE_DEQUEUES") >= 1);
-  CHECK(stat(server.server(), "RESERVE_DEQUEUES") <= 3);
+  CHECK(stat(server.server(), "RESERVE_THREAD_CREATIONS_TOTAL") >= 1);
+  CHECK(stat(server.server(), "RESERVE_DEQUEUES_TOTAL") >= 1);
+  CHECK(stat(server.server(), "RESERVE_DEQUEUES_TOTAL") <= 3);
   CHECK(RunningServer::eventually(
       [&] { return server.server().backend_stats().counter("threadpool_reserve_threads") == 0; }));
 }
@@ -171,9 +171,9 @@ TEST_CASE("the reserve is never used by connections that hold no lock") {
   }
   for (auto& s : sleepers) CHECK(reply(s, 30s) == "+OK");
   auto stats = server.server().backend_stats();
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "RESERVE_THREAD_CREATIONS") == 0);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "RESERVE_DEQUEUES") == 0);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS") <= 2);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "RESERVE_THREAD_CREATIONS_TOTAL") == 0);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "RESERVE_DEQUEUES_TOTAL") == 0);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_TOTAL") <= 2);
 }
 
 TEST_CASE("a lock holder's request is queued above high priority") {

@@ -99,7 +99,7 @@ TEST_CASE("thread_pool_size grows and shrinks under load: no request and no conn
   CHECK(wrong.load() == 0);
   CHECK(answered.load() > kClients * 10);
   auto stats = server.server().backend_stats();
-  CHECK(stats.counter("threadpool_connections_moved") > 0);
+  CHECK(stats.counter("threadpool_connections_moved_total") > 0);
   CHECK(stats.counter("threadpool_groups") == 1);
   CHECK(server.server().core_stats().requests == static_cast<std::uint64_t>(answered.load()));
 }

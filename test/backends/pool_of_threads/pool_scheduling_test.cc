@@ -52,8 +52,8 @@ TEST_CASE(
   CHECK(concurrent_requests(server.port(), kClients, "sleep 1500", "ok") == kClients);
   CHECK(server.probe().peak.load() == kClients);  // all six slept at the same time
   auto stats = server.server().backend_stats();
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS") >= kClients);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_DUE_TO_STALL") == 0);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_TOTAL") >= kClients);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_DUE_TO_STALL_TOTAL") == 0);
   CHECK(column_sum(stats, "THREAD_POOL_GROUPS", "QUEUE_LENGTH") == 0);
   CHECK(waits_for(stats, "SLEEP") == kClients);
 }
@@ -80,9 +80,9 @@ TEST_CASE(
     CHECK(std::chrono::steady_clock::now() - start < 4s);
     CHECK(server.probe().running.load() == 1);
     auto stats = server.server().backend_stats();
-    CHECK(column_sum(stats, "THREAD_POOL_STATS", "STALLS") >= 1);
-    CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_DUE_TO_STALL") +
-              column_sum(stats, "THREAD_POOL_STATS", "WAKES_DUE_TO_STALL") >=
+    CHECK(column_sum(stats, "THREAD_POOL_STATS", "STALLS_TOTAL") >= 1);
+    CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_DUE_TO_STALL_TOTAL") +
+              column_sum(stats, "THREAD_POOL_STATS", "WAKES_DUE_TO_STALL_TOTAL") >=
           1);
     CHECK(hog.read_line(30s) == "ok");
   }
@@ -103,8 +103,8 @@ TEST_CASE(
     }
     CHECK(std::chrono::steady_clock::now() - start < 4s);
     CHECK(server.probe().running.load() == 1);
-    CHECK(column_sum(server.server(), "THREAD_POOL_STATS", "THREAD_CREATIONS_DUE_TO_STALL") +
-              column_sum(server.server(), "THREAD_POOL_STATS", "WAKES_DUE_TO_STALL") >=
+    CHECK(column_sum(server.server(), "THREAD_POOL_STATS", "THREAD_CREATIONS_DUE_TO_STALL_TOTAL") +
+              column_sum(server.server(), "THREAD_POOL_STATS", "WAKES_DUE_TO_STALL_TOTAL") >=
           1);
     CHECK(hog.read_line(30s) == "ok");
   }
@@ -146,7 +146,7 @@ TEST_CASE("threads left idle exit after thread_pool_idle_timeout; the listener s
   TestClient keep(server.port(), 30s);  // keeps the group (and its listener) in use
   REQUIRE(keep.request("echo hi") == "hi");
   CHECK(concurrent_requests(server.port(), 6, "sleep 500", "ok") == 6);
-  CHECK(column_sum(server.server(), "THREAD_POOL_STATS", "THREAD_CREATIONS") >= 6);
+  CHECK(column_sum(server.server(), "THREAD_POOL_STATS", "THREAD_CREATIONS_TOTAL") >= 6);
   CHECK(RunningServer::eventually(
       [&] { return server.server().backend_stats().counter("threadpool_threads") == 1; }, 15s));
   auto stats = server.server().backend_stats();
@@ -164,12 +164,12 @@ TEST_CASE("a standby thread is woken (not created) when a request needs one") {
   REQUIRE(RunningServer::eventually(
       [&] { return server.server().backend_stats().counter("threadpool_idle_threads") >= 4; }));
   auto before = server.server().backend_stats();
-  std::int64_t creations = column_sum(before, "THREAD_POOL_STATS", "THREAD_CREATIONS");
-  std::int64_t wakes = column_sum(before, "THREAD_POOL_STATS", "WAKES");
+  std::int64_t creations = column_sum(before, "THREAD_POOL_STATS", "THREAD_CREATIONS_TOTAL");
+  std::int64_t wakes = column_sum(before, "THREAD_POOL_STATS", "WAKES_TOTAL");
   CHECK(concurrent_requests(server.port(), 2, "sleep 300", "ok") == 2);
   auto after = server.server().backend_stats();
-  CHECK(column_sum(after, "THREAD_POOL_STATS", "WAKES") > wakes);
-  CHECK(column_sum(after, "THREAD_POOL_STATS", "THREAD_CREATIONS") == creations);
+  CHECK(column_sum(after, "THREAD_POOL_STATS", "WAKES_TOTAL") > wakes);
+  CHECK(column_sum(after, "THREAD_POOL_STATS", "THREAD_CREATIONS_TOTAL") == creations);
 }
 
 TEST_CASE("the stats tables report what the pool did") {
@@ -197,22 +197,23 @@ TEST_CASE("the stats tables report what the pool did") {
         std::vector<std::string>{"GROUP_ID", "POSITION", "PRIORITY", "CONNECTION_ID",
                                  "QUEUEING_TIME_MICROSECONDS"});
   CHECK(stats.table("THREAD_POOL_STATS")->columns ==
-        std::vector<std::string>{"GROUP_ID", "THREAD_CREATIONS", "THREAD_CREATIONS_DUE_TO_STALL",
-                                 "WAKES", "WAKES_DUE_TO_STALL", "THROTTLES", "STALLS",
-                                 "POLLS_BY_LISTENER", "POLLS_BY_WORKER", "DEQUEUES_BY_LISTENER",
-                                 "DEQUEUES_BY_WORKER", "QUEUE_AGE_WAKEUPS",
-                                 "RESERVE_THREAD_CREATIONS", "RESERVE_DEQUEUES", "DEMOTIONS",
-                                 "DEMOTION_RETIREMENTS", "UNREPORTED_WAITS", "TIMER_POLLS"});
+        std::vector<std::string>{
+            "GROUP_ID", "THREAD_CREATIONS_TOTAL", "THREAD_CREATIONS_DUE_TO_STALL_TOTAL",
+            "WAKES_TOTAL", "WAKES_DUE_TO_STALL_TOTAL", "THROTTLES_TOTAL", "STALLS_TOTAL",
+            "POLLS_BY_LISTENER_TOTAL", "POLLS_BY_WORKER_TOTAL", "DEQUEUES_BY_LISTENER_TOTAL",
+            "DEQUEUES_BY_WORKER_TOTAL", "QUEUE_AGE_WAKEUPS_TOTAL", "RESERVE_THREAD_CREATIONS_TOTAL",
+            "RESERVE_DEQUEUES_TOTAL", "DEMOTIONS_TOTAL", "DEMOTION_RETIREMENTS_TOTAL",
+            "UNREPORTED_WAITS_TOTAL", "TIMER_POLLS_TOTAL"});
   CHECK(stats.table("THREAD_POOL_WAITS")->rows.size() == 12);
   CHECK(stats.table("THREAD_POOL_GROUPS")->rows.size() == 2);
   CHECK(waits_for(stats, "SLEEP") == 16);
   CHECK(waits_for(stats, "ROW_LOCK") == 0);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "DEQUEUES_BY_LISTENER") >= 20);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "DEQUEUES_BY_WORKER") >= 5);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "POLLS_BY_LISTENER") >= 25);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "WAKES") >= 1);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS") >= 2);
-  CHECK(column_sum(stats, "THREAD_POOL_STATS", "STALLS") == 0);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "DEQUEUES_BY_LISTENER_TOTAL") >= 20);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "DEQUEUES_BY_WORKER_TOTAL") >= 5);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "POLLS_BY_LISTENER_TOTAL") >= 25);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "WAKES_TOTAL") >= 1);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "THREAD_CREATIONS_TOTAL") >= 2);
+  CHECK(column_sum(stats, "THREAD_POOL_STATS", "STALLS_TOTAL") == 0);
   CHECK(stats.counter("threadpool_threads") == column_sum(stats, "THREAD_POOL_GROUPS", "THREADS"));
   // The concurrent clients' closes are served asynchronously (on a loaded machine, maybe
   // after the echoes above): wait for them rather than race them.

@@ -1,7 +1,8 @@
 // File: test/backends/pool_of_threads/pool_timeouts_test.cc
 //
-// wait_timeout as the pool enforces it (from per-group deadline sets), the case
-// MariaDB once got wrong (a request waiting in the queue is not idleness), and kill.
+// wait_timeout under pool-of-threads (core enforces it for every backend, through the
+// kill path the pool answers), the case MariaDB once got wrong (a request waiting in the
+// queue is not idleness), and kill.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 

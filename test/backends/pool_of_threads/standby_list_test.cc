@@ -8,7 +8,7 @@
 
 #include "standby_list.h"
 
-using connsched::pool::StandbyList;
+using connsched::pool_of_threads::StandbyList;
 
 namespace {
 struct FakeThread {

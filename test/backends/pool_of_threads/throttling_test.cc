@@ -1,16 +1,17 @@
 // File: test/backends/pool_of_threads/throttling_test.cc
 //
-// The thread-creation throttling curve on its own (research §9.3: MariaDB's collapses
-// to zero below a 500 ms stall limit and drops from 100 to 20 ms at 16 threads).
+// The thread-creation throttling curve on its own (MariaDB's microsecond_throttling_interval
+// in sql/threadpool_generic.cc collapses to zero below a 500 ms stall limit and drops
+// from 100 to 20 ms at 16 threads).
 #include <doctest/doctest.h>
 
 #include <cstdint>
 
 #include "throttling.h"
 
-using connsched::pool::throttling_interval_us;
-using connsched::pool::throttling_ticks;
-using connsched::pool::unthrottled_threads;
+using connsched::pool_of_threads::throttling_interval_us;
+using connsched::pool_of_threads::throttling_ticks;
+using connsched::pool_of_threads::unthrottled_threads;
 
 TEST_CASE("a small group creates threads at once; a larger one is throttled") {
   for (std::int64_t threads = 0; threads < 4; ++threads) {
