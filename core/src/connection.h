@@ -6,12 +6,12 @@
 // Who touches what: `in`, `out`, `session`, `close_requested`, `need_bytes` and
 // `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
-// time). `killed`, `in_transaction`, `holds_locks` and `idle_deadline_ms` are read from
-// other threads (timers, admin) and are atomic, as are `in_command` (set while do_command
-// runs, read by core's idle timer), `buffer_bytes` (read by the memory budget's scan) and
-// `request_started_ms` (read by the request timer). `backend_data` is atomic so that a
-// backend may read its slot from the killing thread (post_kill_notification); what it
-// points to is the backend's to synchronise.
+// time), as do `out_sent` and `close_after_output`. `killed`, `in_transaction`, `holds_locks` and
+// `idle_deadline_ms` are read from other threads (timers, admin) and are atomic, as are
+// `in_command` (set while do_command runs, read by core's idle timer), `buffer_bytes` (read by the
+// memory budget's scan), `request_started_ms`, `write_deadline_ms` and `out_soft_since_ms` (read by
+// the deadline timer). `backend_data` is atomic so that a backend may read its slot from the
+// killing thread (post_kill_notification); what it points to is the backend's to synchronise.
 #ifndef CONNSCHED_CORE_CONNECTION_H_
 #define CONNSCHED_CORE_CONNECTION_H_
 
@@ -46,7 +46,13 @@ struct connsched_conn {
   // When the first byte of the request not yet complete arrived; 0 when none is pending.
   std::atomic<std::int64_t> request_started_ms{0};
   // Since when unsent replies have been above the soft output limit; 0 when they are not.
-  std::int64_t out_soft_since_ms = 0;
+  // Atomic: core's deadline timer reads it while the connection waits for output.
+  std::atomic<std::int64_t> out_soft_since_ms{0};
+  // While a reply waits for the socket without a thread (CONNSCHED_NEXT_WAIT_OUTPUT):
+  // when net_write_timeout closes it; 0 when no reply waits. Read by the deadline timer.
+  std::atomic<std::int64_t> write_deadline_ms{0};
+  std::size_t out_sent = 0;         // bytes of `out` already written (while a reply waits)
+  bool close_after_output = false;  // the connection ends once `out` is written
   std::atomic<bool> in_command{false};
   std::atomic<void*> backend_data{nullptr};
   // The client's "ADDRESS:PORT": the socket's peer, or the one its PROXY header carried.

@@ -51,7 +51,10 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn) {
   conn->idle_deadline_ms.store(std::numeric_limits<std::int64_t>::max());
   conn->buffer_bytes.store(0);
   conn->request_started_ms.store(0);
-  conn->out_soft_since_ms = 0;
+  conn->out_soft_since_ms.store(0);
+  conn->write_deadline_ms.store(0);
+  conn->out_sent = 0;
+  conn->close_after_output = false;
   conn->backend_data.store(nullptr);
   conn->in_command.store(false);
   conn->close_requested = false;

@@ -6,8 +6,10 @@
 // its first byte); buffered input is bounded by max_request_size, a reply by
 // max_output_buffer, unsent replies above the soft limit by its time, and every
 // connection's buffers together by max_connection_memory (the largest closed first); a
-// full socket is waited on inside a reported NET wait, bounded by the write timeout; a
-// throwing handler costs its own connection, nothing else.
+// full socket is waited on inside a reported NET wait, bounded by the write timeout, or,
+// for a backend that waits for output itself, without a thread (CONNSCHED_NEXT_WAIT_
+// OUTPUT, the deadline on core's timer); a throwing handler costs its own connection,
+// nothing else.
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -15,6 +17,7 @@
 #include <algorithm>
 #include <climits>
 #include <exception>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -78,6 +81,9 @@ int ServerCore::do_command(Connection& c) {
   CurrentConnectionScope scope(&c);
   InCommand serving(c);
   if (hard_killed(c)) return CONNSCHED_NEXT_CLOSE;
+  if (c.write_deadline_ms.load() != 0) {
+    if (int next = resume_output(c); next >= 0) return next;
+  }
   bool eof = false;
   bool received = false;
   char buffer[kReadChunk];
@@ -91,7 +97,18 @@ int ServerCore::do_command(Connection& c) {
       account_buffers(c);
       if (c.screen_proxy_signature && !screen_first_bytes(c)) return CONNSCHED_NEXT_CLOSE;
       // Still a prefix of a signature: held until it is one or is not.
-      if (!c.screen_proxy_signature && !process_input(c)) return CONNSCHED_NEXT_CLOSE;
+      if (!c.screen_proxy_signature) {
+        switch (process_input(c)) {
+          case Processed::kClose:
+            return CONNSCHED_NEXT_CLOSE;
+          case Processed::kWaitOutput:
+            // No more is read until the client reads: its unsent replies are the bound.
+            c.idle_deadline_ms.store(idle_deadline_from_now(), std::memory_order_relaxed);
+            return CONNSCHED_NEXT_WAIT_OUTPUT;
+          case Processed::kWaitInput:
+            break;
+        }
+      }
       if (static_cast<std::size_t>(n) < sizeof buffer) break;
       continue;
     }
@@ -107,7 +124,14 @@ int ServerCore::do_command(Connection& c) {
     return CONNSCHED_NEXT_CLOSE;  // ECONNRESET and friends: the peer is gone
   }
   // Replies still pending (a greeting that did not fit) leave now.
-  if (!c.out.empty() && !flush(c)) return CONNSCHED_NEXT_CLOSE;
+  if (!c.out.empty()) {
+    Flush flushed = flush(c);
+    if (flushed == Flush::kFailed) return CONNSCHED_NEXT_CLOSE;
+    if (flushed == Flush::kBlocked) {
+      if (eof) c.close_after_output = true;
+      return CONNSCHED_NEXT_WAIT_OUTPUT;
+    }
+  }
   if (eof || c.killed.load() != CONNSCHED_KILL_NONE) return CONNSCHED_NEXT_CLOSE;
   // wait_timeout counts from the end of the last activity, as mysqld's does: a request
   // that ran long is not idle time.
@@ -141,10 +165,43 @@ bool ServerCore::screen_first_bytes(Connection& c) {
   return false;
 }
 
-bool ServerCore::process_input(Connection& c) {
+// The socket became writable for a reply that waited without a thread: the rest is
+// written first, then the requests that arrived behind it run (in order, as they would
+// have without the wait), and only then is the socket read again. Returns the next
+// step, or -1 to go on reading.
+int ServerCore::resume_output(Connection& c) {
+  switch (flush(c)) {
+    case Flush::kFailed:
+      return CONNSCHED_NEXT_CLOSE;
+    case Flush::kBlocked:
+      return CONNSCHED_NEXT_WAIT_OUTPUT;
+    case Flush::kDone:
+      break;
+  }
+  if (c.close_after_output) return CONNSCHED_NEXT_CLOSE;
+  if (c.in_start < c.in.size()) {
+    switch (process_input(c)) {
+      case Processed::kClose:
+        return CONNSCHED_NEXT_CLOSE;
+      case Processed::kWaitOutput:
+        return CONNSCHED_NEXT_WAIT_OUTPUT;
+      case Processed::kWaitInput:
+        break;
+    }
+  }
+  c.idle_deadline_ms.store(idle_deadline_from_now(), std::memory_order_relaxed);
+  return -1;
+}
+
+// Runs the complete requests buffered, in order. A reply the socket cannot take stops
+// the run (kWaitOutput, when the backend waits for output itself): the requests behind
+// it stay buffered until it is written, so a client that does not read gets no more
+// work done and its memory stays bounded by what it already sent.
+ServerCore::Processed ServerCore::process_input(Connection& c) {
   ConnectionContext ctx(c);
   Reply out(c.out);
   bool keep = true;
+  bool blocked = false;
   while (c.in_start < c.in.size()) {
     if (hard_killed(c)) {
       keep = false;
@@ -203,7 +260,14 @@ bool ServerCore::process_input(Connection& c) {
       keep = false;
       break;
     }
-    if (c.out.size() >= kFlushThreshold && !flush(c)) return false;
+    if (c.out.size() >= kFlushThreshold) {
+      const Flush flushed = flush(c);
+      if (flushed == Flush::kFailed) return Processed::kClose;
+      if (flushed == Flush::kBlocked) {
+        blocked = true;
+        break;
+      }
+    }
   }
   if (c.in_start == c.in.size()) {
     c.in.clear();
@@ -213,9 +277,15 @@ bool ServerCore::process_input(Connection& c) {
     c.in_start = 0;
   }
   account_buffers(c);
-  bool flushed = c.out.empty() || flush(c);
+  const Flush flushed = blocked ? Flush::kBlocked : c.out.empty() ? Flush::kDone : flush(c);
   release_spare_buffers(c);
-  return keep && flushed;
+  if (flushed == Flush::kFailed) return Processed::kClose;
+  if (flushed == Flush::kBlocked) {
+    // A last reply (QUIT's, an error's) still reaches the client before the close.
+    if (!keep) c.close_after_output = true;
+    return Processed::kWaitOutput;
+  }
+  return keep ? Processed::kWaitInput : Processed::kClose;
 }
 
 // Redis' client-output-buffer-limit hard limit, checked after each request: the reply
@@ -307,60 +377,54 @@ void ServerCore::enforce_memory_budget() {
   }
 }
 
-bool ServerCore::flush(Connection& c) {
-  std::size_t offset = 0;
+// Writes the pending replies. A full socket is waited on here (a NET wait, bounded by
+// net_write_timeout and the soft limit's time), unless the backend waits for output
+// itself: then the unsent bytes stay in `out` (from out_sent on), the deadline is
+// handed to core's timer, and kBlocked sends the thread back to its backend. Either
+// way the deadline runs from the first write of these replies until they are all out.
+ServerCore::Flush ServerCore::flush(Connection& c) {
+  const std::int64_t waiting = c.write_deadline_ms.load();
   const std::int64_t deadline =
-      monotonic_ms() + static_cast<std::int64_t>(options_.net_write_timeout) * 1000;
+      waiting != 0 ? waiting
+                   : monotonic_ms() + static_cast<std::int64_t>(options_.net_write_timeout) * 1000;
   bool ok = true;
-  while (offset < c.out.size()) {
-    ssize_t n = ::send(c.fd.get(), c.out.data() + offset, c.out.size() - offset, MSG_NOSIGNAL);
+  while (c.out_sent < c.out.size()) {
+    ssize_t n =
+        ::send(c.fd.get(), c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
     if (n > 0) {
-      offset += static_cast<std::size_t>(n);
+      c.out_sent += static_cast<std::size_t>(n);
       CoreCounters::bump(counters_.bytes_sent, static_cast<std::uint64_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       const std::int64_t now = monotonic_ms();
-      std::int64_t left = deadline - now;
-      // The soft limit: more than output_buffer_soft_limit unsent for its time.
-      const std::int64_t soft_ms =
-          static_cast<std::int64_t>(options_.output_buffer_soft_seconds) * 1000;
-      if (options_.output_buffer_soft_limit > 0 &&
-          c.out.size() - offset > options_.output_buffer_soft_limit) {
-        if (c.out_soft_since_ms == 0) c.out_soft_since_ms = now;
-        std::int64_t soft_left = c.out_soft_since_ms + soft_ms - now;
-        if (soft_left <= 0) {
-          CoreCounters::bump(counters_.output_limit_closes);
-          if (auto skipped = output_log_.admit(now)) {
-            logger_.log(LogLevel::kWarning,
-                        "connection {}: {} bytes of replies unsent for {} s, over "
-                        "output_buffer_soft_limit ({}); closing{}",
-                        c.id, c.out.size() - offset, options_.output_buffer_soft_seconds,
-                        options_.output_buffer_soft_limit,
-                        *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
-          }
-          ok = false;
-          break;
-        }
-        left = std::min(left, soft_left);
-      } else {
-        c.out_soft_since_ms = 0;
+      std::int64_t soft_left = 0;
+      if (soft_limit_passed(c, c.out.size() - c.out_sent, now, &soft_left)) {
+        ok = false;
+        break;
       }
       if (deadline - now <= 0 || hard_killed(c)) {
-        left = deadline - now;
-        if (left <= 0) {
+        if (deadline - now <= 0) {
           CoreCounters::bump(counters_.write_timeouts);
-          logger_.log(
-              LogLevel::kWarning,
-              "connection {}: peer did not read a reply for {} s (net_write_timeout); closing",
-              c.id, options_.net_write_timeout);
+          if (auto skipped = write_log_.admit(now)) {
+            logger_.log(LogLevel::kWarning,
+                        "connection {}: peer did not read a reply for {} s (net_write_timeout); "
+                        "closing{}",
+                        c.id, options_.net_write_timeout,
+                        *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+          }
         }
         ok = false;
         break;
       }
+      if (waits_for_output_) {
+        wait_for_output(c, deadline);
+        return Flush::kBlocked;
+      }
       ScopedWait wait(WaitType::kNet);
       pollfd p{c.fd.get(), POLLOUT, 0};
+      const std::int64_t left = std::min(deadline - now, soft_left);
       ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left, INT_MAX)));
       continue;
     }
@@ -368,9 +432,53 @@ bool ServerCore::flush(Connection& c) {
     break;
   }
   c.out.clear();
-  c.out_soft_since_ms = 0;
+  c.out_sent = 0;
+  c.out_soft_since_ms.store(0);
+  c.write_deadline_ms.store(0);
   release_spare_buffers(c);
-  return ok;
+  return ok ? Flush::kDone : Flush::kFailed;
+}
+
+// Redis' soft output limit: more than output_buffer_soft_limit unsent for its time
+// closes the connection (counted and logged here). *left_ms is the time still allowed,
+// INT64_MAX when the unsent replies are under the limit.
+bool ServerCore::soft_limit_passed(Connection& c, std::size_t unsent, std::int64_t now,
+                                   std::int64_t* left_ms) {
+  *left_ms = std::numeric_limits<std::int64_t>::max();
+  if (options_.output_buffer_soft_limit == 0 || unsent <= options_.output_buffer_soft_limit) {
+    c.out_soft_since_ms.store(0);
+    return false;
+  }
+  std::int64_t since = c.out_soft_since_ms.load();
+  if (since == 0) {
+    since = now;
+    c.out_soft_since_ms.store(now);
+  }
+  *left_ms = since + static_cast<std::int64_t>(options_.output_buffer_soft_seconds) * 1000 - now;
+  if (*left_ms > 0) return false;
+  CoreCounters::bump(counters_.output_limit_closes);
+  if (auto skipped = output_log_.admit(now)) {
+    logger_.log(LogLevel::kWarning,
+                "connection {}: {} bytes of replies unsent for {} s, over "
+                "output_buffer_soft_limit ({}); closing{}",
+                c.id, unsent, options_.output_buffer_soft_seconds,
+                options_.output_buffer_soft_limit,
+                *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "");
+  }
+  return true;
+}
+
+// The reply waits without a thread: core's timer holds its deadline (the earlier of
+// net_write_timeout and the soft limit's time) and kills the connection when it
+// passes, which shuts the socket down and so wakes the backend's EPOLLOUT wait.
+void ServerCore::wait_for_output(Connection& c, std::int64_t deadline_ms) {
+  c.write_deadline_ms.store(deadline_ms);
+  std::int64_t due = deadline_ms;
+  if (std::int64_t since = c.out_soft_since_ms.load(); since != 0) {
+    due = std::min(due,
+                   since + static_cast<std::int64_t>(options_.output_buffer_soft_seconds) * 1000);
+  }
+  idle_timer_->watch_output(c.id, due);
 }
 
 int ServerCore::wait_for_input(Connection& c) {

@@ -147,13 +147,21 @@ void ServerCore::make_admin_server() {
 // Core closes idle connections (wait_timeout) and slow requests (request_timeout) for
 // every backend, unless the backend says it does (CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT,
 // ABI 1.2; a 1.0 or 1.1 table reads as 0).
+// The same timer holds the deadlines of replies waiting for a full socket without a
+// thread, so a backend can wait for output (CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT) only
+// when it is there.
 void ServerCore::make_idle_timer() {
   if (scheduler_.table.flags & CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT) return;
   idle_timer_ = std::make_unique<IdleTimer>(
       [this](std::uint64_t id, std::int64_t now, std::int64_t* later) {
         return check_idle(id, now, later);
       },
-      [this](std::uint64_t id) { kill(id, CONNSCHED_KILL_TIMEOUT); });
+      [this](std::uint64_t id) { kill(id, CONNSCHED_KILL_TIMEOUT); },
+      [this](std::uint64_t id, std::int64_t now, std::int64_t* later) {
+        return check_output(id, now, later);
+      },
+      [this](std::uint64_t id) { expire_output(id); });
+  waits_for_output_ = (scheduler_.table.flags & CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT) != 0;
 }
 
 // A connection's entry came due. Two deadlines share it: wait_timeout since the end of
@@ -182,6 +190,12 @@ IdleDeadlines::Verdict ServerCore::check_idle(std::uint64_t id, std::int64_t now
       *later_ms = now_ms + kRecheckMs;
       return;
     }
+    // A reply waiting for the socket: neither idle nor a request arriving; its own
+    // deadline (check_output) applies.
+    if (c.write_deadline_ms.load() != 0) {
+      *later_ms = now_ms + request_ms;
+      return;
+    }
     const std::int64_t started = c.request_started_ms.load(std::memory_order_relaxed);
     if (started != 0 && started + request_ms <= now_ms) {
       verdict = IdleDeadlines::Verdict::kExpired;
@@ -200,6 +214,76 @@ IdleDeadlines::Verdict ServerCore::check_idle(std::uint64_t id, std::int64_t now
     *later_ms = std::min(idle, started != 0 ? started + request_ms : now_ms + request_ms);
   });
   return verdict;
+}
+
+// When a reply waiting for the socket without a thread must be closed: at its
+// net_write_timeout deadline, or sooner when its unsent bytes passed the soft limit's
+// time. Gone once the reply is written (or the connection is killed or ended).
+IdleDeadlines::Verdict ServerCore::check_output(std::uint64_t id, std::int64_t now_ms,
+                                                std::int64_t* later_ms) {
+  constexpr std::int64_t kRecheckMs = 1000;
+  const std::int64_t soft_ms =
+      static_cast<std::int64_t>(options_.output_buffer_soft_seconds) * 1000;
+  auto verdict = IdleDeadlines::Verdict::kGone;
+  registry_.with_connection(id, [&](Connection& c) {
+    const int killed = c.killed.load();
+    if (killed == CONNSCHED_KILL_CONNECTION || killed == CONNSCHED_KILL_TIMEOUT) return;
+    const std::int64_t write = c.write_deadline_ms.load();
+    if (write == 0) return;
+    verdict = IdleDeadlines::Verdict::kLater;
+    if (c.in_command.load(std::memory_order_relaxed)) {  // being written now
+      *later_ms = now_ms + kRecheckMs;
+      return;
+    }
+    const std::int64_t since = c.out_soft_since_ms.load();
+    const std::int64_t due = since != 0 ? std::min(write, since + soft_ms) : write;
+    if (due <= now_ms) {
+      verdict = IdleDeadlines::Verdict::kExpired;
+    } else {
+      *later_ms = due;
+    }
+  });
+  return verdict;
+}
+
+// The kill for a reply the client did not read in time, counted as the blocking write
+// counts it (write_timeouts, or output_limit_closes for the soft limit) and logged at
+// most once per interval: any client can cause it.
+void ServerCore::expire_output(std::uint64_t id) {
+  const std::int64_t now = monotonic_ms();
+  const std::int64_t soft_ms =
+      static_cast<std::int64_t>(options_.output_buffer_soft_seconds) * 1000;
+  bool due = false;
+  bool soft = false;
+  registry_.with_connection(id, [&](Connection& c) {
+    const std::int64_t write = c.write_deadline_ms.load();
+    if (write == 0 || c.in_command.load(std::memory_order_relaxed)) return;
+    const std::int64_t since = c.out_soft_since_ms.load();
+    soft = since != 0 && since + soft_ms <= now;
+    due = soft || write <= now;
+  });
+  if (!due) return;
+  std::string peer = peer_name(id);  // before the kill: a shut-down socket has none
+  if (!kill_counted(id, CONNSCHED_KILL_TIMEOUT,
+                    soft ? &counters_.output_limit_closes : &counters_.write_timeouts)) {
+    return;
+  }
+  LogRateLimit& limit = soft ? output_log_ : write_log_;
+  auto skipped = limit.admit(now);
+  if (!skipped) return;
+  std::string more = *skipped ? fmt::format(" ({} more since the last line)", *skipped) : "";
+  if (soft) {
+    logger_.log(LogLevel::kWarning,
+                "connection {} ({}): replies over output_buffer_soft_limit ({}) unsent for {} s; "
+                "closing{}",
+                id, peer, options_.output_buffer_soft_limit, options_.output_buffer_soft_seconds,
+                more);
+  } else {
+    logger_.log(LogLevel::kWarning,
+                "connection {} ({}): peer did not read a reply for {} s (net_write_timeout); "
+                "closing{}",
+                id, peer, options_.net_write_timeout, more);
+  }
 }
 
 void ServerCore::start_backend() {

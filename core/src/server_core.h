@@ -89,8 +89,19 @@ class ServerCore {
                         std::string_view why);
   bool screen_first_bytes(Connection& conn);
   void on_accept_error(int error);
-  bool process_input(Connection& conn);
-  bool flush(Connection& conn);
+  // What writing the pending replies came to; kBlocked only when the backend waits for
+  // output itself (CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT).
+  enum class Flush { kDone, kBlocked, kFailed };
+  enum class Processed { kWaitInput, kWaitOutput, kClose };
+  Processed process_input(Connection& conn);
+  Flush flush(Connection& conn);
+  bool soft_limit_passed(Connection& conn, std::size_t unsent, std::int64_t now_ms,
+                         std::int64_t* left_ms);
+  void wait_for_output(Connection& conn, std::int64_t deadline_ms);
+  int resume_output(Connection& conn);
+  IdleDeadlines::Verdict check_output(std::uint64_t id, std::int64_t now_ms,
+                                      std::int64_t* later_ms);
+  void expire_output(std::uint64_t id);
   bool over_output_limit(Connection& conn);
   void release_spare_buffers(Connection& conn);
   void account_buffers(Connection& conn);
@@ -127,6 +138,8 @@ class ServerCore {
   std::atomic<std::uint64_t> next_id_{1};
   std::unique_ptr<AdminServer> admin_;     // null when --admin-port is not given
   std::unique_ptr<IdleTimer> idle_timer_;  // null when the backend owns wait_timeout
+  // The backend takes CONNSCHED_NEXT_WAIT_OUTPUT (its flag, and core's timer is there).
+  bool waits_for_output_ = false;
 
   // The memory budget: what every connection's buffers hold together, and the one
   // enforcer at a time (others skip: the running one closes enough for all).
@@ -137,6 +150,7 @@ class ServerCore {
   LogRateLimit output_log_{5000};
   LogRateLimit timeout_log_{5000};
   LogRateLimit proxy_log_{5000};
+  LogRateLimit write_log_{5000};
 
   mutable std::mutex shutdown_mutex_;
   std::condition_variable shutdown_cv_;

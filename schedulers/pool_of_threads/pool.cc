@@ -257,19 +257,25 @@ bool Pool::add_connection(connsched_conn* conn) {
 }
 
 // One request's worth of work; the connection then waits for input again (re-armed,
-// perhaps in another group) or is handed back to core.
+// perhaps in another group) or is handed back to core. A reply that did not fit the
+// socket waits for EPOLLOUT the same way, holding no thread (MariaDB's pool keeps the
+// thread blocked in the write for up to net_write_timeout: one thread per client that
+// stops reading); core keeps the unsent bytes and enforces net_write_timeout.
 void Pool::serve(PoolConnection& c) {
   const std::int64_t started = now_us();
-  if (svc_->do_command(c.conn) == CONNSCHED_NEXT_CLOSE) {
+  const int next = svc_->do_command(c.conn);
+  if (next == CONNSCHED_NEXT_CLOSE) {
     close_connection(c, started);
   } else {
-    rearm(c, started);
+    if (next == CONNSCHED_NEXT_WAIT_OUTPUT) output_waits_.fetch_add(1, std::memory_order_relaxed);
+    rearm(c, started, next == CONNSCHED_NEXT_WAIT_OUTPUT);
   }
 }
 
 // After each request: move the connection if thread_pool_size changed its group, and
-// re-arm it.
-void Pool::rearm(PoolConnection& c, std::int64_t started_us) {
+// re-arm it for input or, with `for_output`, for writability (a reply waits for the
+// socket).
+void Pool::rearm(PoolConnection& c, std::int64_t started_us, bool for_output) {
   std::size_t target = c.id % group_count_.load(std::memory_order_acquire);
   ThreadGroup* g = &group(c.group.load());
   std::unique_lock lock(g->mutex);
@@ -278,7 +284,7 @@ void Pool::rearm(PoolConnection& c, std::int64_t started_us) {
   if (g->index != target) g = &move_to_group(c, *g, target, lock);
   note_lock_holder(*g, c, holds_locks(c));
   c.worker = nullptr;
-  if (g->arm(c)) return;
+  if (g->arm(c, for_output)) return;
   int error = errno;
   c.state = ConnState::kRunning;
   lock.unlock();

@@ -72,7 +72,7 @@ class Pool {
   PoolConnection* get_event(ThreadGroup& g, Worker& self);
   PoolConnection* listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock, bool holders_only);
   void serve(PoolConnection& c);
-  void rearm(PoolConnection& c, std::int64_t started_us);
+  void rearm(PoolConnection& c, std::int64_t started_us, bool for_output);
   ThreadGroup& move_to_group(PoolConnection& c, ThreadGroup& from, std::size_t to,
                              std::unique_lock<std::mutex>& lock);
   /// `started_us`: when the request that ends it began (its service time), or 0.
@@ -117,6 +117,7 @@ class Pool {
   std::array<std::atomic<std::uint64_t>, CONNSCHED_WAIT_TYPE_COUNT> waits_{};
   std::atomic<std::uint64_t> max_threads_reached_{0};
   std::atomic<std::uint64_t> connections_moved_{0};
+  std::atomic<std::uint64_t> output_waits_{0};  // re-arms for EPOLLOUT
 
   // "Pool blocked" reporting: at once, then at most every kBlockedLogIntervalMs.
   std::mutex blocked_log_mutex_;

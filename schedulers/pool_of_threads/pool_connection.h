@@ -4,7 +4,8 @@
 // intrusive FIFO its queues are made of. A connection is always in exactly one state,
 // changed only under its group's mutex:
 //
-//   kIdle      armed in the group's epoll set (one-shot), waiting for input
+//   kIdle      armed in the group's epoll set (one-shot), waiting for input, or for
+//              the socket to take a reply that did not fit (armed for EPOLLOUT)
 //   kQueued    in the group's high- or normal-priority queue
 //   kRunning   a worker is inside do_command for it
 //   kClosed    handed back to core

@@ -16,9 +16,14 @@ namespace {
 
 constexpr auto kOptions = kOptionTable.descriptors();
 
-constexpr connsched_scheduler kPoolOfThreads = backend::scheduler_descriptor<Pool>(
-    "pool-of-threads", "MariaDB's thread pool: groups of threads sharing epoll sets and queues",
-    kOptions.data(), 65536);
+// Replies that do not fit the socket wait for EPOLLOUT without a thread (rearm).
+constexpr connsched_scheduler kPoolOfThreads = [] {
+  auto d = backend::scheduler_descriptor<Pool>(
+      "pool-of-threads", "MariaDB's thread pool: groups of threads sharing epoll sets and queues",
+      kOptions.data(), 65536);
+  d.flags = CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT;
+  return d;
+}();
 
 }  // namespace
 }  // namespace connsched::pool_of_threads

@@ -170,6 +170,8 @@ void Pool::stats(const connsched_stats_sink& sink) {
   counter("threadpool_connections_moved_total",
           static_cast<std::int64_t>(connections_moved_.load()),
           "Connections moved to another group after thread_pool_size changed");
+  counter("threadpool_output_waits_total", static_cast<std::int64_t>(output_waits_.load()),
+          "Replies that did not fit the socket and waited for EPOLLOUT without a thread");
 
   static constexpr const char* kGroupColumns[] = {
       "GROUP_ID",        "CONNECTIONS",  "THREADS",      "ACTIVE_THREADS",

@@ -16,6 +16,10 @@ namespace {
 // request is served and it is re-armed; input left in the socket (do_command reads a
 // bounded amount) makes it report again at once, so nothing is ever lost.
 constexpr std::uint32_t kArmedEvents = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+// A reply waiting for the socket: writable, or hung up (EPOLLHUP and EPOLLERR come
+// unasked, so a kill, which shuts the socket down, wakes it too). Not EPOLLRDHUP: a
+// client that half-closed and still reads would report at once, again and again.
+constexpr std::uint32_t kArmedForOutput = EPOLLOUT | EPOLLONESHOT;
 }  // namespace
 
 ThreadGroup::ThreadGroup(std::size_t group_index)
@@ -83,9 +87,9 @@ void ThreadGroup::promote(PoolConnection& c) {
   queues[kHighPriority].push_back(&c);
 }
 
-bool ThreadGroup::arm(PoolConnection& c) {
+bool ThreadGroup::arm(PoolConnection& c, bool for_output) {
   epoll_event ev{};
-  ev.events = kArmedEvents;
+  ev.events = for_output ? kArmedForOutput : kArmedEvents;
   ev.data.u64 = c.id;
   // The first arm in this group adds the fd; later ones re-enable the one-shot entry.
   c.state = ConnState::kIdle;

@@ -126,8 +126,9 @@ class ThreadGroup {
   /// Moves `c` from the normal to the high-priority queue (kick-up, kill).
   void promote(PoolConnection& c);
 
-  /// Registers `c` in the epoll set (or re-arms it) for one readable event.
-  bool arm(PoolConnection& c);
+  /// Registers `c` in the epoll set (or re-arms it) for one readable event, or with
+  /// `for_output` for one writable event (a reply waits for the socket).
+  bool arm(PoolConnection& c, bool for_output = false);
   /// Takes `c` out of the epoll set (it is moving to another group or closing).
   void unregister(PoolConnection& c);
   /// Keeps `c` registered but deaf: no event until arm() again.

@@ -40,8 +40,10 @@
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
  * landed, the members marked "version 1.2" below: the services' conn_holds_locks,
  * refuse_connection and detach_fd, and the descriptor's flags (OWN_IDLE_TIMEOUT: core
- * otherwise enforces wait_timeout; SERVES_OUT_OF_PROCESS: core refuses POST /drain); and
- * it makes the per-connection slot atomic, readable from post_kill_notification. Core accepts 1.0, 1.1 and 1.2 tables.
+ * otherwise enforces wait_timeout; SERVES_OUT_OF_PROCESS: core refuses POST /drain;
+ * WAITS_FOR_OUTPUT: do_command may return CONNSCHED_NEXT_WAIT_OUTPUT instead of
+ * blocking on a full socket); and it makes the per-connection slot atomic, readable from
+ * post_kill_notification. Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -91,7 +93,13 @@ typedef enum connsched_wait_type {
 typedef enum connsched_next {
   CONNSCHED_NEXT_WAIT_INPUT = 0, /* idle: wait until the socket is readable again */
   CONNSCHED_NEXT_READY = 1,      /* (wait_for_input only) input is there: call do_command */
-  CONNSCHED_NEXT_CLOSE = 2       /* done: call end_connection */
+  CONNSCHED_NEXT_CLOSE = 2,      /* done: call end_connection */
+  /* (do_command only, version 1.2, and only to a backend whose descriptor sets
+   * CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT) a reply did not fit the socket: wait until it
+   * is writable (EPOLLOUT), then call do_command again, which writes the rest and goes
+   * on with the requests already received. Core enforces net_write_timeout and the
+   * soft output limit meanwhile, through the kill path (see that flag). */
+  CONNSCHED_NEXT_WAIT_OUTPUT = 3
 } connsched_next;
 
 /* Why a connection was killed (`conn_killed`, `kill_connection`). */
@@ -178,7 +186,9 @@ typedef struct connsched_services {
    * request through the server's protocol in order, and writes the replies; a reply
    * that does not fit the socket waits inside a NET wait (wait_begin/wait_end are
    * called) bounded by the write timeout. Returns CONNSCHED_NEXT_WAIT_INPUT or
-   * CONNSCHED_NEXT_CLOSE. Any thread; one thread per connection at a time. */
+   * CONNSCHED_NEXT_CLOSE; to a backend with CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT (1.2)
+   * it returns CONNSCHED_NEXT_WAIT_OUTPUT instead of waiting for a full socket. Any
+   * thread; one thread per connection at a time. */
   int (*do_command)(connsched_conn* conn);
 
   /* Blocks the calling thread until the connection is readable (READY), or until it
@@ -377,6 +387,19 @@ typedef struct connsched_scheduler {
  * POST /drain (closing each connection at its next request boundary) with this reason
  * instead of promising what it cannot do. SIGTERM still drains through the backend's end. */
 #define CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS 0x2u
+
+/* WAITS_FOR_OUTPUT (version 1.2): when a reply does not fit the socket, do_command
+ * returns CONNSCHED_NEXT_WAIT_OUTPUT with the unsent bytes kept in core, instead of
+ * blocking the calling thread inside a NET wait for up to net_write_timeout; the
+ * backend waits for writability (EPOLLOUT, no thread held) and calls do_command again,
+ * by one thread at a time as always. A client that never reads is still closed after
+ * net_write_timeout (and past the soft output limit after its time) by core's deadline
+ * timer, through the kill path: the socket is shut down, so an EPOLLOUT registration
+ * fires (EPOLLHUP), and post_kill_notification is called; the next do_command returns
+ * CONNSCHED_NEXT_CLOSE. A backend without it (a 1.0 or 1.1 one, one that dedicates a
+ * thread to a connection) never sees CONNSCHED_NEXT_WAIT_OUTPUT; nor does one that also
+ * sets OWN_IDLE_TIMEOUT (core then runs no deadline timer to enforce the write timeout). */
+#define CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT 0x4u
 
 /* The fixed header of a descriptor, for C99 designated or positional initialisers. */
 #define CONNSCHED_SCHEDULER_HEADER_INIT                          \
