@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "listen_socket.h"
 #include "admin_json.h"
+#include "listen_socket.h"
 #include "option_values.h"
 #include "proxy_header.h"
 #include "request_context.h"

@@ -24,8 +24,8 @@
 // workers one by one (nginx's reload), and each old worker hands its connections to the
 // new generation between requests (SCM_RIGHTS); SIGKILL of a worker is noticed and the worker
 // respawned, with a crash-loop breaker.
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>

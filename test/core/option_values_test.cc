@@ -4,9 +4,9 @@
 // core's own flags by their validators.
 #include <doctest/doctest.h>
 
+#include "connsched/server.h"
 #include "core/src/command_line_options.h"
 #include "core/src/option_values.h"
-#include "connsched/server.h"
 
 using namespace connsched;
 

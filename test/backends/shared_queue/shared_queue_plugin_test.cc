@@ -51,7 +51,8 @@ TEST_CASE("N shared-queue workers never run more than N requests at once, even w
   CHECK(stats.counter("queue_length") == 0);
 }
 
-TEST_CASE("core closes a connection idle past wait_timeout under shared-queue, which has no timer") {
+TEST_CASE(
+    "core closes a connection idle past wait_timeout under shared-queue, which has no timer") {
   auto options = shared_queue(2);
   options.wait_timeout = 1;
   RunningServer server(options);
