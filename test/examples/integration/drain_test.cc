@@ -239,7 +239,8 @@ TEST_CASE("GET /health says 503 'shutting down' during a SIGTERM shutdown") {
   ExampleServer server("kv_server", "one-thread-per-connection", {"--shutdown-timeout=60"});
   // A request in progress keeps the shutdown (and the admin port) alive for a while.
   TestClient sleeper(server.port());
-  REQUIRE(sleeper.send("BURN 2000000\r\n"));  // 2 s of CPU: a shutdown lets it finish
+  REQUIRE(sleeper.request("PING") == "+PONG\r");  // served (its thread runs) before the BURN
+  REQUIRE(sleeper.send("BURN 2000000\r\n"));      // 2 s of CPU: a shutdown lets it finish
   std::this_thread::sleep_for(300ms);
   server.process().signal(SIGTERM);
   std::this_thread::sleep_for(300ms);
