@@ -117,9 +117,13 @@ bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now)
     const std::int64_t cpu = cpu_clock_ns(w->cpu_clock);
     if (cpu != w->cpu_ns) {
       // A presumed wait stands while the thread uses less than half the CPU time since
-      // the last sample (a few microseconds to parse, then asleep); more is running.
+      // the last sample (a few microseconds to parse, then asleep), or has used under
+      // kPresumedCpuNs in all (a parse slowed down by a loaded machine or a sanitizer is
+      // not yet running); more is running.
+      constexpr std::int64_t kPresumedCpuNs = 5'000'000;
       const bool running =
-          !w->presumed_wait || (cpu - w->cpu_ns) * 2 >= (now - w->cpu_progress_us) * 1000;
+          !w->presumed_wait || ((cpu - w->cpu_ns) * 2 >= (now - w->cpu_progress_us) * 1000 &&
+                                cpu - w->request_cpu_ns >= kPresumedCpuNs);
       w->cpu_ns = cpu;
       w->cpu_progress_us = now;
       if (w->unreported_wait && running) {  // running again
