@@ -8,6 +8,7 @@ CONNSCHED_PACKAGES=(
   libclang-rt-14-dev                       # libFuzzer and clang's sanitizer runtimes (fuzz preset)
   libfmt-dev doctest-dev libcli11-dev      # the project's chosen libraries
   libhttp-parser-dev                       # HTTP parsing for examples/http
+  libsystemd-dev pkg-config systemd        # socket activation and sd_notify in core; systemd-socket-activate (tests)
   redis-tools redis-server wrk curl        # real clients, and the reference servers
   nginx-light                              # the HTTP reference server (http-ping)
   haproxy                                  # the load balancer in front (PROXY protocol tests)

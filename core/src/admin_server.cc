@@ -60,6 +60,26 @@ AdminServer::AdminServer(const std::string& bind_address, int port, AdminActions
   if (!wake_fd_) throw StartupError(fmt::format("eventfd: {}", std::strerror(errno)));
 }
 
+AdminServer::AdminServer(UniqueFd listener, const std::string& address, std::uint16_t port,
+                         AdminActions actions, Logger& logger, std::string token)
+    : bind_address_(address),
+      actions_(std::move(actions)),
+      logger_(logger),
+      token_(std::move(token)),
+      listen_fd_(std::move(listener)),
+      port_(port) {
+  wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_fd_) throw StartupError(fmt::format("eventfd: {}", std::strerror(errno)));
+}
+
+// The admin thread closes the descriptor itself (at its next wake), so the fd it polls
+// is never closed under it.
+void AdminServer::release_listener() {
+  release_listener_.store(true);
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
 AdminServer::~AdminServer() {
   stop();
 }
@@ -94,8 +114,13 @@ void AdminServer::run(std::stop_token stop) {
       std::int64_t left = c.deadline_ms - now;
       if (wait_ms < 0 || left < wait_ms) wait_ms = left;
     }
+    if (release_listener_.load() && listen_fd_) {
+      listen_fd_.reset();
+      logger_.log(LogLevel::kInfo, "admin port: handed over; no longer accepting here");
+    }
     fds.clear();
-    fds.push_back({listen_fd_.get(), static_cast<short>(accept_failing ? 0 : POLLIN), 0});
+    fds.push_back({listen_fd_ ? listen_fd_.get() : -1,
+                   static_cast<short>(accept_failing ? 0 : POLLIN), 0});
     fds.push_back({wake_fd_.get(), POLLIN, 0});
     for (const Client& c : clients_) {
       fds.push_back({c.fd.get(),
@@ -110,6 +135,10 @@ void AdminServer::run(std::stop_token stop) {
       continue;
     }
     if (stop.stop_requested()) break;
+    if (fds[1].revents & POLLIN) {
+      std::uint64_t wakes;
+      [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &wakes, sizeof wakes);
+    }
     // Clients first (accepting may reorder the vector); the fds line up with clients_.
     std::vector<bool> done(clients_.size(), false);
     for (std::size_t i = 0; i < clients_.size(); ++i) {
@@ -118,7 +147,9 @@ void AdminServer::run(std::stop_token stop) {
     }
     std::size_t i = 0;
     std::erase_if(clients_, [&](const Client&) { return done[i++]; });
-    if (accept_failing || (fds[0].revents & POLLIN)) accept_clients(accept_failing);
+    if (listen_fd_ && (accept_failing || (fds[0].revents & POLLIN))) {
+      accept_clients(accept_failing);
+    }
   }
   clients_.clear();
 }

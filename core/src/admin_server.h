@@ -7,6 +7,7 @@
 #ifndef CONNSCHED_CORE_ADMIN_SERVER_H_
 #define CONNSCHED_CORE_ADMIN_SERVER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -24,6 +25,9 @@ class AdminServer {
   /// A non-empty `token` makes every request need "Authorization: Bearer <token>".
   AdminServer(const std::string& bind_address, int port, AdminActions actions, Logger& logger,
               std::string token = {});
+  /// Serves on a listening socket this process was given (--inherit-from, LISTEN_FDS).
+  AdminServer(UniqueFd listener, const std::string& address, std::uint16_t port,
+              AdminActions actions, Logger& logger, std::string token = {});
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -39,6 +43,13 @@ class AdminServer {
   void start();
   /// Wakes the thread, lets it finish the request in hand, and joins it.
   void stop();
+  /// The listener went to another process (a handover): this one stops accepting on it
+  /// and closes its descriptor, never shuts it down (the socket is shared); requests in
+  /// hand are still answered. Any thread.
+  void release_listener();
+  /// The listening socket, for a handover (valid until release_listener).
+  int listen_fd() const { return listen_fd_.get(); }
+  const std::string& bind_address() const { return bind_address_; }
 
  private:
   // One admin connection's progress through read, answer, write, linger.
@@ -71,6 +82,7 @@ class AdminServer {
   std::uint64_t evicted_ = 0;    // silent clients closed to make room, for the debug log
   UniqueFd listen_fd_;
   UniqueFd wake_fd_;
+  std::atomic<bool> release_listener_{false};
   std::uint16_t port_ = 0;
   std::jthread thread_;
 };

@@ -210,6 +210,11 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
     }
     options.backend_options = backend_values_from(defaults, defaults_rest, app, chosen, dir);
     for (auto& [name, value] : flags.values) options.backend_options[name] = value;  // CLI wins
+    // An inherited listener (--inherit-from, LISTEN_FDS) must agree with these when given.
+    options.port_given = app.count("--port") > 0;
+    options.bind_address_given = app.count("--bind-address") > 0;
+    options.admin_port_given = app.count("--admin-port") > 0;
+    options.admin_bind_address_given = app.count("--admin-bind-address") > 0;
     // Whether a flag was given, not whether its value is empty: `--admin-token-file=$UNSET`
     // must stop the start, never leave the admin port open.
     const bool token_given = app.count("--admin-token") > 0;

@@ -201,6 +201,13 @@ void add_core_options(CLI::App& app, ServerOptions& o, std::string& token_file) 
   app.add_option("--admin-token-file,--admin_token_file", token_file,
                  "File whose first line is the admin token (must not be readable by other "
                  "users)");
+  app.add_option("--handover-socket,--handover_socket", o.handover_socket,
+                 "AF_UNIX socket PATH on which this server hands its listeners (main and "
+                 "admin) to a new process started with --inherit-from=PATH, then drains");
+  app.add_option("--inherit-from,--inherit_from", o.inherit_from,
+                 "Take the listeners from the server whose --handover-socket is PATH instead "
+                 "of binding (a restart that refuses no connection); that server drains once "
+                 "this one serves");
   app.add_option("--log-level,--log_level", o.log_level, "debug, info, warning or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));

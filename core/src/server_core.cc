@@ -8,16 +8,19 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <algorithm>
 #include <cstring>
 
 #include "admin_json.h"
+#include "inherited_listeners.h"
 #include "listen_socket.h"
 #include "option_values.h"
 #include "proxy_header.h"
 #include "request_context.h"
+#include "systemd_activation.h"
 
 namespace connsched {
 
@@ -94,9 +97,11 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
   make_idle_timer();
   bind_listener();
   make_admin_server();
+  make_handover_server();
 }
 
 ServerCore::~ServerCore() {
+  handover_.reset();                     // its thread calls into this object too
   admin_.reset();                        // its thread calls into this object: it goes first
   if (idle_timer_) idle_timer_->stop();  // so does the idle timer's (it kills through the registry)
   if (acceptor_) {
@@ -116,19 +121,50 @@ ServerCore::~ServerCore() {
   }
 }
 
+// The listeners come from systemd (LISTEN_FDS), from the server this process replaces
+// (--inherit-from), or are bound here; a handed-over one is checked against the flags the
+// operator gave, so a restart with another --port is refused rather than silently ignored.
 void ServerCore::bind_listener() {
   if (options_.port < 0 || options_.port > 65535) {
     throw StartupError(fmt::format("--port: {} is out of range [0, 65535]", options_.port));
+  }
+  std::optional<InheritedListeners> inherited = systemd_listeners();
+  if (!options_.inherit_from.empty()) {
+    if (inherited) {
+      throw StartupError(fmt::format(
+          "--inherit-from={}: systemd passed this process its listeners too (LISTEN_FDS); "
+          "give one or the other",
+          options_.inherit_from));
+    }
+    handover_client_ = std::make_unique<HandoverClient>(options_.inherit_from);
+    inherited = handover_client_->take();
+  }
+  if (inherited) {
+    check_inherited_against_flags(*inherited, options_);
+    listen_fd_ = std::move(inherited->main);
+    port_ = inherited->main_address.port;
+    listen_host_ = inherited->main_address.host;
+    logger_.log(LogLevel::kInfo, "took the listener {}{} from {}", inherited->main_address.text(),
+                inherited->admin ? fmt::format(" and the admin listener {}",
+                                               inherited->admin_address.text())
+                                 : std::string(),
+                inherited->source);
+    inherited_admin_ = std::move(inherited->admin);
+    inherited_admin_address_ = inherited->admin_address;
+    return;
   }
   ListenSocket socket =
       listen_tcp(options_.bind_address, options_.port, "--bind-address", options_.reuse_port);
   listen_fd_ = std::move(socket.fd);
   port_ = socket.port;
+  listen_host_ = options_.bind_address;
 }
 
 // The admin port binds with the main port, so a taken port fails start-up the same way.
+// An inherited admin listener is served even without --admin-port: the admin port moves
+// with the main one, so a balancer's health check on it keeps working across a restart.
 void ServerCore::make_admin_server() {
-  if (options_.admin_port < 0) return;
+  if (options_.admin_port < 0 && !inherited_admin_) return;
   AdminActions actions;
   actions.core_stats = [this] { return core_stats(); };
   actions.backend_stats = [this] { return backend_stats(); };
@@ -140,8 +176,70 @@ void ServerCore::make_admin_server() {
   actions.drain = [this] { return drain(); };
   actions.health = [this] { return health(); };
   actions.connections = [this] { return connection_list(); };
+  if (inherited_admin_) {
+    admin_ = std::make_unique<AdminServer>(std::move(inherited_admin_),
+                                           inherited_admin_address_.host,
+                                           inherited_admin_address_.port, std::move(actions),
+                                           logger_, options_.admin_token);
+    return;
+  }
   admin_ = std::make_unique<AdminServer>(options_.admin_bind_address, options_.admin_port,
                                          std::move(actions), logger_, options_.admin_token);
+}
+
+// --handover-socket: bound now (a taken path fails start-up), answering once start()
+// serves. A process that inherits from the same path replaces the old server's socket file.
+void ServerCore::make_handover_server() {
+  if (options_.handover_socket.empty()) return;
+  HandoverServer::Hooks hooks;
+  hooks.share = [this] { return share_listeners(); };
+  hooks.listeners = [this] {
+    std::vector<HandoverServer::Listener> out;
+    out.push_back({"main", listen_fd_.get(), host_port(listen_host_, port_)});
+    if (admin_) {
+      out.push_back({"admin", admin_->listen_fd(), host_port(admin_->bind_address(), admin_->port())});
+    }
+    return out;
+  };
+  hooks.handed_over = [this](pid_t pid) { on_handed_over(pid); };
+  handover_ = std::make_unique<HandoverServer>(options_.handover_socket,
+                                               options_.inherit_from == options_.handover_socket,
+                                               std::move(hooks), logger_);
+}
+
+// Refused where the drain that follows could not keep its promise (the same reasons as
+// POST /drain's), or while one already runs; otherwise, under the same lock a stop takes,
+// the listeners become shared, so stop_accepting never shuts them down from here on.
+std::string ServerCore::share_listeners() {
+  if (scheduler_.table.flags & CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS) {
+    return fmt::format(
+        "backend '{}' serves connections in other processes, which core cannot drain at their "
+        "request boundaries",
+        backend_name_);
+  }
+  std::lock_guard lock(shutdown_mutex_);
+  if (shutdown_requested_ || drain_requested_) return stop_reason_;
+  listener_shared_.store(true);
+  return {};
+}
+
+// The new process serves on the listeners: this one stops accepting (its acceptor and
+// admin thread close their descriptors, the sockets live on in the new process) and
+// drains exactly as POST /drain does.
+void ServerCore::on_handed_over(pid_t pid) {
+  {
+    std::lock_guard lock(shutdown_mutex_);
+    handed_over_ = true;
+    stop_accepting();
+    if (admin_) admin_->release_listener();
+    if (!shutdown_requested_ && !drain_requested_) {
+      drain_requested_ = true;
+      stop_reason_ = fmt::format("draining (handed the listeners over to pid {})", pid);
+      draining_.store(true);
+      shutdown_cv_.notify_all();
+    }
+  }
+  logger_.log(LogLevel::kInfo, "handed the listeners over to pid {}; draining", pid);
 }
 
 // Core closes idle connections (wait_timeout) and slow requests (request_timeout) for
@@ -317,12 +415,20 @@ void ServerCore::start() {
   acceptor_->start();
   if (idle_timer_) idle_timer_->start();
   logger_.log(LogLevel::kInfo, "listening on {} with thread handling '{}'{}{}",
-              host_port(options_.bind_address, port_), backend_name_,
+              host_port(listen_host_, port_), backend_name_,
               options_.reuse_port ? " (SO_REUSEPORT)" : "",
               proxy_networks_.empty() ? std::string()
                                       : fmt::format("; PROXY protocol required from {}",
                                                     options_.proxy_protocol_networks));
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
+  // Serving on the inherited listeners now: the old server may stop accepting.
+  if (handover_client_) {
+    handover_client_->acknowledge(logger_);
+    handover_client_.reset();
+  }
+  if (handover_) handover_->publish();
+  notify_systemd(fmt::format("READY=1\nMAINPID={}\nSTATUS=serving on {}", ::getpid(),
+                             host_port(listen_host_, port_)));
 }
 
 // SIGTERM, POST /shutdown and POST /drain share this path. A shutdown closes idle
@@ -333,6 +439,12 @@ void ServerCore::start() {
 int ServerCore::run() {
   start();
   const StopCause cause = wait_for_stop_request();
+  {
+    // After a handover the service goes on in the new process: systemd hears only why.
+    std::lock_guard lock(shutdown_mutex_);
+    notify_systemd(handed_over_ ? fmt::format("STATUS={}", stop_reason_)
+                                : fmt::format("STOPPING=1\nSTATUS={}", stop_reason_));
+  }
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(options_.shutdown_timeout);
   stop_accepting();
@@ -362,6 +474,7 @@ int ServerCore::run() {
   acceptor_->join();  // no-threads: the acceptor thread served the last connection
   if (proxy_waits_) proxy_waits_->close_all();  // its thread is gone: no header is served now
   listen_fd_.reset();
+  if (handover_) handover_->stop();
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   if (idle_timer_) idle_timer_->stop();
   {
@@ -384,10 +497,13 @@ ServerCore::StopCause ServerCore::wait_for_stop_request() {
 
 // New connections are refused from here on: the listener is shut down, not closed, so
 // its descriptor cannot be reused under the acceptor (no-threads may still be serving on
-// that thread). Any thread; twice is harmless.
+// that thread). A listener handed to another process is never shut down: the socket is
+// one, shared, and shutdown(2) would stop the new process accepting too; the acceptor
+// only stops, and run() closes this process's descriptor after joining it. Any thread;
+// twice is harmless.
 void ServerCore::stop_accepting() {
   if (acceptor_) acceptor_->request_stop();
-  ::shutdown(listen_fd_.get(), SHUT_RDWR);
+  if (!listener_shared_.load()) ::shutdown(listen_fd_.get(), SHUT_RDWR);
 }
 
 // Waits for the connections to end at their request boundaries (process_input closes

@@ -23,6 +23,7 @@
 #include "connsched/server.h"
 #include "core_counters.h"
 #include "idle_timer.h"
+#include "listener_handover.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "proxy_header_waits.h"
@@ -81,6 +82,9 @@ class ServerCore {
   bool drain_connections(std::chrono::steady_clock::time_point deadline);
   void close_remaining_connections(bool logged);
   void make_admin_server();
+  void make_handover_server();
+  std::string share_listeners();
+  void on_handed_over(pid_t pid);
   void start_backend();
   void on_accept(UniqueFd fd, const sockaddr_storage& peer);
   void serve_accepted(UniqueFd fd, std::string client_address, bool screen_proxy_signature);
@@ -129,6 +133,16 @@ class ServerCore {
 
   UniqueFd listen_fd_;
   std::uint16_t port_ = 0;
+  std::string listen_host_;  // the address listened on, as logs write it
+  // Set once the listeners went to another process (--handover-socket): from then on
+  // they are only closed, never shut down (that would stop the other process's too).
+  std::atomic<bool> listener_shared_{false};
+  // --inherit-from: the old server's connection, until this one serves and says so.
+  std::unique_ptr<HandoverClient> handover_client_;
+  // An admin listener taken from elsewhere (--inherit-from, LISTEN_FDS), for the admin server.
+  UniqueFd inherited_admin_;
+  ListenerAddress inherited_admin_address_;
+  std::unique_ptr<HandoverServer> handover_;  // null without --handover-socket
   ProxyNetworks proxy_networks_;                   // immutable after construction
   std::unique_ptr<ProxyHeaderWaits> proxy_waits_;  // the acceptor thread's; null: PROXY off
   std::unique_ptr<Acceptor> acceptor_;
@@ -157,6 +171,7 @@ class ServerCore {
   bool shutdown_requested_ = false;  // under shutdown_mutex_, as are the two below
   bool drain_requested_ = false;
   std::string stop_reason_;  // what /health says once a drain or shutdown began
+  bool handed_over_ = false;  // the drain is a handover's: systemd's service is not stopping
   std::atomic<bool> shutting_down_{false};
   // POST /drain: connections close at their next request boundary (protocol.h).
   std::atomic<bool> draining_{false};

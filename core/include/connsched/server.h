@@ -74,6 +74,18 @@ struct ServerOptions {
   std::string admin_bind_address = "127.0.0.1";
   /// When not empty, every admin request needs "Authorization: Bearer <admin_token>".
   std::string admin_token;
+  /// An AF_UNIX socket path this server listens on for a new process of it that asks for
+  /// its listeners (the new one's --inherit-from); empty: none.
+  std::string handover_socket;
+  /// Take the listening sockets from the server on this AF_UNIX path (its
+  /// --handover-socket) instead of binding; it drains once this one serves. Empty: bind.
+  std::string inherit_from;
+  /// Whether --port, --bind-address, --admin-port, --admin-bind-address were given (on the
+  /// command line or in --defaults-file): an inherited listener must then match them.
+  bool port_given = false;
+  bool bind_address_given = false;
+  bool admin_port_given = false;
+  bool admin_bind_address_given = false;
   /// The backend's own options (`--name=value` the backend declares), by
   /// underscore name; validated against the backend's declarations at start.
   std::map<std::string, std::string> backend_options;
