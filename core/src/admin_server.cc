@@ -119,8 +119,8 @@ void AdminServer::run(std::stop_token stop) {
       logger_.log(LogLevel::kInfo, "admin port: handed over; no longer accepting here");
     }
     fds.clear();
-    fds.push_back({listen_fd_ ? listen_fd_.get() : -1,
-                   static_cast<short>(accept_failing ? 0 : POLLIN), 0});
+    fds.push_back(
+        {listen_fd_ ? listen_fd_.get() : -1, static_cast<short>(accept_failing ? 0 : POLLIN), 0});
     fds.push_back({wake_fd_.get(), POLLIN, 0});
     for (const Client& c : clients_) {
       fds.push_back({c.fd.get(),

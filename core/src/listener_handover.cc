@@ -173,8 +173,9 @@ InheritedListeners HandoverClient::take() {
     case LineStatus::kLine:
       break;
     case LineStatus::kTimeout:
-      throw StartupError(fmt::format(
-          "{}: no answer within {} s (the peer is not a connsched server?)", who, kAnswerMs / 1000));
+      throw StartupError(
+          fmt::format("{}: no answer within {} s (the peer is not a connsched server?)", who,
+                      kAnswerMs / 1000));
     case LineStatus::kClosed:
       throw StartupError(fmt::format(
           "{}: the peer closed the connection without answering (not a connsched server?)", who));
@@ -187,9 +188,8 @@ InheritedListeners HandoverClient::take() {
                                    printable(line.substr(kRefused.size()))));
   }
   if (line.rfind(kListeners, 0) != 0) {
-    throw StartupError(
-        fmt::format("{}: the peer is not a connsched server (it answered '{}')", who,
-                    printable(line)));
+    throw StartupError(fmt::format("{}: the peer is not a connsched server (it answered '{}')", who,
+                                   printable(line)));
   }
   const bool has_admin = !word_value(line, "admin").empty();
   const std::size_t expected = has_admin ? 2 : 1;
@@ -246,8 +246,8 @@ HandoverServer::HandoverServer(std::string path, bool replacing, Hooks hooks, Lo
   if (!listen_fd_) throw StartupError(fmt::format("--handover-socket: socket: {}", errno_text()));
   ::unlink(temp_path_.c_str());
   if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&temp), sizeof temp) != 0) {
-    throw StartupError(fmt::format("--handover-socket={}: cannot bind {}: {}", path_, temp_path_,
-                                   errno_text()));
+    throw StartupError(
+        fmt::format("--handover-socket={}: cannot bind {}: {}", path_, temp_path_, errno_text()));
   }
   // The socket passes listeners to whoever connects: only this user (SO_PEERCRED checks
   // it again) may.
@@ -295,8 +295,10 @@ void HandoverServer::publish() {
     ino_ = st.st_ino;
   }
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
-  logger_.log(LogLevel::kInfo, "handover socket at {} (a new process takes over with "
-              "--inherit-from={})", path_, path_);
+  logger_.log(LogLevel::kInfo,
+              "handover socket at {} (a new process takes over with "
+              "--inherit-from={})",
+              path_, path_);
 }
 
 void HandoverServer::stop() {
@@ -378,14 +380,14 @@ void HandoverServer::serve(UniqueFd client) {
                 sent < 0 ? errno_text() : "short write");
     return;
   }
-  logger_.log(LogLevel::kInfo, "passed the listeners to pid {}; waiting for it to serve",
-              peer.pid);
+  logger_.log(LogLevel::kInfo, "passed the listeners to pid {}; waiting for it to serve", peer.pid);
   const LineStatus ready =
       read_line(client.get(), monotonic_ms() + kReadyMs, wake_fd_.get(), line, nullptr);
   if (ready == LineStatus::kStopped) return;
   if (ready != LineStatus::kLine || line != "READY") {
     logger_.log(LogLevel::kWarning, "handover to pid {} abandoned ({}); still serving", peer.pid,
-                ready == LineStatus::kTimeout ? fmt::format("not serving after {} s", kReadyMs / 1000)
+                ready == LineStatus::kTimeout
+                    ? fmt::format("not serving after {} s", kReadyMs / 1000)
                 : ready == LineStatus::kClosed ? std::string("it exited or closed the socket")
                                                : fmt::format("it sent '{}'", printable(line)));
     return;

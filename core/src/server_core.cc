@@ -145,9 +145,9 @@ void ServerCore::bind_listener() {
     port_ = inherited->main_address.port;
     listen_host_ = inherited->main_address.host;
     logger_.log(LogLevel::kInfo, "took the listener {}{} from {}", inherited->main_address.text(),
-                inherited->admin ? fmt::format(" and the admin listener {}",
-                                               inherited->admin_address.text())
-                                 : std::string(),
+                inherited->admin
+                    ? fmt::format(" and the admin listener {}", inherited->admin_address.text())
+                    : std::string(),
                 inherited->source);
     inherited_admin_ = std::move(inherited->admin);
     inherited_admin_address_ = inherited->admin_address;
@@ -177,10 +177,9 @@ void ServerCore::make_admin_server() {
   actions.health = [this] { return health(); };
   actions.connections = [this] { return connection_list(); };
   if (inherited_admin_) {
-    admin_ = std::make_unique<AdminServer>(std::move(inherited_admin_),
-                                           inherited_admin_address_.host,
-                                           inherited_admin_address_.port, std::move(actions),
-                                           logger_, options_.admin_token);
+    admin_ = std::make_unique<AdminServer>(
+        std::move(inherited_admin_), inherited_admin_address_.host, inherited_admin_address_.port,
+        std::move(actions), logger_, options_.admin_token);
     return;
   }
   admin_ = std::make_unique<AdminServer>(options_.admin_bind_address, options_.admin_port,
@@ -197,7 +196,8 @@ void ServerCore::make_handover_server() {
     std::vector<HandoverServer::Listener> out;
     out.push_back({"main", listen_fd_.get(), host_port(listen_host_, port_)});
     if (admin_) {
-      out.push_back({"admin", admin_->listen_fd(), host_port(admin_->bind_address(), admin_->port())});
+      out.push_back(
+          {"admin", admin_->listen_fd(), host_port(admin_->bind_address(), admin_->port())});
     }
     return out;
   };
@@ -414,12 +414,12 @@ void ServerCore::start() {
       [this](int error) { on_accept_error(error); }, kAcceptPause, proxy_waits_.get());
   acceptor_->start();
   if (idle_timer_) idle_timer_->start();
-  logger_.log(LogLevel::kInfo, "listening on {} with thread handling '{}'{}{}",
-              host_port(listen_host_, port_), backend_name_,
-              options_.reuse_port ? " (SO_REUSEPORT)" : "",
-              proxy_networks_.empty() ? std::string()
-                                      : fmt::format("; PROXY protocol required from {}",
-                                                    options_.proxy_protocol_networks));
+  logger_.log(
+      LogLevel::kInfo, "listening on {} with thread handling '{}'{}{}",
+      host_port(listen_host_, port_), backend_name_, options_.reuse_port ? " (SO_REUSEPORT)" : "",
+      proxy_networks_.empty()
+          ? std::string()
+          : fmt::format("; PROXY protocol required from {}", options_.proxy_protocol_networks));
   if (admin_) admin_->start();  // logged after the main port, which tests look for first
   // Serving on the inherited listeners now: the old server may stop accepting.
   if (handover_client_) {

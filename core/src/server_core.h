@@ -142,7 +142,7 @@ class ServerCore {
   // An admin listener taken from elsewhere (--inherit-from, LISTEN_FDS), for the admin server.
   UniqueFd inherited_admin_;
   ListenerAddress inherited_admin_address_;
-  std::unique_ptr<HandoverServer> handover_;  // null without --handover-socket
+  std::unique_ptr<HandoverServer> handover_;       // null without --handover-socket
   ProxyNetworks proxy_networks_;                   // immutable after construction
   std::unique_ptr<ProxyHeaderWaits> proxy_waits_;  // the acceptor thread's; null: PROXY off
   std::unique_ptr<Acceptor> acceptor_;
@@ -170,7 +170,7 @@ class ServerCore {
   std::condition_variable shutdown_cv_;
   bool shutdown_requested_ = false;  // under shutdown_mutex_, as are the two below
   bool drain_requested_ = false;
-  std::string stop_reason_;  // what /health says once a drain or shutdown began
+  std::string stop_reason_;   // what /health says once a drain or shutdown began
   bool handed_over_ = false;  // the drain is a handover's: systemd's service is not stopping
   std::atomic<bool> shutting_down_{false};
   // POST /drain: connections close at their next request boundary (protocol.h).

@@ -65,9 +65,8 @@ std::optional<InheritedListeners> systemd_listeners() {
       }
       int& slot = labels[i] == "main" ? main_index : admin_index;
       if (slot >= 0) {
-        throw StartupError(
-            fmt::format("LISTEN_FDS: two sockets are named '{}'; one main and at most one admin",
-                        labels[i]));
+        throw StartupError(fmt::format(
+            "LISTEN_FDS: two sockets are named '{}'; one main and at most one admin", labels[i]));
       }
       slot = i;
     }
@@ -79,9 +78,9 @@ std::optional<InheritedListeners> systemd_listeners() {
   out.source = "systemd (LISTEN_FDS)";
   for (int i = 0; i < n; ++i) {
     const bool is_main = i == main_index;
-    const std::string what = fmt::format("LISTEN_FDS: fd {} ('{}', the {} listener)",
-                                         SD_LISTEN_FDS_START + i, labels[i],
-                                         is_main ? "main" : "admin");
+    const std::string what =
+        fmt::format("LISTEN_FDS: fd {} ('{}', the {} listener)", SD_LISTEN_FDS_START + i, labels[i],
+                    is_main ? "main" : "admin");
     ListenerAddress address = listening_tcp_address(fds[i].get(), what);
     make_core_socket(fds[i].get());
     if (is_main) {
