@@ -439,6 +439,9 @@ void ServerCore::start() {
 int ServerCore::run() {
   start();
   const StopCause cause = wait_for_stop_request();
+  // No handover from here on (a request now would be refused anyway); one waiting for
+  // READY ends: the new process serves on what it was passed, this one never shuts it down.
+  if (handover_) handover_->stop();
   {
     // After a handover the service goes on in the new process: systemd hears only why.
     std::lock_guard lock(shutdown_mutex_);
@@ -474,7 +477,6 @@ int ServerCore::run() {
   acceptor_->join();  // no-threads: the acceptor thread served the last connection
   if (proxy_waits_) proxy_waits_->close_all();  // its thread is gone: no header is served now
   listen_fd_.reset();
-  if (handover_) handover_->stop();
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   if (idle_timer_) idle_timer_->stop();
   {
