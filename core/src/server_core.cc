@@ -439,9 +439,6 @@ void ServerCore::start() {
 int ServerCore::run() {
   start();
   const StopCause cause = wait_for_stop_request();
-  // No handover from here on (a request now would be refused anyway); one waiting for
-  // READY ends: the new process serves on what it was passed, this one never shuts it down.
-  if (handover_) handover_->stop();
   {
     // After a handover the service goes on in the new process: systemd hears only why.
     std::lock_guard lock(shutdown_mutex_);
@@ -476,6 +473,9 @@ int ServerCore::run() {
   }
   acceptor_->join();  // no-threads: the acceptor thread served the last connection
   if (proxy_waits_) proxy_waits_->close_all();  // its thread is gone: no header is served now
+  // The handover thread answered (refusals) during the drain; it reads listen_fd_, so it
+  // ends before the descriptor is closed.
+  if (handover_) handover_->stop();
   listen_fd_.reset();
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   if (idle_timer_) idle_timer_->stop();
