@@ -3,7 +3,7 @@
 // A connection as core sees it. The C ABI declares `connsched_conn` opaque; this is its
 // definition, so backends hold a pointer they can only pass back to the services.
 //
-// Who touches what: `in`, `out`, `session`, `close_requested`, `need_bytes` and
+// Who touches what: `in`, `out`, `session`, `close_requested`, `drain_sampled`, `need_bytes` and
 // `wait_depth` belong
 // to the one thread serving the connection (the backend guarantees there is one at a
 // time), as do `out_sent` and `close_after_output`. `killed`, `in_transaction`, `holds_locks` and
@@ -62,6 +62,10 @@ struct connsched_conn {
   // bytes are looked at for a PROXY signature before the protocol sees them.
   bool screen_proxy_signature = false;
   bool close_requested = false;
+  // The server's drain as sampled before the current request: what its handler reads
+  // (ConnectionContext::draining) and what decides the close at its boundary, so a reply
+  // built before the drain began is never followed by a close it did not announce.
+  bool drain_sampled = false;
   std::size_t need_bytes = 0;  // handle()'s hint: pending input it needs before progress
   int wait_depth = 0;
 };

@@ -32,9 +32,10 @@ std::size_t ConnectionContext::reply_room() const {
 // Without a connection there is no input buffer to wait on: nothing to remember.
 void RequestContext::need_bytes(std::size_t) {}
 
-// The server's drain, as the handler of a request sees it (protocol.h says what to do).
+// The server's drain, as the handler of a request sees it (protocol.h says what to do):
+// sampled once per request, so the handler and core's close agree.
 bool ConnectionContext::draining() const {
-  return conn_.core->draining();
+  return conn_.drain_sampled;
 }
 
 CoreStats ConnectionContext::core_stats() const {

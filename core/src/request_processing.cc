@@ -212,6 +212,7 @@ ServerCore::Processed ServerCore::process_input(Connection& c) {
     // The handler said how much it needs (RequestContext::need_bytes): not there yet, so
     // parsing again would only repeat the last scan.
     const bool short_of_hint = pending.size() < c.need_bytes;
+    c.drain_sampled = draining();
     try {
       if (!short_of_hint) {
         c.need_bytes = 0;
@@ -255,7 +256,7 @@ ServerCore::Processed ServerCore::process_input(Connection& c) {
     }
     // A drain closes the connection at this boundary: nothing more buffered (a pipeline
     // is answered to its end) and no transaction open.
-    if (draining() && c.in_start == c.in.size() &&
+    if (c.drain_sampled && c.in_start == c.in.size() &&
         !c.in_transaction.load(std::memory_order_relaxed)) {
       keep = false;
       break;

@@ -356,3 +356,23 @@ TEST_CASE("a client that stops reading a large reply is dropped after net_write_
         [&] { return server.server().core_stats().connections_current == 1; }, 60s));
   }
 }
+
+TEST_CASE(
+    "a drain that begins while a request runs is announced by the next request: the "
+    "connection is not closed after a reply that did not say so") {
+  for (const auto& backend : all_backends()) {
+    CAPTURE(backend);
+    RunningServer server(test_options(backend));
+    TestClient client(server.port());
+    REQUIRE(client.request("draining") == "serving");
+    REQUIRE(client.send("sleep 400\n"));
+    std::this_thread::sleep_for(100ms);  // the sleep is running
+    CHECK(server.server().drain().empty());
+    // The reply built before the drain began did not announce it, so the connection
+    // stays open for the next request, which does.
+    CHECK(client.read_line() == "ok");
+    CHECK(client.request("draining") == "draining");
+    CHECK(client.wait_closed());
+    CHECK(server.stop() == 0);
+  }
+}

@@ -87,6 +87,10 @@ class TestSession final : public Session {
       out.append(ctx.client_address());
     } else if (verb == "throw") {
       throw std::runtime_error("the handler threw on purpose");
+    } else if (verb == "draining") {
+      // As HTTP's Connection: close: a reply that knows of the drain says so and ends it.
+      out.append(ctx.draining() ? "draining" : "serving");
+      if (ctx.draining()) ctx.close_after_reply();
     } else if (verb == "quit") {
       out.append("bye");
       ctx.close_after_reply();

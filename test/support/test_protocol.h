@@ -10,6 +10,7 @@
 //   id            -> <connection id>
 //   addr          -> <client address> (RequestContext::client_address)
 //   throw         -> (the handler throws: the server answers ERROR and closes)
+//   draining      -> draining (then the server closes) | serving   (ctx.draining())
 //   quit          -> bye         (then the server closes)
 //   anything else -> the line itself
 // Probe counts handlers running at once, so tests can check concurrency limits.

@@ -72,7 +72,10 @@ class RequestContext {
   /// (set_in_transaction defers the close to the end of it). A protocol that can tell its
   /// client reads this while building a reply and says so in it, then calls
   /// close_after_reply() (HTTP: "Connection: close"), so a pipelining client retries the
-  /// rest elsewhere instead of losing it. Default: false (a context with no server).
+  /// rest elsewhere instead of losing it. The value is sampled once per request, before
+  /// handle() runs: a drain that begins meanwhile is seen by the next request, so core
+  /// never closes after a reply that did not say so. Default: false (a context with no
+  /// server).
   virtual bool draining() const { return false; }
   /// Bytes a reply may still add before the connection's unsent replies pass
   /// max_output_buffer (which closes it): a handler building a large reply checks this as
