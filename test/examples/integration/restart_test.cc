@@ -203,7 +203,9 @@ TEST_CASE(
 TEST_CASE("--inherit-from with nobody listening is one line and exit 2") {
   TempDir dir;
   SUBCASE("no such socket") {
-    auto [status, output] = run_kv({"--inherit-from=" + (dir.path / "none").string()});
+    const auto run = run_kv({"--inherit-from=" + (dir.path / "none").string()});
+    const int status = run.first;
+    const std::string& output = run.second;
     INFO(output);
     CHECK(status == 2);
     CHECK(error_lines(output) == 1);
@@ -217,7 +219,9 @@ TEST_CASE("--inherit-from with nobody listening is one line and exit 2") {
     path.copy(addr.sun_path, sizeof addr.sun_path - 1);
     REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     ::close(fd);  // bound, never listened: what a crashed server leaves
-    auto [status, output] = run_kv({"--inherit-from=" + path});
+    const auto run = run_kv({"--inherit-from=" + path});
+    const int status = run.first;
+    const std::string& output = run.second;
     INFO(output);
     CHECK(status == 2);
     CHECK(error_lines(output) == 1);
@@ -233,7 +237,9 @@ TEST_CASE("--inherit-from a peer that is not a connsched server is one line and 
       read_request(fd);
       send_all(fd, "-ERR unknown command\r\n");
     });
-    auto [status, output] = run_kv({"--inherit-from=" + path});
+    const auto run = run_kv({"--inherit-from=" + path});
+    const int status = run.first;
+    const std::string& output = run.second;
     INFO(output);
     CHECK(status == 2);
     CHECK(error_lines(output) == 1);
@@ -241,7 +247,9 @@ TEST_CASE("--inherit-from a peer that is not a connsched server is one line and 
   }
   SUBCASE("it closes without a word") {
     FakePeer peer(path, [](int fd) { read_request(fd); });
-    auto [status, output] = run_kv({"--inherit-from=" + path});
+    const auto run = run_kv({"--inherit-from=" + path});
+    const int status = run.first;
+    const std::string& output = run.second;
     INFO(output);
     CHECK(status == 2);
     CHECK(contains(output, "closed the connection without answering"));
@@ -267,7 +275,9 @@ TEST_CASE("--inherit-from a peer that is not a connsched server is one line and 
       ::close(udp);
       read_request(fd);  // until the new process gives up
     });
-    auto [status, output] = run_kv({"--inherit-from=" + path});
+    const auto run = run_kv({"--inherit-from=" + path});
+    const int status = run.first;
+    const std::string& output = run.second;
     INFO(output);
     CHECK(status == 2);
     CHECK(error_lines(output) == 1);
@@ -285,7 +295,9 @@ TEST_CASE(
   TestClient client(old_server.port());
   CHECK(client.request("PING") == "+PONG\r");
   const int other = old_server.port() == 1 ? 2 : 1;
-  auto [status, output] = run_kv({"--inherit-from=" + socket, "--port=" + std::to_string(other)});
+  const auto run = run_kv({"--inherit-from=" + socket, "--port=" + std::to_string(other)});
+  const int status = run.first;
+  const std::string& output = run.second;
   INFO(output);
   CHECK(status == 2);
   CHECK(error_lines(output) == 1);
@@ -308,7 +320,9 @@ TEST_CASE("a handover request while the server drains is refused with the reason
   TestClient idle(old_server.port());  // holds the drain open
   CHECK(idle.request("PING") == "+PONG\r");
   REQUIRE(admin(old_server, "POST", "/drain").status == 202);
-  auto [status, output] = run_kv({"--inherit-from=" + socket});
+  const auto run = run_kv({"--inherit-from=" + socket});
+  const int status = run.first;
+  const std::string& output = run.second;
   INFO(output);
   CHECK(status == 2);
   CHECK(error_lines(output) == 1);
@@ -323,7 +337,9 @@ TEST_CASE("a second server on a taken --handover-socket path is refused, not giv
   const std::string socket = (dir.path / "kv.handover").string();
   ExampleServer running("kv_server", "pool-of-threads", {"--handover-socket=" + socket});
   REQUIRE(wait_for_line(running.process(), "handover socket at"));
-  auto [status, output] = run_kv({"--port=0", "--handover-socket=" + socket});
+  const auto run = run_kv({"--port=0", "--handover-socket=" + socket});
+  const int status = run.first;
+  const std::string& output = run.second;
   INFO(output);
   CHECK(status == 2);
   CHECK(contains(output, "a server already listens there"));
