@@ -31,10 +31,12 @@ constexpr std::int64_t kAnswerMs = 10000;
 // thread; slow under a sanitizer): past it the handover is abandoned, the old one serves on.
 constexpr std::int64_t kReadyMs = 30000;
 
+// The current errno as text, for one-line errors.
 std::string errno_text() {
   return std::strerror(errno);
 }
 
+// sun_path is 108 bytes: a longer path would be cut silently by the kernel, so it is refused.
 sockaddr_un unix_address(const std::string& path, const char* flag) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -104,6 +106,7 @@ LineStatus read_line(int fd, std::int64_t deadline_ms, int wake_fd, std::string&
   }
 }
 
+// The whole line or false: a peer that went away is an answer too.
 bool send_text(int fd, std::string_view text) {
   while (!text.empty()) {
     ssize_t n = ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
@@ -119,6 +122,7 @@ struct PeerCredentials {
   uid_t uid = 0;
 };
 
+// SO_PEERCRED: who is on the other end, from the kernel, not from what the peer says.
 PeerCredentials peer_credentials(int fd) {
   ucred cred{};
   socklen_t len = sizeof cred;
@@ -162,6 +166,8 @@ HandoverClient::HandoverClient(std::string path) : path_(std::move(path)) {
   peer_pid_ = peer_credentials(fd_.get()).pid;
 }
 
+// Every answer but the listeners with their header is refused: a refusal from a
+// connsched server quotes its reason, anything else says the peer is not one.
 InheritedListeners HandoverClient::take() {
   const std::string who = fmt::format("--inherit-from={}", path_);
   if (!send_text(fd_.get(), kRequest)) {
@@ -210,6 +216,7 @@ InheritedListeners HandoverClient::take() {
   return out;
 }
 
+// Sent only after this process serves: the old one stops accepting on DRAINING's cue.
 void HandoverClient::acknowledge(Logger& logger) {
   std::string line;
   if (send_text(fd_.get(), "READY\n") &&
@@ -301,6 +308,7 @@ void HandoverServer::publish() {
               path_, path_);
 }
 
+// Wakes the thread (also out of a wait for a peer's line) and joins it.
 void HandoverServer::stop() {
   if (!thread_.joinable()) return;
   thread_.request_stop();

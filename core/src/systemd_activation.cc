@@ -94,6 +94,7 @@ std::optional<InheritedListeners> systemd_listeners() {
   return out;
 }
 
+// sd_notify returns at once without NOTIFY_SOCKET; its errors change nothing here.
 void notify_systemd(const std::string& state) {
   sd_notify(0, state.c_str());
 }
