@@ -512,12 +512,17 @@ void ServerCore::stop_accepting() {
 // them). True when a shutdown was requested meanwhile (the idle ones must be closed
 // now); false when none is left or the deadline passed (close_remaining_connections).
 bool ServerCore::drain_connections(std::chrono::steady_clock::time_point deadline) {
-  const std::size_t open = registry_.size();
+  std::int64_t started = 0;
+  std::size_t open = 0;
+  {
+    std::lock_guard lock(shutdown_mutex_);
+    started = drain_started_ms_;
+    open = drain_open_;
+  }
   logger_.log(LogLevel::kInfo,
               "draining: stopped accepting; {} connection(s) close at their next request "
               "boundary (at most {} s)",
               open, options_.shutdown_timeout);
-  const std::int64_t started = monotonic_ms();
   while (std::chrono::steady_clock::now() < deadline) {
     {
       std::lock_guard lock(shutdown_mutex_);
@@ -585,6 +590,8 @@ std::string ServerCore::drain() {
   stop_accepting();
   drain_requested_ = true;
   stop_reason_ = "draining (POST /drain)";
+  drain_started_ms_ = monotonic_ms();
+  drain_open_ = registry_.size();
   draining_.store(true);
   shutdown_cv_.notify_all();
   return {};

@@ -170,6 +170,10 @@ class ServerCore {
   std::condition_variable shutdown_cv_;
   bool shutdown_requested_ = false;  // under shutdown_mutex_, as are the two below
   bool drain_requested_ = false;
+  // When the drain began and the connections open then (under shutdown_mutex_): the
+  // fast ones may be gone before the run thread logs.
+  std::int64_t drain_started_ms_ = 0;
+  std::size_t drain_open_ = 0;
   std::string stop_reason_;   // what /health says once a drain or shutdown began
   bool handed_over_ = false;  // the drain is a handover's: systemd's service is not stopping
   std::atomic<bool> shutting_down_{false};

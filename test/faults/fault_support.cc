@@ -51,10 +51,13 @@ std::optional<RespReply> read_resp_at(TestClient& client,
       }
       left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      auto data = client.read_line(std::max(left, std::chrono::milliseconds(1)));
-      if (!data) return std::nullopt;
-      reply.text = chomp(*data);
-      if (static_cast<long long>(reply.text.size()) != length) return std::nullopt;
+      // The bulk's bytes and its CRLF: a bulk may hold newlines (CLIENT INFO's does).
+      auto data = client.read_bytes(static_cast<std::size_t>(length) + 2,
+                                    std::max(left, std::chrono::milliseconds(1)));
+      if (!data || data->compare(static_cast<std::size_t>(length), 2, "\r\n") != 0)
+        return std::nullopt;
+      data->resize(static_cast<std::size_t>(length));
+      reply.text = std::move(*data);
       return reply;
     }
     case '*': {

@@ -25,8 +25,34 @@ std::int64_t now_ms() {
 }  // namespace
 
 TestClient::TestClient(std::uint16_t port, std::chrono::milliseconds timeout) {
+  connect_to(port, nullptr, timeout);
+}
+
+TestClient::TestClient(std::uint16_t port, const std::string& source,
+                       std::chrono::milliseconds timeout) {
+  connect_to(port, &source, timeout);
+}
+
+// Both constructors: a blocking connect to 127.0.0.1, from `source` when given.
+void TestClient::connect_to(std::uint16_t port, const std::string* source,
+                            std::chrono::milliseconds timeout) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  auto fail = [&](const char* what) {
+    int error = errno;
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error(std::string(what) + ": " + std::strerror(error));
+  };
+  if (source) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source->c_str(), &from.sin_addr) != 1) {
+      errno = EINVAL;
+      fail("source address");
+    }
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) fail("bind");
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -34,14 +60,16 @@ TestClient::TestClient(std::uint16_t port, std::chrono::milliseconds timeout) {
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
              static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    int error = errno;
-    ::close(fd_);
-    fd_ = -1;
-    throw std::runtime_error(std::string("connect: ") + std::strerror(error));
-  }
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fail("connect");
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+std::uint16_t TestClient::local_port() const {
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  return ntohs(addr.sin_port);
 }
 
 TestClient::~TestClient() {
@@ -70,17 +98,36 @@ std::optional<std::string> TestClient::read_line(std::chrono::milliseconds timeo
       buffered_.erase(0, newline + 1);
       return line;
     }
+    if (!fill(deadline)) return std::nullopt;
+  }
+}
+
+std::optional<std::string> TestClient::read_bytes(std::size_t count,
+                                                  std::chrono::milliseconds timeout) {
+  const std::int64_t deadline = now_ms() + timeout.count();
+  while (buffered_.size() < count) {
+    if (!fill(deadline)) return std::nullopt;
+  }
+  std::string bytes = buffered_.substr(0, count);
+  buffered_.erase(0, count);
+  return bytes;
+}
+
+// One recv into the buffer, waiting until `deadline`; false on timeout, EOF or error.
+bool TestClient::fill(std::int64_t deadline) {
+  while (true) {
     std::int64_t left = deadline - now_ms();
-    if (left <= 0) return std::nullopt;
+    if (left <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     int ready = ::poll(&p, 1, static_cast<int>(left));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return std::nullopt;
+    if (ready <= 0) return false;
     char chunk[4096];
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
+    if (n <= 0) return false;
     buffered_.append(chunk, static_cast<std::size_t>(n));
+    return true;
   }
 }
 
@@ -123,6 +170,25 @@ void TestClient::reset() {
   ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
   ::close(fd_);
   fd_ = -1;
+}
+
+// Bound to port 0 and closed again: the kernel does not hand the same ephemeral port
+// out again at once, so the caller has time to bind it.
+std::uint16_t free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    int error = errno;
+    ::close(fd);
+    throw std::runtime_error(std::string("bind: ") + std::strerror(error));
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace connsched::testing

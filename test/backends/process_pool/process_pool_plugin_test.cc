@@ -397,7 +397,8 @@ TEST_CASE("SIGHUP to echo_server with process-pool replaces the worker processes
       },
       20s);
   CHECK_MESSAGE(replaced, server.output());
-  CHECK(client.request("after") == "after");  // handed to a new worker, not closed
+  // Handed to a new worker, not closed.
+  CHECK_MESSAGE(client.request("after") == "after", server.output());
   CHECK(concurrent_echo(*port, 4, 5));
   server.signal(SIGTERM);
   CHECK(server.wait_exit() == 0);

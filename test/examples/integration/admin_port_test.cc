@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "admin_client.h"
 #include "backends.h"
 #include "example_server.h"
 #include "test_client.h"
@@ -21,24 +22,6 @@ using namespace connsched::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct HttpReply {
-  int status = 0;
-  std::string body;
-};
-
-// curl against the admin port: status code and body.
-HttpReply admin(const ExampleServer& server, const std::string& method, const std::string& path) {
-  ToolResult r = run_tool("curl",
-                          {"-sS", "--max-time", "30", "-X", method, "-w", "\n%{http_code}",
-                           local_url(server.admin_port(), path)},
-                          {}, 60s);
-  INFO("curl stderr: ", r.errors);
-  REQUIRE(r.status == 0);
-  auto nl = r.output.rfind('\n');
-  REQUIRE(nl != std::string::npos);
-  return {std::stoi(r.output.substr(nl + 1)), r.output.substr(0, nl)};
-}
 
 // A dynamic option each backend takes, with a good and a bad value ({} when none).
 struct OptionProbe {

@@ -18,25 +18,13 @@
 #include "example_server.h"
 #include "server_process.h"
 #include "temp_dir.h"
+#include "test_client.h"
 #include "tool_run.h"
 
 using namespace connsched::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A port free now (bound, read, released): HAProxy needs one in its configuration.
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // Connects from `source` to 127.0.0.1:port; -1 on failure. Our own local port goes to
 // `local_port`.
@@ -89,7 +77,7 @@ TEST_CASE("behind HAProxy with send-proxy-v2, kv_server sees the client's addres
                    {"--proxy-protocol-networks=127.0.0.1/32", "--log-level=info"});
   TempDir dir("connsched_haproxy");
   REQUIRE(!dir.path.empty());
-  const std::uint16_t front = free_port();
+  const std::uint16_t front = free_loopback_port();
   const std::string config = (dir.path / "haproxy.cfg").string();
   {
     std::ofstream out(config);

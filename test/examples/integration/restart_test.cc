@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin_client.h"
 #include "backends.h"
 #include "client_loops.h"
 #include "example_server.h"

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin_client.h"
 #include "client_loops.h"
 #include "running_server.h"
 #include "server_process.h"
@@ -129,7 +130,7 @@ TEST_CASE(
   CHECK(contains(server.output(), "took the listener 127.0.0.1:" + std::to_string(port) +
                                       " and the admin listener 127.0.0.1:" +
                                       std::to_string(admin_port) + " from systemd (LISTEN_FDS)"));
-  CHECK(admin_at(admin_port, "GET", "/health").status == 200);
+  CHECK(admin(admin_port, "GET", "/health").status == 200);
   server.signal(SIGTERM);
   CHECK(notify.wait_for("STOPPING=1"));
   CHECK(server.wait_exit(30s) == 0);
@@ -145,7 +146,7 @@ TEST_CASE("without names, the first passed socket is the main listener and the s
   wait_activator(server, 2);
   TestClient first(port);
   CHECK(first.request("PING", 30s) == "+PONG\r");
-  CHECK(admin_at(admin_port, "GET", "/health").status == 200);
+  CHECK(admin(admin_port, "GET", "/health").status == 200);
   server.signal(SIGTERM);
   CHECK(server.wait_exit(30s) == 0);
 }

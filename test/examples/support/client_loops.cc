@@ -8,30 +8,11 @@
 #include <unistd.h>
 
 #include <chrono>
-
-#include "tool_run.h"
+#include <string>
 
 namespace connsched::testing {
 
 using namespace std::chrono_literals;
-
-HttpReply admin(const ExampleServer& server, const std::string& method, const std::string& path,
-                const std::vector<std::string>& extra) {
-  return admin_at(server.admin_port(), method, path, extra);
-}
-
-HttpReply admin_at(std::uint16_t admin_port, const std::string& method, const std::string& path,
-                   const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"-sS", "--max-time", "30", "-X", method, "-w", "\n%{http_code}"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  args.push_back(local_url(admin_port, path));
-  ToolResult r = run_tool("curl", args, {}, 60s);
-  INFO("curl stderr: ", r.errors);
-  REQUIRE(r.status == 0);
-  auto nl = r.output.rfind('\n');
-  REQUIRE(nl != std::string::npos);
-  return {std::stoi(r.output.substr(nl + 1)), r.output.substr(0, nl)};
-}
 
 // A plain blocking socket to the main port, or -1 when the connection is refused.
 int connect_to(std::uint16_t port) {

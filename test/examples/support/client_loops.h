@@ -1,8 +1,8 @@
 // File: test/examples/support/client_loops.h
 //
-// What the drain and restart tests drive a server with: curl on its admin port, plain
-// blocking sockets to its main port, and client loops (kv INCR, http keep-alive GET)
-// that reconnect after a clean close and say what they saw.
+// What the drain and restart tests drive a server with: plain blocking sockets to its
+// main port, and client loops (kv INCR, http keep-alive GET) that reconnect after a
+// clean close and say what they saw.
 #ifndef CONNSCHED_TEST_EXAMPLES_CLIENT_LOOPS_H_
 #define CONNSCHED_TEST_EXAMPLES_CLIENT_LOOPS_H_
 
@@ -12,15 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "example_server.h"
-
 namespace connsched::testing {
-
-// An admin reply as curl got it.
-struct HttpReply {
-  int status = 0;
-  std::string body;
-};
 
 // What one client loop saw. A "clean close" is EOF or a reset before any byte of the
 // reply to a request just sent: the server closed between requests.
@@ -33,13 +25,6 @@ struct LoopResult {
   int close_announced = 0;  // http: replies with "Connection: close"
   int refused = 0;          // connections refused (the loop then ends)
 };
-
-// curl against the admin port: status code and body.
-HttpReply admin(const ExampleServer& server, const std::string& method, const std::string& path,
-                const std::vector<std::string>& extra = {});
-/// The same against any admin port.
-HttpReply admin_at(std::uint16_t admin_port, const std::string& method, const std::string& path,
-                   const std::vector<std::string>& extra = {});
 
 // A plain blocking socket to the main port, or -1 when the connection is refused.
 int connect_to(std::uint16_t port);
