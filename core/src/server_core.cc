@@ -234,6 +234,8 @@ void ServerCore::on_handed_over(pid_t pid) {
     if (admin_) admin_->release_listener();
     if (!shutdown_requested_ && !drain_requested_) {
       drain_requested_ = true;
+      drain_started_ms_ = monotonic_ms();
+      drain_open_ = registry_.size();
       stop_reason_ = fmt::format("draining (handed the listeners over to pid {})", pid);
       draining_.store(true);
       shutdown_cv_.notify_all();
