@@ -37,15 +37,20 @@ namespace {
 // and the server: the exit status and every loop's result.
 std::vector<LoopResult> drain_under_load(ExampleServer& server, bool http, int clients) {
   std::atomic<bool> stop{false};
+  std::atomic<int> connected{0};
   std::vector<LoopResult> results(static_cast<std::size_t>(clients));
   std::vector<std::thread> threads;
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
-      results[static_cast<std::size_t>(i)] =
-          http ? http_loop(server.port(), stop) : kv_loop(server.port(), stop);
+      results[static_cast<std::size_t>(i)] = http ? http_loop(server.port(), stop, &connected)
+                                                  : kv_loop(server.port(), stop, &connected);
     });
   }
-  std::this_thread::sleep_for(500ms);
+  // Every loop has connected before the drain (a loop that had not would be refused and
+  // never see a close), then some requests run.
+  for (int i = 0; i < 3000 && connected.load() < clients; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(connected.load() == clients);
+  std::this_thread::sleep_for(300ms);
   HttpReply drain = admin(server, "POST", "/drain");
   CHECK(drain.status == 202);
   auto status = server.process().wait_exit(60s);

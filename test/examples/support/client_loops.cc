@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 
 namespace connsched::testing {
 
@@ -43,14 +44,16 @@ bool send_all(int fd, std::string_view bytes) {
 
 // kv client loop: INCR on one counter, reconnecting after a clean close, until a
 // connection is refused (the drain stopped accepting: counted) or `stop`.
-LoopResult kv_loop(std::uint16_t port, const std::atomic<bool>& stop) {
+LoopResult kv_loop(std::uint16_t port, const std::atomic<bool>& stop, std::atomic<int>* connected) {
   LoopResult result;
+  bool first = true;
   while (!stop.load()) {
     int fd = connect_to(port);
     if (fd < 0) {
       ++result.refused;
       break;
     }
+    if (std::exchange(first, false) && connected) ++*connected;
     while (!stop.load()) {
       if (!send_all(fd, "INCR drained\r\n")) {
         ++result.clean_closes;
@@ -82,14 +85,17 @@ LoopResult kv_loop(std::uint16_t port, const std::atomic<bool>& stop) {
 
 // http client loop: keep-alive GETs; a reply with "Connection: close" ends the
 // connection (the client reconnects, as a browser or a balancer does).
-LoopResult http_loop(std::uint16_t port, const std::atomic<bool>& stop) {
+LoopResult http_loop(std::uint16_t port, const std::atomic<bool>& stop,
+                     std::atomic<int>* connected) {
   LoopResult result;
+  bool first = true;
   while (!stop.load()) {
     int fd = connect_to(port);
     if (fd < 0) {
       ++result.refused;
       break;
     }
+    if (std::exchange(first, false) && connected) ++*connected;
     bool got_keep_alive = false;
     while (!stop.load()) {
       if (!send_all(fd, "GET / HTTP/1.1\r\nHost: drain\r\n\r\n")) {

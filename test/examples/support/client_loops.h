@@ -32,12 +32,15 @@ int connect_to(std::uint16_t port);
 bool send_all(int fd, std::string_view bytes);
 
 // kv client loop: INCR on one counter, reconnecting after a clean close, until a
-// connection is refused (counted; the loop ends) or `stop`.
-LoopResult kv_loop(std::uint16_t port, const std::atomic<bool>& stop);
+// connection is refused (counted; the loop ends) or `stop`. `connected`, when given, is
+// bumped once the loop's first connection is made (in the accept queue at least).
+LoopResult kv_loop(std::uint16_t port, const std::atomic<bool>& stop,
+                   std::atomic<int>* connected = nullptr);
 
 // http client loop: keep-alive GETs; a reply with "Connection: close" ends the
 // connection (the client reconnects, as a browser or a balancer does).
-LoopResult http_loop(std::uint16_t port, const std::atomic<bool>& stop);
+LoopResult http_loop(std::uint16_t port, const std::atomic<bool>& stop,
+                     std::atomic<int>* connected = nullptr);
 
 }  // namespace connsched::testing
 
