@@ -85,6 +85,8 @@ void merge_into(LoadResult& total, const LoadResult& part) {
   total.lock_timeouts += part.lock_timeouts;
   total.runs_cut += part.runs_cut;
   total.connections_opened += part.connections_opened;
+  total.reconnects += part.reconnects;
+  total.unanswered_at_close += part.unanswered_at_close;
   total.idle_open_at_end += part.idle_open_at_end;
   if (total.first_error.empty()) total.first_error = part.first_error;
 }
@@ -128,6 +130,8 @@ std::string check_spec(const LoadSpec& spec) {
       return fmt::format("'{}': a sequence needs its connection for every step (no churn)",
                          cls.request);
   }
+  if (spec.reconnect && spec.churn)
+    return "--reconnect reopens a connection the server closed; --churn closes every one itself";
   if (spec.rate < 0) return "the rate must not be negative";
   if (spec.open_loop) {
     if (spec.rate <= 0) return "an open loop needs a rate (requests per second)";

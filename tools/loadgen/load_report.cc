@@ -128,6 +128,12 @@ std::string format_text(const LoadSpec& spec, const LoadResult& r) {
       "{}, invalid {}); idle connections open at end {}/{}\n",
       r.errors(), r.error_replies, r.refused, r.connect_failures, r.dropped, r.unanswered,
       r.invalid_replies, r.idle_open_at_end, spec.idle_connections);
+  if (spec.reconnect) {
+    out += fmt::format(
+        "  reconnects {} (connections the server closed, reopened; {} request(s) in flight at "
+        "those closes got no reply)\n",
+        r.reconnects, r.unanswered_at_close);
+  }
   if (has_lock_wait(spec)) {
     out += fmt::format(
         "  lock-wait timeouts {} (GET_LOCK answered 0; that run's later steps were not sent)\n",
@@ -189,7 +195,8 @@ std::string format_json(const LoadSpec& spec, const LoadResult& r) {
       "\"churn\":{},\"seconds\":{:.3f},\"requests\":{},\"throughput\":{:.1f},\"errors\":{},"
       "\"error_replies\":{},\"refused\":{},\"connect_failures\":{},\"dropped\":{},"
       "\"unanswered\":{},\"invalid_replies\":{},\"lock_timeouts\":{},\"runs_cut\":{},"
-      "\"connections_opened\":{},\"idle_open_at_end\":{},\"first_error\":{},\"open_loop\":{},"
+      "\"connections_opened\":{},\"reconnects\":{},\"unanswered_at_close\":{},"
+      "\"idle_open_at_end\":{},\"first_error\":{},\"open_loop\":{},"
       "\"arrivals\":{},"
       "\"offered_rate\":{:.1f},\"queued\":{},\"unsent\":{},\"latency\":{},\"service\":{},"
       "\"distribution\":{{\"unit\":\"ns\",\"latency\":{},\"service\":{}}},"
@@ -197,11 +204,12 @@ std::string format_json(const LoadSpec& spec, const LoadResult& r) {
       json_string(protocol_name(spec.protocol)), spec.connections, spec.idle_connections,
       spec.pipeline, spec.churn, r.seconds, r.requests, r.throughput(), r.errors(), r.error_replies,
       r.refused, r.connect_failures, r.dropped, r.unanswered, r.invalid_replies, r.lock_timeouts,
-      r.runs_cut, r.connections_opened, r.idle_open_at_end, json_string(r.first_error),
-      spec.open_loop, json_string(spec.arrivals == Arrivals::kPoisson ? "poisson" : "constant"),
-      r.offered_rate, r.queued, r.unsent, json_latency(summarize(all)),
-      json_latency(summarize(service)), json_distribution(all), json_distribution(service),
-      r.timeline_interval.count(), timeline, classes);
+      r.runs_cut, r.connections_opened, r.reconnects, r.unanswered_at_close, r.idle_open_at_end,
+      json_string(r.first_error), spec.open_loop,
+      json_string(spec.arrivals == Arrivals::kPoisson ? "poisson" : "constant"), r.offered_rate,
+      r.queued, r.unsent, json_latency(summarize(all)), json_latency(summarize(service)),
+      json_distribution(all), json_distribution(service), r.timeline_interval.count(), timeline,
+      classes);
 }
 
 }  // namespace loadgen

@@ -44,6 +44,11 @@ struct LoadSpec {
   std::chrono::milliseconds duration{5000};
   std::chrono::milliseconds warmup{1000};  ///< load before measuring, not counted
   bool churn = false;  ///< each request on a new connection: connect, send, reply, close
+  /// A connection the server closes (EOF or reset, or an HTTP reply saying
+  /// `Connection: close`) is reopened at once, as a client behind a balancer does during
+  /// a drain or a restart: counted in `reconnects`, and the requests it had in flight in
+  /// `unanswered_at_close`, apart from the errors. A reconnect refused is an error.
+  bool reconnect = false;
   std::uint32_t idle_connections = 0;  ///< held open, silent, for the whole run
   std::uint32_t threads = 2;
   std::vector<RequestClass> classes;
@@ -123,6 +128,11 @@ struct LoadResult {
   /// closed, not waited for (one may hold a lock others wait for); not errors.
   std::uint64_t runs_cut = 0;
   std::uint64_t connections_opened = 0;
+  /// --reconnect: connections the server closed and the load generator reopened, and
+  /// the requests they had in flight then (no reply came; the server may or may not
+  /// have run them). Not errors: what a drain or a restart costs a client that retries.
+  std::uint64_t reconnects = 0;
+  std::uint64_t unanswered_at_close = 0;
   std::uint32_t idle_open_at_end = 0;  ///< idle connections still open when the run ended
   std::string first_error;             ///< the first failure seen, for the report
   /// Open loop: requests that could not go at their intended time because their

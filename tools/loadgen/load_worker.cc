@@ -562,6 +562,7 @@ void LoadWorker::on_readable(std::size_t index, Clock::time_point now) {
     // a second failure.
     const bool expected =
         conn.refused || (phase_ >= Phase::kStop && conn.sent_at.empty() && !conn.idle);
+    if (!expected && reopen(index)) return;
     close(index, !expected,
           read_errno != 0 ? fmt::format("connection error: {}", std::strerror(read_errno))
                           : std::string("connection closed by the server"));
@@ -606,6 +607,7 @@ void LoadWorker::on_reply(std::size_t index, const ReplyParse& reply, Clock::tim
     }
     if (spec_.requests > 0) control_.measured_replies.fetch_add(1, std::memory_order_relaxed);
   }
+  if (reply.closes && !spec_.churn && reopen(index)) return;
   if (spec_.churn || reply.closes) {
     close(index, false, "");
     if (spec_.churn && phase_ < Phase::kStop) to_connect_.push_front(index);
@@ -630,6 +632,23 @@ void LoadWorker::close(std::size_t index, bool failure, std::string_view why) {
   conn.sent_at.clear();
   conn.fd.reset();  // closing removes it from the epoll set
   conn.state = ClientConnection::State::kClosed;
+}
+
+// --reconnect: the server ended an active connection while the load runs; it is counted
+// apart from the errors and opened again at once (an open loop's requests due meanwhile
+// wait in its backlog, their latency counted from their intended times). False when the
+// close is to be handled as usual.
+bool LoadWorker::reopen(std::size_t index) {
+  auto& conn = conns_[index];
+  if (!spec_.reconnect || conn.idle || phase_ >= Phase::kStop) return false;
+  ++result_.reconnects;
+  result_.unanswered_at_close += conn.sent_at.size();
+  in_flight_ -= conn.sent_at.size();
+  conn.sent_at.clear();
+  conn.fd.reset();
+  conn.state = ClientConnection::State::kClosed;
+  to_connect_.push_back(index);
+  return true;
 }
 
 void LoadWorker::note_error(std::string_view what) {

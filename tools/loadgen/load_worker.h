@@ -69,6 +69,7 @@ class LoadWorker {
   void flush(ClientConnection& conn);
   void set_writing(ClientConnection& conn, bool writing);
   void close(std::size_t index, bool failure, std::string_view why);
+  bool reopen(std::size_t index);
   void settle(ClientConnection& conn);
   void note_error(std::string_view what);
   bool sending_allowed() const;

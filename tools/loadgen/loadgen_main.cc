@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
   app.add_option("--duration", duration, "seconds to measure")->capture_default_str();
   app.add_option("--warmup", warmup, "seconds of load before measuring")->capture_default_str();
   app.add_flag("--churn", spec.churn, "connect, send one request, read the reply, close; repeat");
+  app.add_flag("--reconnect", spec.reconnect,
+               "a connection the server closes (a drain, a restart, an HTTP 'Connection: "
+               "close') is reopened at once and counted as a reconnect, its requests in flight "
+               "then as unanswered at close, apart from the errors; a reconnect refused is an "
+               "error. Not with --churn");
   app.add_option("--idle", spec.idle_connections, "extra connections held open, silent")
       ->capture_default_str();
   app.add_option("--rate", spec.rate,
