@@ -38,6 +38,14 @@ bool ConnectionContext::draining() const {
   return conn_.drain_sampled;
 }
 
+// The same list GET /connections shows, so kv's CLIENT LIST and the admin port agree.
+std::vector<ConnectionSummary> ConnectionContext::server_connections() const {
+  std::vector<ConnectionSummary> out;
+  for (auto& [id, address] : conn_.core->connection_list())
+    out.push_back(ConnectionSummary{id, std::move(address)});
+  return out;
+}
+
 CoreStats ConnectionContext::core_stats() const {
   return conn_.core->core_stats();
 }

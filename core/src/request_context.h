@@ -14,6 +14,7 @@ class ConnectionContext final : public RequestContext {
   explicit ConnectionContext(Connection& conn) : conn_(conn) {}
   std::uint64_t connection_id() const override { return conn_.id; }
   std::string client_address() const override { return conn_.client_address; }
+  std::vector<ConnectionSummary> server_connections() const override;
   void set_in_transaction(bool value) override {
     conn_.in_transaction.store(value, std::memory_order_relaxed);
   }

@@ -797,12 +797,15 @@ std::string ServerCore::peer_name(std::uint64_t id) {
 
 // A socket accepted elsewhere (a process pool's master) becomes a connection of this
 // process: registered like an accepted one, minus the greeting its acceptor already sent.
-Connection* ServerCore::adopt(UniqueFd fd) {
+// The accepting process may name the client (its PROXY header's address): the socket's
+// peer here would be the load balancer.
+Connection* ServerCore::adopt(UniqueFd fd, std::string_view client_address) {
   auto conn = pool_.acquire();
   conn->core = this;
   conn->id = next_id_.fetch_add(1);
   conn->idle_deadline_ms.store(idle_deadline_from_now());
-  conn->client_address = peer_address(fd.get());
+  conn->client_address =
+      client_address.empty() ? peer_address(fd.get()) : std::string(client_address);
   conn->screen_proxy_signature = false;
   conn->fd = std::move(fd);
   Connection* raw = conn.get();

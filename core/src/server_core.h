@@ -66,7 +66,10 @@ class ServerCore {
   int do_command(Connection& conn);
   int wait_for_input(Connection& conn);
   void end_connection(Connection& conn);
-  Connection* adopt(UniqueFd fd);
+  Connection* adopt(UniqueFd fd, std::string_view client_address = {});
+  // Open connections (id, client address) sorted by id: GET /connections and
+  // RequestContext::server_connections.
+  std::vector<std::pair<std::uint64_t, std::string>> connection_list();
   void refuse_connection(Connection& conn);
   int detach_fd(Connection& conn);
   void wait_begin(Connection& conn, int type);
@@ -112,7 +115,6 @@ class ServerCore {
   void enforce_memory_budget();
   bool kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter);
   std::string peer_name(std::uint64_t id);
-  std::vector<std::pair<std::uint64_t, std::string>> connection_list();
   void send_best_effort(int fd, std::string_view bytes);
   void ensure_thread_initialized();
   std::int64_t idle_deadline_from_now() const;

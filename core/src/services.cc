@@ -117,6 +117,23 @@ connsched_conn* svc_adopt_fd(const connsched_services* svc, int fd) noexcept {
   }
 }
 
+// adopt_fd with the client the sending process knew, so logs and CLIENT INFO agree.
+connsched_conn* svc_adopt_fd_as(const connsched_services* svc, int fd,
+                                const char* client_address) noexcept {
+  UniqueFd owned(fd);
+  if (!owned) return nullptr;
+  try {
+    return core_of(svc).adopt(std::move(owned), client_address == nullptr ? "" : client_address);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+// Written before the connection was registered and never after: no lock needed.
+const char* svc_conn_client_address(const connsched_conn* conn) noexcept {
+  return conn->client_address.c_str();
+}
+
 void svc_refuse_connection(connsched_conn* conn) noexcept {
   conn->core->refuse_connection(*conn);
 }
@@ -152,6 +169,8 @@ void fill_services(connsched_services& s, ServerCore* core) {
   s.host = core;
   s.refuse_connection = svc_refuse_connection;
   s.detach_fd = svc_detach_fd;
+  s.conn_client_address = svc_conn_client_address;
+  s.adopt_fd_as = svc_adopt_fd_as;
 }
 
 }  // namespace connsched

@@ -201,8 +201,11 @@ void cmd_command(const Args& a, std::string& out, KvShared&, connsched::RequestC
 
 // CLIENT ID (the connection id the admin port's /kill takes), CLIENT INFO (Redis 6.2's
 // line for this connection: its id and the client's address, the one a PROXY header
-// named behind a load balancer) and CLIENT SETNAME (accepted, not kept); other
-// subcommands are refused the way Redis refuses unknown ones.
+// named behind a load balancer), CLIENT LIST (the same line for every open connection
+// of the server, as Redis lists them) and CLIENT SETNAME (accepted, not kept); other
+// subcommands are refused the way Redis refuses unknown ones. Of Redis's fields only id
+// and addr are given: core does not keep laddr, fd, name, age, idle, flags, db or cmd
+// per connection, and redis-cli and client libraries parse a line with fewer fields.
 void cmd_client(const Args& a, std::string& out, KvShared&, connsched::RequestContext& ctx) {
   std::string sub = upper(a[1]);
   if (sub == "ID" && a.size() == 2)
@@ -210,6 +213,12 @@ void cmd_client(const Args& a, std::string& out, KvShared&, connsched::RequestCo
   if (sub == "INFO" && a.size() == 2) {
     return resp::bulk(out,
                       fmt::format("id={} addr={}\n", ctx.connection_id(), ctx.client_address()));
+  }
+  if (sub == "LIST" && a.size() == 2) {
+    std::string lines;
+    for (const auto& c : ctx.server_connections())
+      lines += fmt::format("id={} addr={}\n", c.id, c.client_address);
+    return resp::bulk(out, lines);
   }
   if (sub == "SETNAME" && a.size() == 3) return resp::simple(out, "OK");
   resp::error(

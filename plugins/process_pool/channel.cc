@@ -8,6 +8,14 @@
 
 namespace connsched::process_pool {
 
+// An address that does not fit is dropped, not cut: a truncated one would be wrong.
+void Message::set_client_address(const char* address) {
+  client_address.fill('\0');
+  if (address == nullptr) return;
+  const std::size_t length = std::strlen(address);
+  if (length < client_address.size()) std::memcpy(client_address.data(), address, length);
+}
+
 // sendmsg with one SCM_RIGHTS fd when asked; MSG_NOSIGNAL so a dead peer is EPIPE,
 // not a SIGPIPE that would kill the sender.
 int send_message(int channel, const Message& message, int fd) {
@@ -60,6 +68,7 @@ int receive_message(int channel, Received& out) {
   }
   out.truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
   if (n != static_cast<ssize_t>(sizeof out.message)) return -EBADMSG;
+  out.message.client_address.back() = '\0';  // whatever the sender wrote, a C string
   return 1;
 }
 

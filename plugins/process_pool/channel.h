@@ -9,6 +9,7 @@
 #ifndef CONNSCHED_PLUGINS_PROCESS_POOL_CHANNEL_H_
 #define CONNSCHED_PLUGINS_PROCESS_POOL_CHANNEL_H_
 
+#include <array>
 #include <cstdint>
 
 #include "connsched/unique_fd.h"
@@ -23,7 +24,7 @@ enum class Kind : std::uint32_t {
   kSpawnFailed = 3,  // slot, value: errno
   kExited = 4,       // slot, pid, value: wait status
   // master -> worker
-  kConnection = 5,  // token; fd: the client socket
+  kConnection = 5,  // token, client_address; fd: the client socket
   kQuit = 6,        // drain: refuse new sockets, close idle connections, exit
   // worker -> master
   kAck = 7,     // token, value: 1 adopted (master closes its copy), 0 refused
@@ -31,7 +32,8 @@ enum class Kind : std::uint32_t {
   // master -> worker
   kHandOver = 9,  // reload: hand idle connections back (kHandback), drain the rest, exit
   // worker -> master
-  kHandback = 10,  // fd: a client socket between requests, for a worker of the new generation
+  kHandback = 10,  // client_address; fd: a client socket between requests, for a worker of
+                   // the new generation
 };
 
 struct Message {
@@ -40,6 +42,12 @@ struct Message {
   std::int64_t pid = 0;
   std::int64_t token = 0;
   std::int64_t value = 0;
+  // With a socket: its client's address as core knows it where it was accepted (a PROXY
+  // header's, which the socket's peer no longer tells), NUL-terminated; empty when
+  // unknown or too long, and the receiver then reports the socket's peer.
+  std::array<char, 64> client_address{};
+  // Copies `address` in when it fits ("[v6]:port" needs at most 54 bytes).
+  void set_client_address(const char* address);
 };
 
 struct Received {

@@ -493,7 +493,7 @@ void Master::read_worker(Worker& w) {
     } else if (in.message.kind == Kind::kHandback) {
       // An idle client of a worker being replaced: ours again, for the next worker.
       if (w.connections > 0) --w.connections;
-      connsched_conn* conn = in.fd ? svc_->adopt_fd(svc_, in.fd.release()) : nullptr;
+      connsched_conn* conn = in.fd ? adopt(in) : nullptr;
       if (conn != nullptr) {
         ++handed_over_;
         pending_.push_front(conn);
@@ -507,6 +507,14 @@ void Master::read_worker(Worker& w) {
       w.refusing_until_ms = 0;
     }
   }
+}
+
+// A socket a worker handed back keeps the client's address its worker knew (a PROXY
+// header's), which the next worker then gets from us in turn.
+connsched_conn* Master::adopt(Received& in) {
+  if (in.message.client_address[0] != '\0' && CONNSCHED_SERVICES_HAS(svc_, adopt_fd_as))
+    return svc_->adopt_fd_as(svc_, in.fd.release(), in.message.client_address.data());
+  return svc_->adopt_fd(svc_, in.fd.release());
 }
 
 // Least loaded (adopted + in flight) running worker that is not refusing, round robin
@@ -556,8 +564,10 @@ void Master::route_pending() {
     Worker* w = pick(skip);
     if (w == nullptr) return;
     std::int64_t token = static_cast<std::int64_t>(svc_->conn_id(conn));
-    int rc = send_message(w->channel.get(), Message{Kind::kConnection, w->slot, 0, token, 0},
-                          svc_->conn_fd(conn));
+    Message message{Kind::kConnection, w->slot, 0, token, 0};
+    if (CONNSCHED_SERVICES_HAS(svc_, conn_client_address))
+      message.set_client_address(svc_->conn_client_address(conn));
+    int rc = send_message(w->channel.get(), message, svc_->conn_fd(conn));
     if (rc == 0) {
       pending_.pop_front();
       w->inflight.emplace(token, Worker::Sent{conn, svc_->now_ms()});

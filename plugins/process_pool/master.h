@@ -87,6 +87,7 @@ class Master {
   void loop(std::stop_token stop);
   void read_control();
   void read_worker(Worker& w);
+  connsched_conn* adopt(Received& in);
   void on_spawned(const Message& m, UniqueFd channel);
   void on_spawn_failed(const Message& m);
   void on_exited(const Message& m);

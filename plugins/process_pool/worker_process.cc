@@ -100,7 +100,11 @@ class Worker {
     Message ack{Kind::kAck, 0, ::getpid(), in.message.token, 0};
     if (!draining_ && !in.truncated && in.fd) {
       int fd = in.fd.get();
-      connsched_conn* conn = svc_->adopt_fd(svc_, in.fd.release());
+      // The master's core read the PROXY header: the socket's peer here is the balancer.
+      const char* address = in.message.client_address.data();
+      connsched_conn* conn = address[0] != '\0' && CONNSCHED_SERVICES_HAS(svc_, adopt_fd_as)
+                                 ? svc_->adopt_fd_as(svc_, in.fd.release(), address)
+                                 : svc_->adopt_fd(svc_, in.fd.release());
       if (conn != nullptr && watch(fd, conn)) {
         conns_.emplace(svc_->conn_id(conn), conn);
         deadlines_.watch(svc_->conn_id(conn), svc_->conn_idle_deadline_ms(conn));
@@ -169,11 +173,14 @@ class Worker {
   // master's copy arrives with the message, ours is closed. True when it left.
   bool hand_over(connsched_conn* conn) {
     const std::uint64_t id = svc_->conn_id(conn);
+    Message handback{Kind::kHandback, 0, ::getpid(), 0, 0};
+    if (CONNSCHED_SERVICES_HAS(svc_, conn_client_address))  // read while conn still lives
+      handback.set_client_address(svc_->conn_client_address(conn));
     int fd = svc_->detach_fd(conn);  // ends the connection here on success
     if (fd < 0) return false;
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);  // the socket outlives our fd
     conns_.erase(id);
-    int rc = send_message(channel_.get(), Message{Kind::kHandback, 0, ::getpid(), 0, 0}, fd);
+    int rc = send_message(channel_.get(), handback, fd);
     ::close(fd);
     if (rc != 0) {
       log(CONNSCHED_LOG_WARNING, std::string("cannot hand a connection back to the master (") +

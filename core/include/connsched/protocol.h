@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace connsched {
 
@@ -43,6 +44,12 @@ class Reply {
   std::string& buffer_;
 };
 
+/// One open connection of the server, as RequestContext::server_connections lists it.
+struct ConnectionSummary {
+  std::uint64_t id = 0;        // as connection_id() returns it on that connection
+  std::string client_address;  // as client_address() returns it on that connection
+};
+
 /// What a request may learn about and ask of its connection.
 class RequestContext {
  public:
@@ -53,6 +60,12 @@ class RequestContext {
   /// the client a PROXY protocol header named (--proxy-protocol-networks). Default: empty
   /// (a context with no connection).
   virtual std::string client_address() const { return {}; }
+  /// The server's open connections (this one included), sorted by id: a copy taken under
+  /// core's connection-registry lock, so it costs one allocation per connection; for
+  /// status commands that list clients (kv's CLIENT LIST), not for every request. Under
+  /// a backend that serves from several processes (process-pool) it lists this process's
+  /// connections only. Default: empty (a context with no server).
+  virtual std::vector<ConnectionSummary> server_connections() const { return {}; }
   /// Marks the connection as inside a transaction; pool-of-threads serves it first.
   virtual void set_in_transaction(bool in_transaction) = 0;
   virtual bool in_transaction() const = 0;

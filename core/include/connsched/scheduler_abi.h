@@ -39,7 +39,8 @@
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
  * landed, the members marked "version 1.2" below: the services' conn_holds_locks,
- * refuse_connection and detach_fd, and the descriptor's flags (OWN_IDLE_TIMEOUT: core
+ * refuse_connection, detach_fd, conn_client_address and adopt_fd_as, and the
+ * descriptor's flags (OWN_IDLE_TIMEOUT: core
  * otherwise enforces wait_timeout; SERVES_OUT_OF_PROCESS: core refuses POST /drain;
  * WAITS_FOR_OUTPUT: do_command may return CONNSCHED_NEXT_WAIT_OUTPUT instead of
  * blocking on a full socket); and it makes the per-connection slot atomic, readable from
@@ -277,6 +278,25 @@ typedef struct connsched_services {
    * idle sockets back to its master (plugins/process_pool). Called by the one thread
    * that serves the connection, outside do_command. */
   int (*detach_fd)(connsched_conn* conn);
+
+  /* The connection's client address, "1.2.3.4:5678" or "[2001:db8::1]:5678": the
+   * socket's peer, or the client its PROXY header named (--proxy-protocol-networks),
+   * as core's logs and the admin port show it. NUL-terminated and owned by core; it
+   * does not change, and stays valid until the connection ends (end_connection,
+   * refuse_connection, a successful detach_fd). Cheap; any thread while the connection
+   * is alive; no lock taken. For a backend that moves sockets between processes: the
+   * process that adopts one would otherwise see only the socket's peer (adopt_fd_as).
+   * NULL in a 1.1 core. */
+  const char* (*conn_client_address)(const connsched_conn* conn);
+
+  /* adopt_fd (same caller, thread, ownership of `fd` and result), but the connection's
+   * client address is `client_address` (copied), as conn_client_address returned it in
+   * the process the socket came from, instead of the socket's peer: behind a PROXY
+   * header the peer is the load balancer, not the client. NULL or "" means the peer,
+   * as adopt_fd. plugins/process_pool's master and workers pass it along with the fd.
+   * NULL in a 1.1 core: adopt_fd, and the connection reports its socket's peer. */
+  connsched_conn* (*adopt_fd_as)(const struct connsched_services* svc, int fd,
+                                 const char* client_address);
 } connsched_services;
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "custom_plugins.h"
@@ -425,4 +426,33 @@ TEST_CASE("SIGTERM drains every process-pool worker and leaves no process behind
     CAPTURE(pid);
     CHECK_FALSE(process_alive(pid));
   }
+}
+
+TEST_CASE(
+    "behind a PROXY header, a process-pool worker reports the header's client, not the "
+    "balancer's address, and so does the next worker after a reload hands the socket over") {
+  auto options = process_pool(2);
+  options.proxy_protocol_networks = "127.0.0.1/32";  // the test client plays the balancer
+  RunningServer server(options);
+  TestClient first(server.port());
+  TestClient second(server.port());
+  REQUIRE(first.send("PROXY TCP4 203.0.113.7 10.0.0.1 5555 6380\r\naddr\n"));
+  REQUIRE(second.send("PROXY TCP4 198.51.100.9 10.0.0.1 6666 6380\r\naddr\n"));
+  CHECK(first.read_line() == "203.0.113.7:5555");
+  CHECK(second.read_line() == "198.51.100.9:6666");
+  // One connection in each worker (the least loaded gets the next): both passed it on.
+  CHECK(RunningServer::eventually([&] {
+    std::set<pid_t> served_by;
+    for (const auto& row : worker_rows(server.server())) {
+      if (row.connections == 1 && row.pid) served_by.insert(*row.pid);
+    }
+    return served_by.size() == 2;
+  }));
+  // A reload hands both idle sockets back to the master and on to new workers.
+  REQUIRE(server.server().reload());
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().backend_stats().counter("connections_handed_over_total") == 2; },
+      20s));
+  CHECK(first.request("addr", 10s) == "203.0.113.7:5555");
+  CHECK(second.request("addr", 10s) == "198.51.100.9:6666");
 }

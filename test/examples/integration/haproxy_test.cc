@@ -99,6 +99,16 @@ TEST_CASE("behind HAProxy with send-proxy-v2, kv_server sees the client's addres
   CAPTURE(info);
   CAPTURE(balancer.output());
   CHECK(info.find("addr=127.0.0.2:" + std::to_string(local_port) + "\n") != std::string::npos);
+  // CLIENT LIST from a second client (redis-cli, from 127.0.0.1) shows the first one,
+  // still open, by the address its PROXY header carried, with the id CLIENT INFO gave.
+  const std::size_t id_at = info.find("id=");
+  REQUIRE(id_at != std::string::npos);
+  const std::string info_line = info.substr(id_at, info.find('\n', id_at) + 1 - id_at);
+  auto list = run_tool("redis-cli",
+                       {"--raw", "-h", "127.0.0.1", "-p", std::to_string(front), "CLIENT", "LIST"});
+  CAPTURE(list.output);
+  CHECK(list.output.find(info_line) != std::string::npos);
+  CHECK(list.output.find(" addr=127.0.0.1:") != std::string::npos);  // redis-cli's own
   ::close(fd);
   // redis-cli through HAProxy works as through no proxy at all.
   auto ping = run_tool("redis-cli", {"-h", "127.0.0.1", "-p", std::to_string(front), "PING"});

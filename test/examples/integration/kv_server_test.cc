@@ -4,6 +4,7 @@
 // command and each error form, redis-benchmark for load, raw sockets for pipelining.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -193,6 +194,40 @@ TEST_CASE("kv_server refuses a connection over max_connections with Redis's erro
     CHECK(first.read_line() == "+PONG\r");
     TestClient second(server.port());
     CHECK(second.read_all(10s) == "-ERR max number of clients reached\r\n");
+    CHECK(server.stop() == 0);
+  }
+}
+
+TEST_CASE("CLIENT LIST lists every open connection with the id and address it reports itself") {
+  for (const auto& backend : builtin_backends()) {
+    if (serves_one_at_a_time(backend)) continue;  // the held connection would block redis-cli
+    CAPTURE(backend);
+    ExampleServer server("kv_server", backend);
+    // One connection stays open while redis-cli asks, from a second one, for the list.
+    TestClient held(server.port());
+    auto held_id = held.request("CLIENT ID");
+    REQUIRE(held_id.has_value());
+    REQUIRE(held_id->rfind(':', 0) == 0);
+    const std::string held_line = "id=" + held_id->substr(1, held_id->size() - 2) +
+                                  " addr=127.0.0.1:" + std::to_string(held.local_port()) + "\n";
+    ToolResult r = run_tool("redis-cli", {"--raw", "-p", std::to_string(server.port())},
+                            "CLIENT INFO\nCLIENT LIST\n", 60s);
+    INFO("redis-cli stderr: ", r.errors);
+    REQUIRE(r.status == 0);
+    // --raw prints each bulk reply as it is (both end in a newline): INFO's line, then
+    // LIST's lines.
+    const std::string& out = r.output;
+    const std::size_t info_end = out.find('\n');
+    REQUIRE(info_end != std::string::npos);
+    const std::string own_line = out.substr(0, info_end + 1);
+    const std::string list = out.substr(info_end + 1);
+    CAPTURE(out);
+    CHECK(own_line.rfind("id=", 0) == 0);
+    CHECK(own_line.find(" addr=127.0.0.1:") != std::string::npos);
+    CHECK(own_line != held_line);
+    CHECK(list.find(held_line) != std::string::npos);
+    CHECK(list.find(own_line) != std::string::npos);
+    CHECK(std::count(list.begin(), list.end(), '\n') == 2);  // the two, nobody else
     CHECK(server.stop() == 0);
   }
 }
