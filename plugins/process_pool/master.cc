@@ -342,10 +342,13 @@ void Master::on_spawn_failed(const Message& m) {
 
 // A worker exited. A draining one is simply gone; the current one of a slot is
 // respawned (the crash-loop breaker may say no), and its connections are lost with it
-// while every other worker's connections are untouched.
+// while every other worker's connections are untouched. What it sent before it exited
+// is read first: the spawner's report can come before the worker's last messages are
+// looked at, and a hand-back among them carries a client's socket.
 void Master::on_exited(const Message& m) {
   pid_t pid = static_cast<pid_t>(m.pid);
   int status = static_cast<int>(m.value);
+  if (Worker* w = find(pid)) read_worker(*w);
   for (auto it = retiring_.begin(); it != retiring_.end(); ++it) {
     if ((*it)->pid != pid) continue;
     close_channel(**it);

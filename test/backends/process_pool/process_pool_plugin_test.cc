@@ -12,6 +12,7 @@
 // workers are single-threaded copies that never return into doctest (they _exit).
 #include <dirent.h>
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -455,4 +456,36 @@ TEST_CASE(
       20s));
   CHECK(first.request("addr", 10s) == "203.0.113.7:5555");
   CHECK(second.request("addr", 10s) == "198.51.100.9:6666");
+}
+
+TEST_CASE(
+    "ten idle connections survive five process-pool reloads in a row: a replaced worker's last "
+    "hand-backs are read even when the spawner reports its exit first") {
+  RunningServer server(process_pool(2));
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.push_back(std::make_unique<TestClient>(server.port()));
+    REQUIRE(clients.back()->request(fmt::format("echo {}", i)) == std::to_string(i));
+  }
+  for (int reload = 1; reload <= 5; ++reload) {
+    CAPTURE(reload);
+    REQUIRE(server.server().reload());
+    // Every reload hands all ten over once, and the workers that did so are gone.
+    CHECK(RunningServer::eventually(
+        [&] {
+          auto rows = worker_rows(server.server());
+          std::int64_t held = 0;
+          for (const auto& row : rows) held += row.connections;
+          return rows.size() == 2 && held == 10 &&
+                 server.server().backend_stats().counter("connections_handed_over_total") ==
+                     10 * reload;
+        },
+        20s));
+    for (int i = 0; i < 10; ++i) {
+      CAPTURE(i);
+      CHECK(clients[i]->request(fmt::format("echo {}-{}", reload, i), 10s) ==
+            fmt::format("{}-{}", reload, i));
+    }
+  }
+  CHECK(server.server().backend_stats().counter("reloads_total") == 5);
 }
