@@ -123,7 +123,12 @@ std::string stats_json(const CoreStats& core, const BackendStats& backend) {
       {"proxy_header_errors", core.proxy_header_errors},
       {"proxy_headers_refused", core.proxy_headers_refused},
       {"bytes_received", core.bytes_received},
-      {"bytes_sent", core.bytes_sent}};
+      {"bytes_sent", core.bytes_sent},
+      {"backend_switches", core.backend_switches},
+      {"backend_switches_refused", core.backend_switches_refused},
+      {"connections_moved", core.connections_moved},
+      {"backend_switch_in_progress", core.backend_switch_in_progress},
+      {"last_switch_ms", core.last_switch_ms}};
   for (const auto& [name, value] : fields) out += fmt::format("    \"{}\": {},\n", name, value);
   out += "    \"waits\": {";
   for (std::size_t i = 0; i < core.waits.size(); ++i) {

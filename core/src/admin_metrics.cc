@@ -218,7 +218,13 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
       {"proxy_headers_refused", core.proxy_headers_refused,
        "Connections closed for sending a PROXY header from a network not allowed."},
       {"received_bytes", core.bytes_received, "Bytes received from clients."},
-      {"sent_bytes", core.bytes_sent, "Bytes sent to clients."}};
+      {"sent_bytes", core.bytes_sent, "Bytes sent to clients."},
+      {"backend_switches", core.backend_switches,
+       "Switches of thread_handling completed (POST /set?thread_handling=...)."},
+      {"backend_switches_refused", core.backend_switches_refused,
+       "Switches of thread_handling refused (bad backend, cannot hand back, cannot hold, busy)."},
+      {"connections_moved", core.connections_moved,
+       "Connections moved from one backend to another by those switches."}};
   for (const auto& c : counters) {
     std::string name = fmt::format("connsched_{}_total", c.name);
     family(out, name, "counter", c.help);
@@ -229,6 +235,13 @@ std::string stats_prometheus(const CoreStats& core, const BackendStats& backend)
   family(out, "connsched_connection_buffer_bytes", "gauge",
          "Bytes all connections' input and output buffers hold now.");
   out += fmt::format("connsched_connection_buffer_bytes {}\n", core.connection_buffer_bytes);
+  family(out, "connsched_backend_switch_in_progress", "gauge",
+         "1 while a switch of thread_handling moves connections.");
+  out += fmt::format("connsched_backend_switch_in_progress {}\n", core.backend_switch_in_progress);
+  family(out, "connsched_last_switch_seconds", "gauge",
+         "How long the last switch of thread_handling took, to its last connection moved.");
+  out += fmt::format("connsched_last_switch_seconds {:.3f}\n",
+                     static_cast<double>(core.last_switch_ms) / 1000.0);
   family(out, "connsched_connections_peak", "gauge", "Most connections open at once since start.");
   out += fmt::format("connsched_connections_peak {}\n", core.connections_peak);
   family(out, "connsched_waits_total", "counter", "Blocking waits reported by handlers, by type.");

@@ -34,8 +34,42 @@ AdminResponse kill_route(const AdminRequest& request, const AdminActions& action
   return ok_json(fmt::format("{{\"killed\": {}}}\n", *id));
 }
 
+// POST /set?thread_handling=NAME_OR_PATH[&force=1]: a live switch of backends. The reply
+// says from what to what and how many connections move; 202 while they still move.
+AdminResponse switch_route(const AdminRequest& request, const AdminActions& actions) {
+  std::string target;
+  bool force = false;
+  for (const auto& [name, value] : request.query) {
+    if (name == "thread_handling" || name == "thread-handling") {
+      target = value;
+    } else if (name == "force") {
+      auto on = parse_bool(value);
+      if (!on) return error(400, fmt::format("force: '{}' is not one of 1|0|on|off", value));
+      force = *on;
+    } else {
+      return error(400, fmt::format("/set?thread_handling= takes only force=1 besides, not '{}'",
+                                    name));
+    }
+  }
+  if (target.empty()) return error(400, "thread_handling: give a backend name or a path");
+  BackendSwitch s = actions.switch_backend(target, force);
+  if (!s.error.empty()) return error(s.status, s.error);
+  return ok_json(fmt::format("{{\"thread_handling\": {}, \"from\": {}, \"connections\": {}, "
+                             "\"moved\": {}, \"elapsed_ms\": {}, \"done\": {}}}\n",
+                             json_quote(s.to), json_quote(s.from), s.connections, s.moved,
+                             s.elapsed_ms, s.status == 200 ? "true" : "false"),
+                 s.status);
+}
+
 // POST /set?name=value: core and the backend validate; a refusal is 422 with their reason.
 AdminResponse set_route(const AdminRequest& request, const AdminActions& actions) {
+  if (actions.switch_backend) {
+    for (const auto& [name, value] : request.query) {
+      if (name == "thread_handling" || name == "thread-handling") {
+        return switch_route(request, actions);
+      }
+    }
+  }
   if (request.query.size() != 1 || request.query[0].first.empty()) {
     return error(400, "expected exactly one query parameter: <option>=<value>");
   }
@@ -62,7 +96,9 @@ AdminResponse route_admin_request(const AdminRequest& request, const AdminAction
       {"/metrics", "GET", "Prometheus text format 0.0.4"},
       {"/connections", "GET", "JSON: each open connection's id and client address"},
       {"/kill", "POST", "?id=N: close connection N"},
-      {"/set", "POST", "?name=value: change a backend option at run time"},
+      {"/set", "POST",
+       "?name=value: change a backend option at run time; ?thread_handling=NAME_OR_PATH"
+       "[&force=1]: switch the backend, moving every connection at a request boundary"},
       {"/health", "GET", "200 while serving; 503 with the reason while draining or shutting down"},
       {"/drain", "POST",
        "stop accepting, close each connection at its next request boundary, exit 0 when none "

@@ -31,6 +31,8 @@ struct AdminActions {
   std::function<std::string()> drain;
   /// GET /health's whole reply: 200 while serving, 503 with the reason otherwise.
   std::function<AdminResponse()> health;
+  /// POST /set?thread_handling=NAME_OR_PATH[&force=1]. Null: /set treats it as an option.
+  std::function<BackendSwitch(const std::string& name_or_path, bool force)> switch_backend;
 };
 
 /// GET /stats, GET /metrics, GET /connections, GET /health, POST /kill?id=N, POST

@@ -10,7 +10,8 @@
 // `idle_deadline_ms` are read from other threads (timers, admin) and are atomic, as are
 // `in_command` (set while do_command runs, read by core's idle timer), `buffer_bytes` (read by the
 // memory budget's scan), `request_started_ms`, `write_deadline_ms` and `out_soft_since_ms` (read by
-// the deadline timer). `backend_data` is atomic so that a backend may read its slot from the
+// the deadline timer). `owner` and `release_requested` are atomic (a switch of backends
+// writes them under the registry lock; the serving thread reads them). `backend_data` is atomic so that a backend may read its slot from the
 // killing thread (post_kill_notification); what it points to is the backend's to synchronise.
 #ifndef CONNSCHED_CORE_CONNECTION_H_
 #define CONNSCHED_CORE_CONNECTION_H_
@@ -27,6 +28,7 @@
 
 namespace connsched {
 class ServerCore;
+struct BackendInstance;
 }
 
 struct connsched_conn {
@@ -55,6 +57,12 @@ struct connsched_conn {
   bool close_after_output = false;  // the connection ends once `out` is written
   std::atomic<bool> in_command{false};
   std::atomic<void*> backend_data{nullptr};
+  // The backend that holds the connection; nullptr while core moves it between two
+  // (a switch of thread_handling). Changed only under the registry lock, read by kill.
+  std::atomic<connsched::BackendInstance*> owner{nullptr};
+  // Core asked the owner for the connection back: do_command and wait_for_input return
+  // CONNSCHED_NEXT_RELEASE at its next request boundary.
+  std::atomic<bool> release_requested{false};
   // The client's "ADDRESS:PORT": the socket's peer, or the one its PROXY header carried.
   // Written before the connection is registered, then only read.
   std::string client_address;

@@ -56,6 +56,8 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn) {
   conn->out_sent = 0;
   conn->close_after_output = false;
   conn->backend_data.store(nullptr);
+  conn->owner.store(nullptr);
+  conn->release_requested.store(false);
   conn->in_command.store(false);
   conn->close_requested = false;
   conn->need_bytes = 0;

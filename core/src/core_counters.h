@@ -18,7 +18,8 @@ struct CoreCounters {
   Counter accepted{0}, refused{0}, killed{0}, timed_out{0}, requests{0}, too_large{0},
       handler_errors{0}, write_timeouts{0}, requests_timed_out{0}, output_limit_closes{0},
       over_memory{0}, accept_errors{0}, proxy_headers{0}, proxy_header_errors{0},
-      proxy_headers_refused{0}, bytes_received{0}, bytes_sent{0};
+      proxy_headers_refused{0}, bytes_received{0}, bytes_sent{0}, backend_switches{0},
+      backend_switches_refused{0}, connections_moved{0};
   std::array<Counter, CONNSCHED_WAIT_TYPE_COUNT> waits{};
 
   static void bump(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
@@ -45,6 +46,9 @@ struct CoreCounters {
     s.proxy_headers_refused = get(proxy_headers_refused);
     s.bytes_received = get(bytes_received);
     s.bytes_sent = get(bytes_sent);
+    s.backend_switches = get(backend_switches);
+    s.backend_switches_refused = get(backend_switches_refused);
+    s.connections_moved = get(connections_moved);
     for (const auto& w : waits) s.waits.push_back(get(w));
     return s;
   }

@@ -67,17 +67,35 @@ class InCommand {
 
 }  // namespace
 
-void ServerCore::ensure_thread_initialized() {
-  // Per thread and per server: a test process may run several servers.
-  thread_local const ServerCore* initialized_for = nullptr;
-  if (initialized_for == this) return;
-  initialized_for = this;
-  if (scheduler_.table.init_new_connection_thread)
-    scheduler_.table.init_new_connection_thread(backend_);
+void ServerCore::ensure_thread_initialized(Connection& c) {
+  // Per thread and per backend instance: a test process may run several servers, and a
+  // switch brings a backend whose threads are new.
+  thread_local const BackendInstance* initialized_for = nullptr;
+  BackendInstance* b = c.owner.load();
+  if (b == nullptr || initialized_for == b) return;
+  initialized_for = b;
+  if (b->table().init_new_connection_thread) b->table().init_new_connection_thread(b->state);
 }
 
+// Core asked the owner for the connection back and it can hand it back (ABI 1.2).
+bool ServerCore::owner_releases(const Connection& c) const {
+  if (!c.release_requested.load()) return false;
+  const BackendInstance* b = c.owner.load();
+  return b != nullptr && b->can_release();
+}
+
+// A connection asked back by a switch goes at its request boundary: when do_command
+// would otherwise wait for input (every complete request answered, no reply waiting
+// for the socket). Partial input and the session stay in the connection and move on
+// with it.
 int ServerCore::do_command(Connection& c) {
-  ensure_thread_initialized();
+  int next = do_command_once(c);
+  if (next == CONNSCHED_NEXT_WAIT_INPUT && owner_releases(c)) return CONNSCHED_NEXT_RELEASE;
+  return next;
+}
+
+int ServerCore::do_command_once(Connection& c) {
+  ensure_thread_initialized(c);
   CurrentConnectionScope scope(&c);
   InCommand serving(c);
   if (hard_killed(c)) return CONNSCHED_NEXT_CLOSE;
@@ -419,7 +437,7 @@ ServerCore::Flush ServerCore::flush(Connection& c) {
         ok = false;
         break;
       }
-      if (waits_for_output_) {
+      if (BackendInstance* b = c.owner.load(); b != nullptr && b->waits_for_output) {
         wait_for_output(c, deadline);
         return Flush::kBlocked;
       }
@@ -482,23 +500,44 @@ void ServerCore::wait_for_output(Connection& c, std::int64_t deadline_ms) {
   idle_timer_->watch_output(c.id, due);
 }
 
+// Between requests a connection asked back by a switch goes at once: the switch's
+// eventfd wakes the poll. A thread whose connection is not being moved polls its own
+// socket only, in short rounds while the switch lasts (so that it never spins on the
+// eventfd and still sees a late request for its connection).
 int ServerCore::wait_for_input(Connection& c) {
-  ensure_thread_initialized();
+  constexpr std::int64_t kSwitchRoundMs = 50;
+  ensure_thread_initialized(c);
   while (true) {
     int killed = c.killed.load();
     if (killed == CONNSCHED_KILL_CONNECTION || killed == CONNSCHED_KILL_TIMEOUT) {
       return CONNSCHED_NEXT_CLOSE;
     }
     if (killed == CONNSCHED_KILL_SHUTDOWN) return CONNSCHED_NEXT_READY;  // drain, then close
+    if (owner_releases(c)) return CONNSCHED_NEXT_RELEASE;
     std::int64_t left = c.idle_deadline_ms.load(std::memory_order_relaxed) - monotonic_ms();
     if (left <= 0) {
       kill(c.id, CONNSCHED_KILL_TIMEOUT);
       logger_.log(LogLevel::kDebug, "connection {}: idle for wait_timeout; closing", c.id);
       return CONNSCHED_NEXT_CLOSE;
     }
-    pollfd p{c.fd.get(), POLLIN | POLLRDHUP, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left, INT_MAX)));
-    if (ready > 0) return CONNSCHED_NEXT_READY;
+    pollfd p[2] = {{c.fd.get(), POLLIN | POLLRDHUP, 0}, {switch_wake_.get(), POLLIN, 0}};
+    nfds_t count = 1;
+    if (switching_.load()) {
+      const bool movable = c.owner.load() != current_.load();
+      if (movable) {
+        count = 2;  // woken the moment the switch asks for it
+      } else {
+        left = std::min(left, kSwitchRoundMs);
+      }
+    }
+    int ready = ::poll(p, count, static_cast<int>(std::min<std::int64_t>(left, INT_MAX)));
+    if (ready > 0 && p[0].revents != 0) return CONNSCHED_NEXT_READY;
+    if (ready > 0 && !c.release_requested.load()) {
+      // The switch's eventfd, but this connection was not asked for (yet): a short round.
+      pollfd own{c.fd.get(), POLLIN | POLLRDHUP, 0};
+      ready = ::poll(&own, 1, static_cast<int>(std::min(left, kSwitchRoundMs)));
+      if (ready > 0) return CONNSCHED_NEXT_READY;
+    }
     if (ready < 0 && errno != EINTR) return CONNSCHED_NEXT_CLOSE;
   }
 }
@@ -507,13 +546,15 @@ void ServerCore::wait_begin(Connection& c, int type) {
   if (type < 0 || type >= CONNSCHED_WAIT_TYPE_COUNT) type = CONNSCHED_WAIT_UNKNOWN;
   CoreCounters::bump(counters_.waits[static_cast<std::size_t>(type)]);
   // Only the outermost of nested waits reaches the backend.
-  if (c.wait_depth++ == 0 && scheduler_.table.wait_begin)
-    scheduler_.table.wait_begin(backend_, &c, type);
+  BackendInstance* b = c.owner.load();
+  if (c.wait_depth++ == 0 && b != nullptr && b->table().wait_begin)
+    b->table().wait_begin(b->state, &c, type);
 }
 
 void ServerCore::wait_end(Connection& c) {
   if (c.wait_depth <= 0) return;
-  if (--c.wait_depth == 0 && scheduler_.table.wait_end) scheduler_.table.wait_end(backend_, &c);
+  BackendInstance* b = c.owner.load();
+  if (--c.wait_depth == 0 && b != nullptr && b->table().wait_end) b->table().wait_end(b->state, &c);
 }
 
 }  // namespace connsched

@@ -58,6 +58,13 @@ bool Server::kill(std::uint64_t id) {
 bool Server::reload() {
   return core_->reload();
 }
+BackendSwitch Server::switch_backend(const std::string& name_or_path, bool force,
+                                    std::chrono::milliseconds wait) {
+  return core_->switch_backend(name_or_path, force, wait);
+}
+bool Server::wait_for_switch(std::chrono::milliseconds timeout) {
+  return core_->wait_for_switch(timeout);
+}
 std::string Server::set_option(const std::string& name, const std::string& value) {
   return core_->set_option(name, value);
 }

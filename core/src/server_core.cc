@@ -75,25 +75,8 @@ ServerCore::ServerCore(ServerOptions options, std::unique_ptr<Protocol> protocol
     throw StartupError("--connect-timeout: must be at least 1 second");
   }
   proxy_networks_ = ProxyNetworks::parse(options_.proxy_protocol_networks);
-  std::string dir = options_.plugin_dir.empty() ? default_plugin_dir() : options_.plugin_dir;
-  scheduler_ = load_scheduler(options_.thread_handling, dir);
-  backend_name_ = scheduler_.table.name;
-  option_values_ =
-      resolve_backend_options(backend_name_, scheduler_.options, options_.backend_options);
-  // Core's own settings are readable by backends too (a pool may want wait_timeout).
-  option_values_["max_connections"] = std::to_string(options_.max_connections);
-  option_values_["wait_timeout"] = std::to_string(options_.wait_timeout);
-  option_values_["net_write_timeout"] = std::to_string(options_.net_write_timeout);
-  option_values_["max_request_size"] = std::to_string(options_.max_request_size);
-  option_values_["shutdown_timeout"] = std::to_string(options_.shutdown_timeout);
-  option_values_["request_timeout"] = std::to_string(options_.request_timeout);
-  option_values_["max_output_buffer"] = std::to_string(options_.max_output_buffer);
-  option_values_["output_buffer_soft_limit"] = std::to_string(options_.output_buffer_soft_limit);
-  option_values_["output_buffer_soft_seconds"] =
-      std::to_string(options_.output_buffer_soft_seconds);
-  option_values_["max_connection_memory"] = std::to_string(options_.max_connection_memory);
-  option_values_["connect_timeout"] = std::to_string(options_.connect_timeout);
-  fill_services(services_, this);
+  backends_.push_back(load_instance(options_.thread_handling, /*at_startup=*/true));
+  current_.store(backends_.back().get());
   make_idle_timer();
   bind_listener();
   make_admin_server();
@@ -116,9 +99,8 @@ ServerCore::~ServerCore() {
     });
     registry_.wait_empty(std::chrono::steady_clock::now() +
                          std::chrono::seconds(options_.shutdown_timeout));
-    std::unique_lock lifetime(backend_lifetime_);
-    scheduler_.table.end(backend_);
   }
+  end_backends();
 }
 
 // The listeners come from systemd (LISTEN_FDS), from the server this process replaces
@@ -176,6 +158,9 @@ void ServerCore::make_admin_server() {
   actions.drain = [this] { return drain(); };
   actions.health = [this] { return health(); };
   actions.connections = [this] { return connection_list(); };
+  actions.switch_backend = [this](const std::string& target, bool force) {
+    return switch_backend(target, force, std::chrono::milliseconds(200));
+  };
   if (inherited_admin_) {
     admin_ = std::make_unique<AdminServer>(
         std::move(inherited_admin_), inherited_admin_address_.host, inherited_admin_address_.port,
@@ -211,11 +196,11 @@ void ServerCore::make_handover_server() {
 // POST /drain's), or while one already runs; otherwise, under the same lock a stop takes,
 // the listeners become shared, so stop_accepting never shuts them down from here on.
 std::string ServerCore::share_listeners() {
-  if (scheduler_.table.flags & CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS) {
+  if (current_.load()->table().flags & CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS) {
     return fmt::format(
         "backend '{}' serves connections in other processes, which core cannot drain at their "
         "request boundaries",
-        backend_name_);
+        backend_name());
   }
   std::lock_guard lock(shutdown_mutex_);
   if (shutdown_requested_ || drain_requested_) return stop_reason_;
@@ -251,7 +236,8 @@ void ServerCore::on_handed_over(pid_t pid) {
 // thread, so a backend can wait for output (CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT) only
 // when it is there.
 void ServerCore::make_idle_timer() {
-  if (scheduler_.table.flags & CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT) return;
+  BackendInstance& first = *current_.load();
+  if (first.table().flags & CONNSCHED_SCHEDULER_OWN_IDLE_TIMEOUT) return;
   idle_timer_ = std::make_unique<IdleTimer>(
       [this](std::uint64_t id, std::int64_t now, std::int64_t* later) {
         return check_idle(id, now, later);
@@ -261,7 +247,7 @@ void ServerCore::make_idle_timer() {
         return check_output(id, now, later);
       },
       [this](std::uint64_t id) { expire_output(id); });
-  waits_for_output_ = (scheduler_.table.flags & CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT) != 0;
+  first.waits_for_output = (first.table().flags & CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT) != 0;
 }
 
 // A connection's entry came due. Two deadlines share it: wait_timeout since the end of
@@ -387,14 +373,7 @@ void ServerCore::expire_output(std::uint64_t id) {
 }
 
 void ServerCore::start_backend() {
-  char err[512] = {};
-  void* state = nullptr;
-  int rc = scheduler_.table.init(&services_, &state, err, sizeof err - 1);
-  if (rc != 0) {
-    throw StartupError(fmt::format("{}: init failed: {}", scheduler_.path,
-                                   err[0] ? err : "(the backend gave no reason)"));
-  }
-  backend_ = state;
+  init_instance(*current_.load());
   backend_started_ = true;
 }
 
@@ -418,7 +397,7 @@ void ServerCore::start() {
   if (idle_timer_) idle_timer_->start();
   logger_.log(
       LogLevel::kInfo, "listening on {} with thread handling '{}'{}{}",
-      host_port(listen_host_, port_), backend_name_, options_.reuse_port ? " (SO_REUSEPORT)" : "",
+      host_port(listen_host_, port_), backend_name(), options_.reuse_port ? " (SO_REUSEPORT)" : "",
       proxy_networks_.empty()
           ? std::string()
           : fmt::format("; PROXY protocol required from {}", options_.proxy_protocol_networks));
@@ -461,8 +440,8 @@ int ServerCore::run() {
     int expected = CONNSCHED_KILL_NONE;
     c.killed.compare_exchange_strong(expected, CONNSCHED_KILL_SHUTDOWN);
     ::shutdown(c.fd.get(), SHUT_RD);
-    if (scheduler_.table.post_kill_notification)
-      scheduler_.table.post_kill_notification(backend_, &c);
+    if (BackendInstance* b = c.owner.load(); b && b->table().post_kill_notification)
+      b->table().post_kill_notification(b->state, &c);
   });
   if (escalate) {
     logger_.log(LogLevel::kInfo, "shutting down: stopped accepting, draining {} connection(s)",
@@ -481,12 +460,7 @@ int ServerCore::run() {
   listen_fd_.reset();
   if (admin_) admin_->stop();  // it answered during the drain; now nothing is left to see
   if (idle_timer_) idle_timer_->stop();
-  {
-    std::unique_lock lifetime(backend_lifetime_);
-    backend_started_ = false;
-    scheduler_.table.end(backend_);
-    backend_ = nullptr;
-  }
+  end_backends();
   auto stats = counters_.snapshot(0, registry_.peak());
   logger_.log(LogLevel::kInfo, "shut down cleanly after {} connection(s) and {} request(s)",
               stats.connections_accepted, stats.requests);
@@ -558,8 +532,8 @@ void ServerCore::close_remaining_connections(bool logged) {
   registry_.for_each([&](Connection& c) {
     c.killed.store(CONNSCHED_KILL_CONNECTION);
     ::shutdown(c.fd.get(), SHUT_RDWR);
-    if (scheduler_.table.post_kill_notification)
-      scheduler_.table.post_kill_notification(backend_, &c);
+    if (BackendInstance* b = c.owner.load(); b && b->table().post_kill_notification)
+      b->table().post_kill_notification(b->state, &c);
   });
   if (!registry_.wait_empty(std::chrono::steady_clock::now() + std::chrono::seconds(2))) {
     logger_.log(LogLevel::kError, "shutdown: {} connection(s) stuck in a handler; exiting now",
@@ -579,11 +553,11 @@ void ServerCore::request_shutdown(std::string reason) {
 // connections are served in other processes (core cannot reach them to close each at its
 // boundary), or a shutdown already under way. A second drain is not an error.
 std::string ServerCore::drain() {
-  if (scheduler_.table.flags & CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS) {
+  if (current_.load()->table().flags & CONNSCHED_SCHEDULER_SERVES_OUT_OF_PROCESS) {
     return fmt::format(
         "backend '{}' serves connections in other processes, which core cannot close at their "
         "request boundaries; use SIGTERM or POST /shutdown",
-        backend_name_);
+        backend_name());
   }
   std::lock_guard lock(shutdown_mutex_);
   if (shutdown_requested_) return fmt::format("already shutting down ({})", stop_reason_);
@@ -687,7 +661,18 @@ void ServerCore::serve_accepted(UniqueFd fd, std::string client_address,
   int raw_fd = fd.get();
   conn->fd = std::move(fd);
   Connection* raw = conn.get();
-  switch (registry_.add(conn, options_.max_connections)) {
+  // Counted as the backend's before it is registered, so a switch that begins now waits
+  // for it; handed over below, or released at once if the switch already began.
+  BackendInstance* backend = current_.load();
+  conn->owner.store(backend);
+  backend->held.fetch_add(1);
+  const auto added = registry_.add(conn, options_.max_connections);
+  if (added != ConnectionRegistry::AddResult::kAdded) {
+    conn->owner.store(nullptr);
+    backend->held.fetch_sub(1);
+    if (backend->held.load() == 0) handoff_cv_.notify_all();
+  }
+  switch (added) {
     case ConnectionRegistry::AddResult::kAdded:
       break;
     case ConnectionRegistry::AddResult::kFull:
@@ -717,10 +702,19 @@ void ServerCore::serve_accepted(UniqueFd fd, std::string client_address,
       }
     }
   }
-  if (scheduler_.table.add_connection(backend_, raw) != 0) {
-    logger_.log(LogLevel::kWarning, "backend '{}' refused connection {}; closing it", backend_name_,
-                raw->id);
+  const std::uint64_t id = raw->id;
+  if (backend->table().add_connection(backend->state, raw) != 0) {
+    logger_.log(LogLevel::kWarning, "backend '{}' refused connection {}; closing it", backend->name,
+                id);
     end_connection(*raw);
+    return;
+  }
+  // A switch that began while this connection was on its way to `backend` did not see
+  // it: ask for it back now (by id: it may have ended already, or moved).
+  if (backend != current_.load()) {
+    registry_.with_connection(id, [&](Connection& c) {
+      if (c.owner.load() == backend) request_release_locked(c);
+    });
   }
 }
 
@@ -775,8 +769,8 @@ bool ServerCore::kill_counted(std::uint64_t id, int reason, CoreCounters::Counte
       counter = reason == CONNSCHED_KILL_TIMEOUT ? &counters_.timed_out : &counters_.killed;
     CoreCounters::bump(*counter);
     ::shutdown(c.fd.get(), reason == CONNSCHED_KILL_SHUTDOWN ? SHUT_RD : SHUT_RDWR);
-    if (scheduler_.table.post_kill_notification)
-      scheduler_.table.post_kill_notification(backend_, &c);
+    if (BackendInstance* b = c.owner.load(); b && b->table().post_kill_notification)
+      b->table().post_kill_notification(b->state, &c);
   });
   return found && done;
 }
@@ -809,7 +803,12 @@ Connection* ServerCore::adopt(UniqueFd fd, std::string_view client_address) {
   conn->screen_proxy_signature = false;
   conn->fd = std::move(fd);
   Connection* raw = conn.get();
+  BackendInstance* backend = current_.load();
+  conn->owner.store(backend);
+  backend->held.fetch_add(1);
   if (registry_.add(conn, options_.max_connections) != ConnectionRegistry::AddResult::kAdded) {
+    conn->owner.store(nullptr);
+    backend->held.fetch_sub(1);
     pool_.release(std::move(conn));  // closes the fd
     return nullptr;
   }
@@ -853,8 +852,9 @@ int ServerCore::detach_fd(Connection& conn) {
 // SIGHUP reaches the backend only if it can reload; the lifetime lock keeps `end` away.
 bool ServerCore::reload() {
   std::shared_lock lifetime(backend_lifetime_);
-  if (scheduler_.table.reload == nullptr || !backend_started_) return false;
-  scheduler_.table.reload(backend_);
+  BackendInstance& b = *current_.load();
+  if (b.table().reload == nullptr || !b.started || b.ended) return false;
+  b.table().reload(b.state);
   return true;
 }
 
@@ -867,29 +867,37 @@ void ServerCore::end_connection(Connection& conn) {
   }
   owned->fd.reset();
   buffer_total_.fetch_sub(owned->buffer_bytes.exchange(0), std::memory_order_relaxed);
-  if (scheduler_.table.end_thread) scheduler_.table.end_thread(backend_, shutting_down() ? 0 : 1);
+  // The thread that ended it holds it, so its owner cannot change meanwhile.
+  BackendInstance* b = owned->owner.load();
+  if (b != nullptr && b->table().end_thread) b->table().end_thread(b->state, shutting_down() ? 0 : 1);
   pool_.release(std::move(owned));
+  if (b != nullptr && b->held.fetch_sub(1) == 1 && switching_.load()) {
+    std::lock_guard lock(handoff_mutex_);  // the switch thread waits for the count to reach 0
+    handoff_cv_.notify_all();
+  }
 }
 
-const char* ServerCore::get_option(const char* name) const {
-  auto it = option_values_.find(normalize_option_name(name));
-  return it == option_values_.end() ? nullptr : it->second.c_str();
+const char* ServerCore::get_option(const BackendInstance& b, const char* name) const {
+  auto it = b.option_values.find(normalize_option_name(name));
+  return it == b.option_values.end() ? nullptr : it->second.c_str();
 }
 
 std::string ServerCore::set_option(const std::string& raw_name, const std::string& value) {
   std::string name = normalize_option_name(raw_name);
-  const connsched_option_desc* option = find_option(scheduler_.options, name);
+  // Shared: a switch ends the old backend only after current_ moved past it.
+  std::shared_lock lifetime(backend_lifetime_);
+  BackendInstance& b = *current_.load();
+  const connsched_option_desc* option = find_option(b.scheduler.options, name);
   if (option == nullptr) {
-    return fmt::format("unknown option '{}' for backend '{}'", raw_name, backend_name_);
+    return fmt::format("unknown option '{}' for backend '{}'", raw_name, b.name);
   }
-  if (!option->dynamic || scheduler_.table.set_option == nullptr) {
+  if (!option->dynamic || b.table().set_option == nullptr) {
     return fmt::format("option '{}' cannot change at run time", name);
   }
   std::string canonical;
   if (std::string why = check_option_value(*option, value, &canonical); !why.empty()) return why;
   char err[512] = {};
-  if (scheduler_.table.set_option(backend_, name.c_str(), canonical.c_str(), err, sizeof err - 1) !=
-      0) {
+  if (b.table().set_option(b.state, name.c_str(), canonical.c_str(), err, sizeof err - 1) != 0) {
     return fmt::format("{}: {}", name, err[0] ? err : "refused by the backend");
   }
   logger_.log(LogLevel::kInfo, "set {} = {}", name, canonical);
@@ -931,12 +939,13 @@ void sink_row(void* ctx, const connsched_stat_value* cells) {
 
 BackendStats ServerCore::backend_stats() const {
   BackendStats stats;
-  stats.backend = backend_name_;
-  stats.max_threads = scheduler_.table.max_threads;
   std::shared_lock lifetime(backend_lifetime_);
-  if (scheduler_.table.stats != nullptr && backend_started_) {
+  const BackendInstance& b = *current_.load();
+  stats.backend = b.name;
+  stats.max_threads = b.table().max_threads;
+  if (b.table().stats != nullptr && b.started && !b.ended) {
     connsched_stats_sink sink{&stats, sink_counter, sink_table, sink_row};
-    scheduler_.table.stats(backend_, &sink);
+    b.table().stats(b.state, &sink);
   }
   return stats;
 }

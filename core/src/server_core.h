@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 
 #include "acceptor.h"
 #include "admin_server.h"
+#include "backend_instance.h"
 #include "connection.h"
 #include "connection_pool.h"
 #include "connection_registry.h"
@@ -38,7 +40,7 @@ class ServerCore {
 
   std::uint16_t port() const { return port_; }
   std::uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
-  const std::string& backend_name() const { return backend_name_; }
+  const std::string& backend_name() const { return current_.load()->name; }
   void start();
   int run();
   /// `reason` is what GET /health reports while the shutdown runs.
@@ -53,8 +55,15 @@ class ServerCore {
   CoreStats core_stats() const {
     CoreStats s = counters_.snapshot(registry_.size(), registry_.peak());
     s.connection_buffer_bytes = buffer_total_.load(std::memory_order_relaxed);
+    s.backend_switch_in_progress = switching_.load() ? 1 : 0;
+    s.last_switch_ms = last_switch_ms_.load(std::memory_order_relaxed);
     return s;
   }
+  // A live switch of thread_handling (backend_switch.cc).
+  BackendSwitch switch_backend(const std::string& name_or_path, bool force,
+                               std::chrono::milliseconds wait);
+  bool wait_for_switch(std::chrono::milliseconds timeout);
+  void return_connection(Connection& conn);
   BackendStats backend_stats() const;
   bool kill(std::uint64_t id, int reason);
   bool reload();
@@ -74,7 +83,7 @@ class ServerCore {
   int detach_fd(Connection& conn);
   void wait_begin(Connection& conn, int type);
   void wait_end(Connection& conn);
-  const char* get_option(const char* name) const;
+  const char* get_option(const BackendInstance& backend, const char* name) const;
   bool shutting_down() const { return shutting_down_.load(); }
 
  private:
@@ -89,6 +98,19 @@ class ServerCore {
   std::string share_listeners();
   void on_handed_over(pid_t pid);
   void start_backend();
+  // backend_switch.cc
+  std::unique_ptr<BackendInstance> load_instance(const std::string& name_or_path,
+                                                 bool at_startup);
+  void init_instance(BackendInstance& b);
+  std::string switch_refusal(const BackendInstance& from, const BackendInstance& to,
+                             bool force) const;
+  void request_release_locked(Connection& c);
+  void run_switch(std::stop_token stop, BackendInstance* from, BackendInstance* to,
+                  std::uint64_t open);
+  BackendSwitch switch_status() const;
+  void finish_switch();
+  void end_backends();
+  bool owner_releases(const Connection& c) const;
   void on_accept(UniqueFd fd, const sockaddr_storage& peer);
   void serve_accepted(UniqueFd fd, std::string client_address, bool screen_proxy_signature);
   void on_proxy_header(UniqueFd fd, const sockaddr_storage& peer, const ProxyHeader& header);
@@ -116,7 +138,8 @@ class ServerCore {
   bool kill_counted(std::uint64_t id, int reason, CoreCounters::Counter* counter);
   std::string peer_name(std::uint64_t id);
   void send_best_effort(int fd, std::string_view bytes);
-  void ensure_thread_initialized();
+  void ensure_thread_initialized(Connection& c);
+  int do_command_once(Connection& conn);
   std::int64_t idle_deadline_from_now() const;
   void make_idle_timer();
   std::int64_t first_check_ms(const Connection& c) const;
@@ -125,13 +148,29 @@ class ServerCore {
   ServerOptions options_;
   Logger logger_;
   std::unique_ptr<Protocol> protocol_;
-  LoadedScheduler scheduler_;
-  std::string backend_name_;
-  std::map<std::string, std::string> option_values_;  // immutable after construction
-  connsched_services services_{};
-  void* backend_ = nullptr;
+  // Every backend this server loaded (one, or more after switches), in load order;
+  // appended under switch_mutex_, never removed before the server goes.
+  std::vector<std::unique_ptr<BackendInstance>> backends_;
+  // The one new connections go to.
+  std::atomic<BackendInstance*> current_{nullptr};
   std::atomic<bool> backend_started_{false};
-  mutable std::shared_mutex backend_lifetime_;  // stats (shared) vs end (exclusive)
+  mutable std::shared_mutex backend_lifetime_;  // stats, set_option (shared) vs end (exclusive)
+
+  // A switch of thread_handling: one at a time (switch_mutex_), its thread moving the
+  // returned connections to the new backend and ending the old one.
+  mutable std::mutex switch_mutex_;
+  std::atomic<bool> switching_{false};
+  std::string switch_from_, switch_to_;  // under switch_mutex_
+  std::int64_t switch_started_ms_ = 0;   // under switch_mutex_
+  std::uint64_t switch_open_ = 0;        // under switch_mutex_
+  std::atomic<std::uint64_t> switch_moved_{0};
+  std::atomic<std::uint64_t> last_switch_ms_{0};
+  // Readable while a switch runs: wakes every thread blocked in wait_for_input.
+  UniqueFd switch_wake_;
+  std::mutex handoff_mutex_;
+  std::condition_variable handoff_cv_;
+  std::deque<Connection*> handoff_;  // returned, not yet given to the new backend
+  std::jthread switch_thread_;
 
   UniqueFd listen_fd_;
   std::uint16_t port_ = 0;
@@ -155,7 +194,6 @@ class ServerCore {
   std::unique_ptr<AdminServer> admin_;     // null when --admin-port is not given
   std::unique_ptr<IdleTimer> idle_timer_;  // null when the backend owns wait_timeout
   // The backend takes CONNSCHED_NEXT_WAIT_OUTPUT (its flag, and core's timer is there).
-  bool waits_for_output_ = false;
 
   // The memory budget: what every connection's buffers hold together, and the one
   // enforcer at a time (others skip: the running one closes enough for all).
@@ -194,8 +232,8 @@ std::string peer_address(int fd);
 /// CLOCK_MONOTONIC in milliseconds.
 std::int64_t monotonic_ms();
 
-/// Fills the services table that points back at `core`.
-void fill_services(connsched_services& services, ServerCore* core);
+/// Fills the services table of `backend` (its host), which points back at its server.
+void fill_services(connsched_services& services, BackendInstance* backend);
 
 }  // namespace connsched
 

@@ -17,8 +17,13 @@ std::int64_t monotonic_ms() {
 
 namespace {
 
+// Each backend gets its own table, whose host is its instance (so get_option answers
+// with that backend's options); the instance knows its server.
+BackendInstance& instance_of(const connsched_services* svc) {
+  return *static_cast<BackendInstance*>(svc->host);
+}
 ServerCore& core_of(const connsched_services* svc) {
-  return *static_cast<ServerCore*>(svc->host);
+  return *instance_of(svc).core;
 }
 
 int svc_do_command(connsched_conn* conn) noexcept {
@@ -93,7 +98,7 @@ void svc_log(const connsched_services* svc, int level, const char* message) noex
 const char* svc_get_option(const connsched_services* svc, const char* name) noexcept {
   if (name == nullptr) return nullptr;
   try {
-    return core_of(svc).get_option(name);
+    return core_of(svc).get_option(instance_of(svc), name);
   } catch (...) {
     return nullptr;
   }
@@ -142,9 +147,18 @@ int svc_detach_fd(connsched_conn* conn) noexcept {
   return conn->core->detach_fd(*conn);
 }
 
+// A backend being switched away from hands a connection back (CONNSCHED_NEXT_RELEASE).
+void svc_return_connection(connsched_conn* conn) noexcept {
+  try {
+    conn->core->return_connection(*conn);
+  } catch (...) {
+    conn->core->logger().log(LogLevel::kError, "connection {}: could not be moved", conn->id);
+  }
+}
+
 }  // namespace
 
-void fill_services(connsched_services& s, ServerCore* core) {
+void fill_services(connsched_services& s, BackendInstance* backend) {
   s = connsched_services{};
   s.struct_size = sizeof(connsched_services);
   s.abi_major = CONNSCHED_ABI_MAJOR;
@@ -166,11 +180,12 @@ void fill_services(connsched_services& s, ServerCore* core) {
   s.shutting_down = svc_shutting_down;
   s.adopt_fd = svc_adopt_fd;
   s.conn_holds_locks = svc_conn_holds_locks;
-  s.host = core;
+  s.host = backend;
   s.refuse_connection = svc_refuse_connection;
   s.detach_fd = svc_detach_fd;
   s.conn_client_address = svc_conn_client_address;
   s.adopt_fd_as = svc_adopt_fd_as;
+  s.return_connection = svc_return_connection;
 }
 
 }  // namespace connsched

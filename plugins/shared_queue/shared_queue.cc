@@ -19,7 +19,9 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "connsched/backend.h"
@@ -73,7 +75,12 @@ class SharedQueue {
   // Acceptor thread: the connection is armed in epoll and is the reactor's from now on.
   bool add_connection(connsched_conn* conn) {
     connections_.fetch_add(1);
-    if (arm(conn, EPOLL_CTL_ADD)) return true;
+    {
+      std::lock_guard lock(state_mutex_);
+      live_.insert(conn);
+      if (arm(conn, EPOLL_CTL_ADD)) return true;
+      live_.erase(conn);
+    }
     connections_.fetch_sub(1);
     return false;  // core logs and closes it
   }
@@ -82,6 +89,17 @@ class SharedQueue {
   // armed connection becomes readable for the reactor, and a worker serving it now sees
   // the kill inside do_command.
   void post_kill_notification(connsched_conn*) { kills_.fetch_add(1); }
+
+  // Switchable (ABI 1.2). Under core's registry lock: the connection is marked, and an
+  // armed (idle) one is re-armed for writability too, which an idle socket has at once,
+  // so the reactor queues it and a worker's do_command hands it back
+  // (CONNSCHED_NEXT_RELEASE). One being queued or served is left alone: its worker
+  // sees the mark when it re-arms.
+  void release_connection(connsched_conn* conn) {
+    std::lock_guard lock(state_mutex_);
+    wanted_.insert(conn);
+    if (live_.count(conn) != 0 && busy_set_.count(conn) == 0) arm(conn, EPOLL_CTL_MOD, true);
+  }
 
   // The numbers that show the model's limits: `busy` equal to `workers` with a growing
   // queue is a pool whose workers are all blocked.
@@ -99,9 +117,10 @@ class SharedQueue {
  private:
   // Arms the connection for exactly one readiness event (EPOLLONESHOT), so the reactor
   // queues it once and no second worker can get it while the first one serves it.
-  bool arm(connsched_conn* conn, int op) {
+  // `now`: also for writability, so that an idle connection reports at once.
+  bool arm(connsched_conn* conn, int op, bool now = false) {
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT | (now ? EPOLLOUT : 0u);
     ev.data.ptr = conn;
     return ::epoll_ctl(epoll_.get(), op, svc_->conn_fd(conn), &ev) == 0;
   }
@@ -116,7 +135,16 @@ class SharedQueue {
     while (!stop.stop_requested()) {
       int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, -1);
       for (int i = 0; i < n; ++i) {
-        if (auto* conn = static_cast<connsched_conn*>(events[i].data.ptr)) queue_.push(conn);
+        auto* conn = static_cast<connsched_conn*>(events[i].data.ptr);
+        if (conn == nullptr) continue;
+        {
+          // A second event for a connection already queued or served (the re-arm of a
+          // release raced with a readable event) is dropped: one worker at a time.
+          std::lock_guard lock(state_mutex_);
+          // One collected just before its connection left the pool is dropped too.
+          if (live_.count(conn) == 0 || !busy_set_.insert(conn).second) continue;
+        }
+        queue_.push(conn);
       }
     }
   }
@@ -128,9 +156,22 @@ class SharedQueue {
       busy_.fetch_add(1);
       int next = svc_->do_command(conn);
       busy_.fetch_sub(1);
-      if (next != CONNSCHED_NEXT_CLOSE && arm(conn, EPOLL_CTL_MOD)) continue;
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, svc_->conn_fd(conn), nullptr);
-      svc_->end_connection(conn);
+      {
+        std::lock_guard lock(state_mutex_);
+        busy_set_.erase(conn);
+        if (next == CONNSCHED_NEXT_WAIT_INPUT &&
+            arm(conn, EPOLL_CTL_MOD, /*now=*/wanted_.count(conn) != 0)) {
+          continue;
+        }
+        wanted_.erase(conn);
+        live_.erase(conn);
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, svc_->conn_fd(conn), nullptr);
+      }
+      if (next == CONNSCHED_NEXT_RELEASE) {
+        svc_->return_connection(conn);
+      } else {
+        svc_->end_connection(conn);
+      }
       connections_.fetch_sub(1);
     }
   }
@@ -140,6 +181,12 @@ class SharedQueue {
   UniqueFd epoll_{::epoll_create1(EPOLL_CLOEXEC)};
   UniqueFd wake_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   WorkQueue<connsched_conn*> queue_;
+  // Which connections are queued or being served (busy_set_), and which core asked back
+  // (wanted_): under state_mutex_, taken under core's registry lock, never the reverse.
+  std::mutex state_mutex_;
+  std::unordered_set<connsched_conn*> busy_set_;
+  std::unordered_set<connsched_conn*> wanted_;
+  std::unordered_set<connsched_conn*> live_;  // every connection the pool holds
   std::atomic<std::int64_t> connections_{0}, busy_{0}, kills_{0};
   std::jthread reactor_;               // after everything it uses: joined first
   std::vector<std::jthread> workers_;  // joined before the reactor

@@ -76,6 +76,15 @@ class Template {
     wake();
   }
 
+  // release_connection (ABI 1.2): what makes a backend switchable. The killing-thread
+  // rules apply (core's registry lock is held): only note it and wake the loop, which
+  // then calls do_command on every connection, readable or not; do_command answers
+  // CONNSCHED_NEXT_RELEASE for those core asked back, at their request boundary.
+  void release_connection(connsched_conn*) {
+    release_round_.store(true);
+    wake();
+  }
+
   std::string set_option(const char* name, const char* value) {
     return kOptionTable.store(settings_, name, value);
   }
@@ -113,14 +122,19 @@ class Template {
       }
       open.clear();
       std::int64_t budget = settings_.batch.load(std::memory_order_relaxed);
+      const bool release_round = release_round_.exchange(false);
       for (std::size_t i = 0; i < conns.size(); ++i) {
         connsched_conn* c = conns[i];
-        if (fds[i + 1].revents == 0 || budget-- <= 0) {
+        if (!release_round && (fds[i + 1].revents == 0 || budget-- <= 0)) {
           open.push_back(c);  // not ready, or served after the next poll
           continue;
         }
         commands_.fetch_add(1);
-        if (svc_->do_command(c) == CONNSCHED_NEXT_CLOSE) {
+        const int next = svc_->do_command(c);
+        if (next == CONNSCHED_NEXT_RELEASE) {
+          svc_->return_connection(c);  // a switch: the next backend has it now
+          connections_.fetch_sub(1);
+        } else if (next == CONNSCHED_NEXT_CLOSE) {
           svc_->end_connection(c);
           connections_.fetch_sub(1);
         } else {
@@ -134,6 +148,7 @@ class Template {
   const connsched_services* svc_;
   Settings settings_;
   connsched::UniqueFd wake_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  std::atomic<bool> release_round_{false};  // core asked for connections back
   std::mutex inbox_mutex_;
   std::vector<connsched_conn*> inbox_;  // added by the acceptor, taken by the loop
   std::atomic<std::int64_t> connections_{0}, commands_{0}, waits_{0}, kills_{0};

@@ -19,16 +19,28 @@ class NoThreads {
 
   // Serve on the calling (acceptor) thread until the connection ends: that blocking
   // is this backend's whole point, so add_connection returns only afterwards.
+  // A switch of thread_handling (CONNSCHED_NEXT_RELEASE) hands the connection back to
+  // core instead, and the acceptor thread goes back to accepting.
   bool add_connection(connsched_conn* conn) {
     serving_.store(1);
-    while (svc_->wait_for_input(conn) == CONNSCHED_NEXT_READY) {
-      if (svc_->do_command(conn) == CONNSCHED_NEXT_CLOSE) break;
+    int next = CONNSCHED_NEXT_CLOSE;
+    while ((next = svc_->wait_for_input(conn)) == CONNSCHED_NEXT_READY) {
+      next = svc_->do_command(conn);
+      if (next != CONNSCHED_NEXT_WAIT_INPUT) break;
     }
-    svc_->end_connection(conn);
+    if (next == CONNSCHED_NEXT_RELEASE) {
+      svc_->return_connection(conn);
+    } else {
+      svc_->end_connection(conn);
+      served_.fetch_add(1);
+    }
     serving_.store(0);
-    served_.fetch_add(1);
     return true;
   }
+
+  // Switchable (ABI 1.2): the one connection waits in core's wait_for_input, which a
+  // switch wakes by itself, so there is nothing to do here.
+  void release_connection(connsched_conn*) {}
 
   void stats(const connsched_stats_sink& sink) {
     backend::report_counter(sink, "connections_served_total", served_.load(),
@@ -43,9 +55,13 @@ class NoThreads {
   std::atomic<std::int64_t> serving_{0};
 };
 
-constexpr connsched_scheduler kNoThreads = backend::scheduler_descriptor<NoThreads>(
-    "no-threads", "the acceptor thread serves each connection to its end (MySQL's debug mode)",
-    nullptr, /*max_threads=*/1);
+constexpr connsched_scheduler kNoThreads = [] {
+  auto d = backend::scheduler_descriptor<NoThreads>(
+      "no-threads", "the acceptor thread serves each connection to its end (MySQL's debug mode)",
+      nullptr, /*max_threads=*/1);
+  d.flags = CONNSCHED_SCHEDULER_THREAD_PER_CONNECTION;  // one connection at a time
+  return d;
+}();
 
 }  // namespace
 }  // namespace connsched::no_threads

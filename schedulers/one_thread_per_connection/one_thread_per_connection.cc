@@ -58,6 +58,10 @@ class PerConnection {
     return {};
   }
 
+  // Switchable (ABI 1.2): each connection's thread waits in core's wait_for_input, which a
+  // switch wakes by itself, so there is nothing to do here.
+  void release_connection(connsched_conn*) {}
+
   void stats(const connsched_stats_sink& sink) {
     ThreadCache::Stats s = cache_->stats();
     auto count = [&](const char* name, auto value, const char* help) {
@@ -82,15 +86,22 @@ class PerConnection {
   }
 
   // The whole life of one connection on one thread: block until input, run it, repeat.
+  // A switch of thread_handling ends it early: CONNSCHED_NEXT_RELEASE hands the
+  // connection back to core, and the thread parks as after a connection's end.
   void serve(connsched_conn* conn) {
     connected_.fetch_add(1);
-    while (svc_->wait_for_input(conn) == CONNSCHED_NEXT_READY) {
+    int next = CONNSCHED_NEXT_CLOSE;
+    while ((next = svc_->wait_for_input(conn)) == CONNSCHED_NEXT_READY) {
       running_.fetch_add(1);
-      int next = svc_->do_command(conn);
+      next = svc_->do_command(conn);
       running_.fetch_sub(1);
-      if (next == CONNSCHED_NEXT_CLOSE) break;
+      if (next != CONNSCHED_NEXT_WAIT_INPUT) break;
     }
-    svc_->end_connection(conn);
+    if (next == CONNSCHED_NEXT_RELEASE) {
+      svc_->return_connection(conn);
+    } else {
+      svc_->end_connection(conn);
+    }
     connected_.fetch_sub(1);
   }
 
@@ -103,10 +114,13 @@ class PerConnection {
   std::unique_ptr<ThreadCache> cache_;
 };
 
-constexpr connsched_scheduler kOneThreadPerConnection =
-    backend::scheduler_descriptor<PerConnection>(
-        "one-thread-per-connection", "a thread per connection, with MySQL's thread cache",
-        kOptions.data());
+constexpr connsched_scheduler kOneThreadPerConnection = [] {
+  auto d = backend::scheduler_descriptor<PerConnection>(
+      "one-thread-per-connection", "a thread per connection, with MySQL's thread cache",
+      kOptions.data());
+  d.flags = CONNSCHED_SCHEDULER_THREAD_PER_CONNECTION;  // max_threads 0: no limit of its own
+  return d;
+}();
 
 }  // namespace
 }  // namespace connsched::one_thread_per_connection

@@ -264,8 +264,8 @@ bool Pool::add_connection(connsched_conn* conn) {
 void Pool::serve(PoolConnection& c) {
   const std::int64_t started = now_us();
   const int next = svc_->do_command(c.conn);
-  if (next == CONNSCHED_NEXT_CLOSE) {
-    close_connection(c, started);
+  if (next == CONNSCHED_NEXT_CLOSE || next == CONNSCHED_NEXT_RELEASE) {
+    close_connection(c, started, next == CONNSCHED_NEXT_RELEASE);
   } else {
     if (next == CONNSCHED_NEXT_WAIT_OUTPUT) output_waits_.fetch_add(1, std::memory_order_relaxed);
     rearm(c, started, next == CONNSCHED_NEXT_WAIT_OUTPUT);
@@ -284,6 +284,10 @@ void Pool::rearm(PoolConnection& c, std::int64_t started_us, bool for_output) {
   if (g->index != target) g = &move_to_group(c, *g, target, lock);
   note_lock_holder(*g, c, holds_locks(c));
   c.worker = nullptr;
+  if (c.release_pending && !for_output) {
+    queue_for_release(*g, c);  // asked back while it ran: its next do_command says so
+    return;
+  }
   if (g->arm(c, for_output)) return;
   int error = errno;
   c.state = ConnState::kRunning;
@@ -322,7 +326,7 @@ ThreadGroup& Pool::move_to_group(PoolConnection& c, ThreadGroup& from, std::size
 // Out of every pool structure first (under the group mutex, so post_kill_notification
 // sees it closed), then back to core with no pool lock held, then freed: core's
 // registry no longer has it, so no kill can reach it any more.
-void Pool::close_connection(PoolConnection& c, std::int64_t started_us) {
+void Pool::close_connection(PoolConnection& c, std::int64_t started_us, bool hand_back) {
   {
     ThreadGroup& g = group(c.group.load());
     std::lock_guard lock(g.mutex);
@@ -340,7 +344,34 @@ void Pool::close_connection(PoolConnection& c, std::int64_t started_us) {
   // Freed after end_connection returns: until core's registry has let it go, a kill may
   // still read the slot (post_kill_notification runs under that registry lock).
   std::unique_ptr<PoolConnection> owned(&c);
-  svc_->end_connection(c.conn);
+  if (hand_back) {
+    svc_->return_connection(c.conn);
+  } else {
+    svc_->end_connection(c.conn);
+  }
+}
+
+// An idle connection asked back has no input to wake it: it is queued as if readable
+// (do_command with nothing to read is harmless, and returns CONNSCHED_NEXT_RELEASE), and
+// a thread is found for it. Its one-shot epoll entry may still fire; queue_events skips
+// a connection that is not idle. Under the group's mutex.
+void Pool::queue_for_release(ThreadGroup& g, PoolConnection& c) {
+  enqueue(g, c, now_us());
+  g.wake_listener();
+  if (g.active_count == 0) wake_or_create_thread(g, false);
+}
+
+// A switch of thread_handling wants the connection back (ABI 1.2). Under core's registry
+// lock, like post_kill_notification: pool mutexes only, no I/O wait, no call into core.
+// A running or queued connection is marked (its serving thread will not re-arm it); an
+// idle one is queued now.
+void Pool::release_connection(connsched_conn* conn) {
+  auto* c = static_cast<PoolConnection*>(svc_->conn_get_data(conn));
+  if (c == nullptr) return;
+  with_connection_locked(*c, [&](ThreadGroup& g) {
+    c->release_pending = true;
+    if (c->state == ConnState::kIdle) queue_for_release(g, *c);
+  });
 }
 
 // A killed connection is served first: one in the normal queue moves up, an idle one

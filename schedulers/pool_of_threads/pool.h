@@ -49,6 +49,7 @@ class Pool {
   void wait_begin(connsched_conn* conn, int type);
   void wait_end(connsched_conn* conn);
   void post_kill_notification(connsched_conn* conn);
+  void release_connection(connsched_conn* conn);
   /// Applies a run-time option; returns an error message, empty on success.
   std::string set_option(const char* name, const char* value);
   void stats(const connsched_stats_sink& sink);
@@ -76,7 +77,10 @@ class Pool {
   ThreadGroup& move_to_group(PoolConnection& c, ThreadGroup& from, std::size_t to,
                              std::unique_lock<std::mutex>& lock);
   /// `started_us`: when the request that ends it began (its service time), or 0.
-  void close_connection(PoolConnection& c, std::int64_t started_us = 0);
+  /// `hand_back`: a switch of thread_handling asked for it (return_connection, not
+  /// end_connection).
+  void close_connection(PoolConnection& c, std::int64_t started_us = 0, bool hand_back = false);
+  void queue_for_release(ThreadGroup& g, PoolConnection& c);
   /// `tick_us`: the timer's tick time when it asks (due_to_stall), else 0 (now).
   bool wake_or_create_thread(ThreadGroup& g, bool due_to_stall, std::int64_t tick_us = 0);
   bool wake_thread(ThreadGroup& g, bool due_to_stall);

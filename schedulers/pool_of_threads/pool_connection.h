@@ -8,7 +8,7 @@
 //              the socket to take a reply that did not fit (armed for EPOLLOUT)
 //   kQueued    in the group's high- or normal-priority queue
 //   kRunning   a worker is inside do_command for it
-//   kClosed    handed back to core
+//   kClosed    handed back to core (ended, or returned to it by a switch)
 //
 // Only the thread that runs a connection re-arms, moves or closes it, so a connection
 // cannot vanish while it is idle or queued: that is what keeps pointers in the queues
@@ -55,6 +55,7 @@ struct PoolConnection {
   bool raise_priority = false;     // killed: served before everything else
   bool holds_locks = false;        // counted in the group's holder_count (as of its last re-arm)
   bool blocks_unreported = false;  // its last request blocked without wait_begin
+  bool release_pending = false;    // core asked for it back (a switch): queued, never re-armed
   std::uint64_t tickets;           // Percona's high-priority tickets left
   int queue = -1;                  // its queue's index while queued
   std::int64_t enqueue_us = 0;     // when it entered its queue

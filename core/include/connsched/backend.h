@@ -267,6 +267,9 @@ struct Thunks {
   static void reload(void* p) noexcept {
     guard_void(p, "reload", [](B& b) { b.reload(); });
   }
+  static void release_connection(void* p, connsched_conn* conn) noexcept {
+    guard_void(p, "release_connection", [&](B& b) { b.release_connection(conn); });
+  }
 };
 
 }  // namespace detail
@@ -279,6 +282,7 @@ struct Thunks {
 ///   void wait_end(connsched_conn*);                 void post_kill_notification(connsched_conn*);
 ///   void end_thread(bool cache_thread);             std::string set_option(const char*, const
 ///   char*); void stats(const connsched_stats_sink&);        void reload();
+///   void release_connection(connsched_conn*);       (ABI 1.2: what makes `B` switchable)
 /// (set_option returns "" on success, else why not.) The thread and lock rules of each
 /// member are those of scheduler_abi.h.
 template <class B>
@@ -303,6 +307,8 @@ constexpr connsched_scheduler scheduler_descriptor(const char* name, const char*
   if constexpr (requires(B & b) { b.set_option("", ""); }) d.set_option = &T::set_option;
   if constexpr (requires(B & b, const connsched_stats_sink& s) { b.stats(s); }) d.stats = &T::stats;
   if constexpr (requires(B & b) { b.reload(); }) d.reload = &T::reload;
+  if constexpr (requires(B & b, connsched_conn * c) { b.release_connection(c); })
+    d.release_connection = &T::release_connection;
   return d;
 }
 

@@ -34,17 +34,23 @@
  *     timer) WITH core's connection-registry lock held: it must not block and must not
  *     call `end_connection` or `kill_connection`;
  *   - `reload` runs on core's signal thread (SIGHUP), no lock held;
+ *   - `release_connection` (1.2) runs like `post_kill_notification`, with the registry
+ *     lock held; the thread holding the connection then calls `return_connection`;
  *   - a connection is served by at most one thread at a time: the backend guarantees it.
  *
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
  * landed, the members marked "version 1.2" below: the services' conn_holds_locks,
- * refuse_connection, detach_fd, conn_client_address and adopt_fd_as, and the
+ * refuse_connection, detach_fd, conn_client_address, adopt_fd_as and return_connection,
+ * and the
  * descriptor's flags (OWN_IDLE_TIMEOUT: core
  * otherwise enforces wait_timeout; SERVES_OUT_OF_PROCESS: core refuses POST /drain;
  * WAITS_FOR_OUTPUT: do_command may return CONNSCHED_NEXT_WAIT_OUTPUT instead of
- * blocking on a full socket); and it makes the per-connection slot atomic, readable from
- * post_kill_notification. Core accepts 1.0, 1.1 and 1.2 tables.
+ * blocking on a full socket; THREAD_PER_CONNECTION: max_threads bounds its connections), then the descriptor's release_connection, the services'
+ * return_connection and CONNSCHED_NEXT_RELEASE (a live switch of thread_handling: a
+ * backend without release_connection cannot be switched away from); and it makes the
+ * per-connection slot atomic, readable from post_kill_notification. Core accepts 1.0,
+ * 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -100,7 +106,12 @@ typedef enum connsched_next {
    * is writable (EPOLLOUT), then call do_command again, which writes the rest and goes
    * on with the requests already received. Core enforces net_write_timeout and the
    * soft output limit meanwhile, through the kill path (see that flag). */
-  CONNSCHED_NEXT_WAIT_OUTPUT = 3
+  CONNSCHED_NEXT_WAIT_OUTPUT = 3,
+  /* (do_command and wait_for_input, version 1.2, and only to a backend whose descriptor
+   * has release_connection) core asked for the connection back (a switch of
+   * thread_handling) and it is at a request boundary: stop watching its fd and call
+   * services->return_connection(conn) instead of end_connection. */
+  CONNSCHED_NEXT_RELEASE = 4
 } connsched_next;
 
 /* Why a connection was killed (`conn_killed`, `kill_connection`). */
@@ -297,6 +308,18 @@ typedef struct connsched_services {
    * NULL in a 1.1 core: adopt_fd, and the connection reports its socket's peer. */
   connsched_conn* (*adopt_fd_as)(const struct connsched_services* svc, int fd,
                                  const char* client_address);
+
+  /* Hands a connection back to core without closing it, after do_command or
+   * wait_for_input returned CONNSCHED_NEXT_RELEASE (core is switching thread_handling;
+   * see the descriptor's release_connection). Core gives it, socket, buffers, session
+   * and transaction as they are, to the backend that serves from now on; the caller
+   * must not use the connection afterwards, and frees what its slot points to after the
+   * call returns (as after end_connection: core clears the slot under the registry
+   * lock, so no post_kill_notification reads it then). Called by the one thread that
+   * holds the connection, no backend lock held that release_connection or
+   * post_kill_notification takes. Not end_connection: the backend's end_thread is not
+   * called. NULL in a 1.1 core (which never returns CONNSCHED_NEXT_RELEASE). */
+  void (*return_connection)(connsched_conn* conn);
 } connsched_services;
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the
@@ -391,6 +414,29 @@ typedef struct connsched_scheduler {
 
   /* flags: CONNSCHED_SCHEDULER_* bits, read at load; 0 (a 1.0 or 1.1 backend) for none. */
   uint32_t flags;
+
+  /* release_connection: what makes a backend switchable (POST /set?thread_handling=...).
+   * Core is moving its connections to another backend and asks for `conn` back. Called
+   * WITH core's registry lock held, like post_kill_notification (from the admin thread
+   * that switches, or from the acceptor for a connection it was handing over as the
+   * switch began): must not block and must not call end_connection, kill_connection or
+   * return_connection. Before the call core marked the connection, so from now on
+   * do_command and wait_for_input return CONNSCHED_NEXT_RELEASE at its next request
+   * boundary (at once when it is idle: no request being served, no reply waiting for
+   * the socket); the backend then stops watching its fd and calls
+   * services->return_connection(conn). What the backend must do here is make sure that
+   * an idle connection reaches that boundary without new input: a pool whose idle
+   * connections sit in its own epoll set queues the connection for a worker as if it
+   * were readable (do_command with nothing to read is harmless); a backend whose
+   * threads block in services->wait_for_input needs nothing (core wakes that wait), and
+   * may leave the body empty. May be called more than once for the same connection,
+   * and for one the backend is serving now or that it is about to close (a killed
+   * connection still closes through end_connection; a kill wins). Core calls no
+   * add_connection of this backend after the first call, and calls `end` once every
+   * connection it held was returned or ended. NULL (every 1.0 and 1.1 backend): the
+   * backend cannot hand connections back, so core refuses to switch away from it with
+   * that reason; it still serves as before. */
+  void (*release_connection)(void* backend, connsched_conn* conn);
   /* --- end of version 1.2 --- */
 } connsched_scheduler;
 
@@ -420,6 +466,12 @@ typedef struct connsched_scheduler {
  * thread to a connection) never sees CONNSCHED_NEXT_WAIT_OUTPUT; nor does one that also
  * sets OWN_IDLE_TIMEOUT (core then runs no deadline timer to enforce the write timeout). */
 #define CONNSCHED_SCHEDULER_WAITS_FOR_OUTPUT 0x4u
+
+/* THREAD_PER_CONNECTION (version 1.2): each connection holds one of the backend's
+ * threads for its whole life, so the backend holds at most `max_threads` connections at
+ * once (when that is not 0). A switch of thread_handling to such a backend with more
+ * connections open is refused unless the operator says force=1 (no-threads: one). */
+#define CONNSCHED_SCHEDULER_THREAD_PER_CONNECTION 0x8u
 
 /* The fixed header of a descriptor, for C99 designated or positional initialisers. */
 #define CONNSCHED_SCHEDULER_HEADER_INIT                          \

@@ -16,6 +16,7 @@
 #ifndef CONNSCHED_SERVER_H_
 #define CONNSCHED_SERVER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -119,6 +120,11 @@ struct CoreStats {
   std::uint64_t proxy_headers_refused = 0;  ///< sent from a network not allowed: closed
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
+  std::uint64_t backend_switches = 0;          ///< thread_handling switches completed
+  std::uint64_t backend_switches_refused = 0;  ///< POST /set?thread_handling= refused
+  std::uint64_t connections_moved = 0;         ///< connections moved by those switches
+  std::uint64_t backend_switch_in_progress = 0;  ///< 1 while a switch moves connections (gauge)
+  std::uint64_t last_switch_ms = 0;  ///< how long the last completed switch took (gauge)
   std::vector<std::uint64_t> waits;  ///< per connsched_wait_type
 };
 
@@ -147,6 +153,21 @@ struct BackendStats {
   /// The counter's value, or `fallback` when the backend does not report it.
   std::int64_t counter(const std::string& name, std::int64_t fallback = -1) const;
   const StatsTable* table(const std::string& name) const;
+};
+
+/// What a switch of thread_handling came to (Server::switch_backend, POST
+/// /set?thread_handling=NAME_OR_PATH).
+struct BackendSwitch {
+  /// 200: done (every connection moved); 202: the new backend serves and the old one's
+  /// connections move at their request boundaries; 409: another switch, or a shutdown,
+  /// is under way; 422: refused (`error` says why), the old backend still serves.
+  int status = 0;
+  std::string error;
+  std::string from;
+  std::string to;
+  std::uint64_t connections = 0;  ///< open when it began: what moves
+  std::uint64_t moved = 0;        ///< moved so far
+  std::int64_t elapsed_ms = 0;    ///< so far, or in all when done
 };
 
 class ServerCore;
@@ -190,6 +211,16 @@ class Server {
   bool reload();
   /// Changes a backend option at run time; returns an error message, empty on success.
   std::string set_option(const std::string& name, const std::string& value);
+  /// Switches thread_handling at run time (a name in the plugin folder, or a path): the
+  /// new backend is loaded and initialised with the checks of start-up, serves every new
+  /// connection, and takes each open one at its next request boundary; the old one is
+  /// then ended. Refused (422) when the old backend cannot hand connections back (no
+  /// release_connection: ABI 1.0/1.1), or the new one cannot hold the open connections
+  /// (its max_threads) unless `force`. Waits up to `wait` for the move to finish.
+  BackendSwitch switch_backend(const std::string& name_or_path, bool force = false,
+                               std::chrono::milliseconds wait = std::chrono::milliseconds(200));
+  /// True once no switch is moving connections, waiting up to `timeout`.
+  bool wait_for_switch(std::chrono::milliseconds timeout);
 
  private:
   std::unique_ptr<ServerCore> core_;
