@@ -47,8 +47,8 @@ AdminResponse switch_route(const AdminRequest& request, const AdminActions& acti
       if (!on) return error(400, fmt::format("force: '{}' is not one of 1|0|on|off", value));
       force = *on;
     } else {
-      return error(400, fmt::format("/set?thread_handling= takes only force=1 besides, not '{}'",
-                                    name));
+      return error(400,
+                   fmt::format("/set?thread_handling= takes only force=1 besides, not '{}'", name));
     }
   }
   if (target.empty()) return error(400, "thread_handling: give a backend name or a path");

@@ -95,8 +95,8 @@ std::string ServerCore::switch_refusal(const BackendInstance& from, const Backen
   }
   const std::size_t open = registry_.size();
   const std::uint32_t most = to.table().max_threads;
-  if ((to.table().flags & CONNSCHED_SCHEDULER_THREAD_PER_CONNECTION) && most != 0 &&
-      open > most && !force) {
+  if ((to.table().flags & CONNSCHED_SCHEDULER_THREAD_PER_CONNECTION) && most != 0 && open > most &&
+      !force) {
     return fmt::format(
         "backend '{}' gives each connection one of its at most {} thread(s) (max_threads) and "
         "{} connection(s) are open: it cannot hold them; add force=1 to switch anyway",
@@ -179,9 +179,12 @@ BackendSwitch ServerCore::switch_backend(const std::string& target, bool force,
   switch_open_ = open;
   std::uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(switch_wake_.get(), &one, sizeof one);
-  logger_.log(LogLevel::kInfo, "thread_handling: switching from '{}' to '{}' ({}): moving {} "
+  logger_.log(LogLevel::kInfo,
+              "thread_handling: switching from '{}' to '{}' ({}): moving {} "
               "connection(s) at their request boundaries",
               from->name, next->name, next->scheduler.path, open);
+  for (auto& t : handover_threads_) t.request_stop();  // the last switch's: done
+  handover_threads_.emplace_back([this](std::stop_token stop) { hand_over(stop); });
   switch_thread_ = std::jthread(
       [this, from, next, open](std::stop_token stop) { run_switch(stop, from, next, open); });
   lock.unlock();
@@ -202,6 +205,7 @@ void ServerCore::request_release_locked(Connection& c) {
 // it only marks and shuts the socket, which the new backend then sees).
 void ServerCore::return_connection(Connection& conn) {
   BackendInstance* from = conn.owner.load();
+  BackendInstance* to = current_.load();  // a switch is running: its target
   registry_.with_connection(conn.id, [&](Connection& c) {
     c.owner.store(nullptr);
     c.backend_data.store(nullptr);
@@ -209,40 +213,52 @@ void ServerCore::return_connection(Connection& conn) {
   });
   {
     std::lock_guard lock(handoff_mutex_);
-    handoff_.push_back(&conn);
+    handoff_.emplace_back(&conn, to);
     if (from != nullptr) from->held.fetch_sub(1);
   }
   handoff_cv_.notify_all();
 }
 
-// The switch's own thread: gives each returned connection to the new backend (on this
-// thread, so a backend that serves inside add_connection, no-threads, blocks only the
-// switch), and once the old backend holds none, ends it. A shutdown stops it early;
-// end_backends then ends what is left.
+// A switch's hand-over thread: gives each returned connection to the new backend. Its
+// own thread, so that a backend serving inside add_connection (no-threads) blocks
+// neither the switch's end nor the acceptor. Stops when told to (the next switch, or
+// the shutdown) and, if inside such an add_connection, once that returns.
+void ServerCore::hand_over(std::stop_token stop) {
+  std::unique_lock lock(handoff_mutex_);
+  while (!stop.stop_requested()) {
+    if (handoff_.empty()) {
+      handoff_cv_.wait_for(lock, kSwitchPoll);
+      continue;
+    }
+    auto [c, to] = handoff_.front();
+    handoff_.pop_front();
+    // Owned by `to` before the lock goes, so the switch never sees it nowhere.
+    to->held.fetch_add(1);
+    lock.unlock();
+    const std::uint64_t id = c->id;
+    registry_.with_connection(id, [&, to = to](Connection& x) { x.owner.store(to); });
+    switch_moved_.fetch_add(1);
+    CoreCounters::bump(counters_.connections_moved);
+    if (to->table().add_connection(to->state, c) != 0) {
+      logger_.log(LogLevel::kWarning, "backend '{}' refused moved connection {}; closing it",
+                  to->name, id);
+      end_connection(*c);
+    }
+    lock.lock();
+  }
+}
+
+// The switch's own thread: once the old backend holds no connection and none waits
+// to be handed over, ends it. A shutdown stops it early; end_backends then ends what
+// is left.
 void ServerCore::run_switch(std::stop_token stop, BackendInstance* from, BackendInstance* to,
                             std::uint64_t open) {
-  std::unique_lock lock(handoff_mutex_);
-  while (true) {
-    while (!handoff_.empty()) {
-      Connection* c = handoff_.front();
-      handoff_.pop_front();
-      lock.unlock();
-      to->held.fetch_add(1);
-      const std::uint64_t id = c->id;
-      registry_.with_connection(id, [&](Connection& x) { x.owner.store(to); });
-      switch_moved_.fetch_add(1);
-      CoreCounters::bump(counters_.connections_moved);
-      if (to->table().add_connection(to->state, c) != 0) {
-        logger_.log(LogLevel::kWarning, "backend '{}' refused moved connection {}; closing it",
-                    to->name, id);
-        end_connection(*c);
-      }
-      lock.lock();
+  {
+    std::unique_lock lock(handoff_mutex_);
+    while (!(from->held.load() == 0 && handoff_.empty()) && !stop.stop_requested()) {
+      handoff_cv_.wait_for(lock, kSwitchPoll);
     }
-    if (from->held.load() == 0 || stop.stop_requested()) break;
-    handoff_cv_.wait_for(lock, kSwitchPoll);
   }
-  lock.unlock();
   const bool complete = from->held.load() == 0;
   if (complete) {
     std::unique_lock lifetime(backend_lifetime_);
@@ -308,17 +324,22 @@ void ServerCore::finish_switch() {
     std::lock_guard lock(switch_mutex_);
     thread = std::move(switch_thread_);
   }
-  if (thread.joinable()) {
-    thread.request_stop();
-    handoff_cv_.notify_all();
-    thread.join();
+  std::vector<std::jthread> handing;
+  {
+    std::lock_guard lock(switch_mutex_);
+    handing.swap(handover_threads_);
   }
-  std::deque<Connection*> left;
+  if (thread.joinable()) thread.request_stop();
+  for (auto& t : handing) t.request_stop();
+  handoff_cv_.notify_all();
+  if (thread.joinable()) thread.join();
+  for (auto& t : handing) t.join();
+  std::deque<std::pair<Connection*, BackendInstance*>> left;
   {
     std::lock_guard lock(handoff_mutex_);
     left.swap(handoff_);
   }
-  for (Connection* c : left) end_connection(*c);
+  for (auto& [c, to] : left) end_connection(*c);
 }
 
 // Every backend still running is ended, older ones first, with no stats call inside.

@@ -11,8 +11,9 @@
 // `in_command` (set while do_command runs, read by core's idle timer), `buffer_bytes` (read by the
 // memory budget's scan), `request_started_ms`, `write_deadline_ms` and `out_soft_since_ms` (read by
 // the deadline timer). `owner` and `release_requested` are atomic (a switch of backends
-// writes them under the registry lock; the serving thread reads them). `backend_data` is atomic so that a backend may read its slot from the
-// killing thread (post_kill_notification); what it points to is the backend's to synchronise.
+// writes them under the registry lock; the serving thread reads them). `backend_data` is atomic so
+// that a backend may read its slot from the killing thread (post_kill_notification); what it points
+// to is the backend's to synchronise.
 #ifndef CONNSCHED_CORE_CONNECTION_H_
 #define CONNSCHED_CORE_CONNECTION_H_
 
@@ -29,7 +30,7 @@
 namespace connsched {
 class ServerCore;
 struct BackendInstance;
-}
+}  // namespace connsched
 
 struct connsched_conn {
   connsched::ServerCore* core = nullptr;

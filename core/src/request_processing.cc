@@ -521,14 +521,12 @@ int ServerCore::wait_for_input(Connection& c) {
       return CONNSCHED_NEXT_CLOSE;
     }
     pollfd p[2] = {{c.fd.get(), POLLIN | POLLRDHUP, 0}, {switch_wake_.get(), POLLIN, 0}};
-    nfds_t count = 1;
-    if (switching_.load()) {
-      const bool movable = c.owner.load() != current_.load();
-      if (movable) {
-        count = 2;  // woken the moment the switch asks for it
-      } else {
-        left = std::min(left, kSwitchRoundMs);
-      }
+    // Always watched, so a switch that begins while this thread blocks wakes it; while
+    // one runs, a connection it does not move waits on its own socket in short rounds.
+    nfds_t count = 2;
+    if (switching_.load() && c.owner.load() == current_.load()) {
+      count = 1;
+      left = std::min(left, kSwitchRoundMs);
     }
     int ready = ::poll(p, count, static_cast<int>(std::min<std::int64_t>(left, INT_MAX)));
     if (ready > 0 && p[0].revents != 0) return CONNSCHED_NEXT_READY;

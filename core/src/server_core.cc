@@ -869,7 +869,8 @@ void ServerCore::end_connection(Connection& conn) {
   buffer_total_.fetch_sub(owned->buffer_bytes.exchange(0), std::memory_order_relaxed);
   // The thread that ended it holds it, so its owner cannot change meanwhile.
   BackendInstance* b = owned->owner.load();
-  if (b != nullptr && b->table().end_thread) b->table().end_thread(b->state, shutting_down() ? 0 : 1);
+  if (b != nullptr && b->table().end_thread)
+    b->table().end_thread(b->state, shutting_down() ? 0 : 1);
   pool_.release(std::move(owned));
   if (b != nullptr && b->held.fetch_sub(1) == 1 && switching_.load()) {
     std::lock_guard lock(handoff_mutex_);  // the switch thread waits for the count to reach 0

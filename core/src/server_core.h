@@ -99,14 +99,14 @@ class ServerCore {
   void on_handed_over(pid_t pid);
   void start_backend();
   // backend_switch.cc
-  std::unique_ptr<BackendInstance> load_instance(const std::string& name_or_path,
-                                                 bool at_startup);
+  std::unique_ptr<BackendInstance> load_instance(const std::string& name_or_path, bool at_startup);
   void init_instance(BackendInstance& b);
   std::string switch_refusal(const BackendInstance& from, const BackendInstance& to,
                              bool force) const;
   void request_release_locked(Connection& c);
   void run_switch(std::stop_token stop, BackendInstance* from, BackendInstance* to,
                   std::uint64_t open);
+  void hand_over(std::stop_token stop);
   BackendSwitch switch_status() const;
   void finish_switch();
   void end_backends();
@@ -169,8 +169,12 @@ class ServerCore {
   UniqueFd switch_wake_;
   std::mutex handoff_mutex_;
   std::condition_variable handoff_cv_;
-  std::deque<Connection*> handoff_;  // returned, not yet given to the new backend
-  std::jthread switch_thread_;
+  // Returned, not yet given to the new backend (and which one: the switch's target).
+  std::deque<std::pair<Connection*, BackendInstance*>> handoff_;
+  std::jthread switch_thread_;  // waits for the old backend to hold none, then ends it
+  // Each switch's hand-over thread calls the new backend's add_connection. Not joined
+  // before shutdown: one may be serving inside no-threads' add_connection.
+  std::vector<std::jthread> handover_threads_;  // under switch_mutex_
 
   UniqueFd listen_fd_;
   std::uint16_t port_ = 0;

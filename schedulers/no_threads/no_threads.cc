@@ -28,13 +28,15 @@ class NoThreads {
       next = svc_->do_command(conn);
       if (next != CONNSCHED_NEXT_WAIT_INPUT) break;
     }
+    // Counted first: once the connection is returned, core may end this backend (a
+    // switch) while the calling thread, which end does not join, is still here.
+    serving_.store(0);
     if (next == CONNSCHED_NEXT_RELEASE) {
       svc_->return_connection(conn);
     } else {
-      svc_->end_connection(conn);
       served_.fetch_add(1);
+      svc_->end_connection(conn);
     }
-    serving_.store(0);
     return true;
   }
 

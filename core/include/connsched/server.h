@@ -120,9 +120,9 @@ struct CoreStats {
   std::uint64_t proxy_headers_refused = 0;  ///< sent from a network not allowed: closed
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
-  std::uint64_t backend_switches = 0;          ///< thread_handling switches completed
-  std::uint64_t backend_switches_refused = 0;  ///< POST /set?thread_handling= refused
-  std::uint64_t connections_moved = 0;         ///< connections moved by those switches
+  std::uint64_t backend_switches = 0;            ///< thread_handling switches completed
+  std::uint64_t backend_switches_refused = 0;    ///< POST /set?thread_handling= refused
+  std::uint64_t connections_moved = 0;           ///< connections moved by those switches
   std::uint64_t backend_switch_in_progress = 0;  ///< 1 while a switch moves connections (gauge)
   std::uint64_t last_switch_ms = 0;  ///< how long the last completed switch took (gauge)
   std::vector<std::uint64_t> waits;  ///< per connsched_wait_type
