@@ -360,7 +360,9 @@ typedef struct connsched_scheduler {
    * can set up per-thread state. Returns 0 on success; the value is otherwise ignored. */
   int (*init_new_connection_thread)(void* backend);
 
-  /* add_connection: acceptor thread, no lock held. Takes ownership of `conn`: it must
+  /* add_connection: acceptor thread, no lock held (since 1.2, a connection moved to this
+   * backend by a switch of thread_handling comes from core's hand-over thread instead,
+   * with its session, buffers and transaction as they were). Takes ownership of `conn`: it must
    * eventually call services->end_connection(conn). Must return quickly (except in a
    * backend that serves on the acceptor thread by design). Returns 0, or nonzero if
    * it cannot take the connection (core then logs and closes it). */
