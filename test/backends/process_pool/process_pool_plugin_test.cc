@@ -489,3 +489,35 @@ TEST_CASE(
   }
   CHECK(server.server().backend_stats().counter("reloads_total") == 5);
 }
+
+TEST_CASE(
+    "a live switch away from process-pool is refused with the reason, and it goes on "
+    "serving") {
+  ServerProcess server(echo_server_path(), {"--port=0", "--admin-port=0",
+                                            "--thread-handling=" + custom_plugin("process-pool"),
+                                            "--process-pool-workers=2"});
+  auto port = server.wait_listening();
+  REQUIRE_MESSAGE(port, server.output());
+  std::uint16_t admin = 0;
+  CHECK(RunningServer::eventually([&] {
+    const std::string& out = server.output();
+    auto at = out.find("admin port listening on ");
+    if (at == std::string::npos) return false;
+    auto colon = out.find(':', at + 24);
+    admin = static_cast<std::uint16_t>(std::stoi(out.substr(colon + 1)));
+    return true;
+  }));
+  REQUIRE(admin != 0);
+  TestClient client(*port);
+  CHECK(client.request("before") == "before");
+  TestClient http(admin);
+  REQUIRE(
+      http.send("POST /set?thread_handling=pool-of-threads HTTP/1.1\r\nHost: x\r\n"
+                "Connection: close\r\n\r\n"));
+  std::string reply = http.read_all(10s);
+  CHECK_MESSAGE(reply.find("422") != std::string::npos, reply);
+  CHECK(reply.find("worker processes") != std::string::npos);
+  CHECK(client.request("after") == "after");
+  server.signal(SIGTERM);
+  CHECK(server.wait_exit() == 0);
+}
