@@ -39,7 +39,8 @@
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
  * landed, the members marked "version 1.2" below: the services' conn_holds_locks,
- * refuse_connection, detach_fd, conn_client_address and adopt_fd_as, and the
+ * refuse_connection, detach_fd, conn_client_address, adopt_fd_as and conn_read_capped,
+ * and the
  * descriptor's flags (OWN_IDLE_TIMEOUT: core
  * otherwise enforces wait_timeout; SERVES_OUT_OF_PROCESS: core refuses POST /drain;
  * WAITS_FOR_OUTPUT: do_command may return CONNSCHED_NEXT_WAIT_OUTPUT instead of
@@ -297,6 +298,16 @@ typedef struct connsched_services {
    * NULL in a 1.1 core: adopt_fd, and the connection reports its socket's peer. */
   connsched_conn* (*adopt_fd_as)(const struct connsched_services* svc, int fd,
                                  const char* client_address);
+
+  /* 1 when the connection's last do_command stopped reading at its per-call bound
+   * (it reads a bounded amount, so that one streaming client cannot hold a thread)
+   * rather than because the socket was empty: input may still be waiting there. A
+   * level-triggered poller (epoll) sees that input by itself; an edge-style one, which
+   * reports arrivals rather than states (an io_uring multishot poll), would not, and
+   * calls do_command again instead of waiting. Called by the thread that ran that
+   * do_command, after it returned and before the connection can be served again; no
+   * lock taken. NULL in a 1.1 core or a 1.2 core before it: ask the socket (poll). */
+  int (*conn_read_capped)(const connsched_conn* conn);
 } connsched_services;
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the
