@@ -143,18 +143,37 @@ TEST_CASE("input that arrives while its connection's request runs is answered, n
 }
 
 TEST_CASE("more pipelined input than one do_command reads is answered in full") {
-  // 40,000 requests (280 KB) in one write: do_command reads at most 128 KB a call, so
-  // the rest is in the socket with no new arrival to report it (conn_read_capped).
-  RunningServer server(pool_options({{"thread_pool_size", "1"}}));
+  // 40,000 requests (280 KB) sent while the group's one thread runs another
+  // connection's burn: do_command reads at most 128 KB a call, and what is left in the
+  // socket must still be answered, though it is no new arrival (conn_read_capped tells
+  // a multishot poller). TCP's receive window usually keeps part of the burst in the
+  // client until the server reads, so this does not always reach that case (a known
+  // limit of this test: it checks the outcome, whichever path the bytes took).
+  auto options = pool_options(mariadb_only({{"thread_pool_size", "1"},
+                                            {"thread_pool_oversubscribe", "0"},
+                                            {"thread_pool_stall_limit", "60000"},
+                                            {"thread_pool_dedicated_listener", "on"}}));
+  RunningServer server(options);
+  TestClient hog(server.port(), 60s);
   TestClient client(server.port(), 60s);
   constexpr std::size_t kRequests = 40000;
   std::string burst;
   for (std::size_t i = 0; i < kRequests; ++i) burst += "echo x\n";
+  // First a few bursts read at full speed, so that the kernel grows the server's
+  // receive buffer (tcp_moderate_rcvbuf) past what one do_command reads.
+  for (int warm = 0; warm < 8; ++warm) {
+    REQUIRE(client.send(burst));
+    auto replies = client.read_bytes(2 * kRequests, 60s);
+    REQUIRE(replies.has_value());
+  }
+  REQUIRE(hog.send("burn 500000\n"));
+  REQUIRE(RunningServer::eventually([&] { return server.probe().running.load() == 1; }));
   REQUIRE(client.send(burst));
+  CHECK(server.probe().running.load() == 1);  // still the burn: the burst waits whole
+  CHECK(hog.read_line(30s) == "ok");
   auto replies = client.read_bytes(2 * kRequests, 60s);
   REQUIRE(replies.has_value());
   CHECK(replies->find_first_not_of("x\n") == std::string::npos);
-  CHECK(server.probe().completed.load() == static_cast<long>(kRequests));
   CHECK(client.request("echo last", 30s) == "last");
 }
 
