@@ -170,9 +170,9 @@ class UringPoller final : public Poller {
     submit();
   }
 
-  // Takes what the ring holds. A multishot poll that ended (no IORING_CQE_F_MORE: the
-  // completion queue overflowed, or the kernel cancelled it) while its connection is
-  // still registered is registered again; its last event still counts. A non-blocking
+  // Takes what the ring holds. A multishot poll that ended (no IORING_CQE_F_MORE) while
+  // its connection is still registered is registered again; its last event still
+  // counts. A non-blocking
   // reaper that took the wake-up NOP while the wake-up stands posts another, so that a
   // listener blocked in the kernel still returns.
   int reap(PollEvent* events, int max_events, bool blocking) {
@@ -189,10 +189,14 @@ class UringPoller final : public Poller {
         continue;
       }
       if (data == kRemoveData) continue;
-      if ((cqes[i]->flags & IORING_CQE_F_MORE) == 0) rearm_ended(data);
-      if (cqes[i]->res == -ECANCELED) continue;
-      // An error (the socket is unusable) reads as everything: the run that follows sees it.
       const int res = cqes[i]->res;
+      // Ended by an overflow (res is its last mask) or cancelled by the kernel (the
+      // submitting thread exited, on kernels that cancel then): registered again. Any
+      // other error would only repeat; it is reported, and the run that follows meets it.
+      if ((cqes[i]->flags & IORING_CQE_F_MORE) == 0 && (res >= 0 || res == -ECANCELED)) {
+        rearm_ended(data);
+      }
+      if (res == -ECANCELED) continue;
       events[out++] = PollEvent{data, res < 0 ? ~0u : static_cast<std::uint32_t>(res)};
     }
     io_uring_cq_advance(&ring_, n);
