@@ -329,7 +329,9 @@ void Pool::rearm(PoolConnection& c, std::int64_t started_us, bool for_output) {
     if (g->multishot() && (c.refire || (!for_output && input_left(c)))) {
       // No event will come for what is already there (see queue_events): run it again.
       c.refire = false;
-      enqueue(*g, c, now_us());
+      const std::int64_t now = now_us();
+      enqueue(*g, c, now);
+      react_to_queue_age(*g, now);
     }
     return;
   }
