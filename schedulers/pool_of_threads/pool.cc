@@ -242,11 +242,15 @@ bool Pool::queue_events(ThreadGroup& g, const PollEvent* events, int count, bool
       }
       continue;
     }
-    // A multishot registration also reports room to write (a reply may wait for it);
-    // for a connection waiting for input that is no event (a new socket reports it once).
-    if (g.multishot() && !c.awaiting_output &&
-        (events[i].mask & ~static_cast<std::uint32_t>(POLLOUT | POLLWRNORM | POLLWRBAND)) == 0) {
-      continue;
+    // A multishot registration reports input and room to write alike; each state
+    // takes only its own, as epoll's one-shot registrations do: room to write is no
+    // event for a connection waiting for input (a new socket reports it once), nor is
+    // input for one whose reply waits for the socket (a kill's hang-up is).
+    if (g.multishot()) {
+      const std::uint32_t wanted =
+          c.awaiting_output ? static_cast<std::uint32_t>(POLLOUT | POLLHUP | POLLERR)
+                            : ~static_cast<std::uint32_t>(POLLOUT | POLLWRNORM | POLLWRBAND);
+      if ((events[i].mask & wanted) == 0) continue;
     }
     enqueue(g, c, now);
     queued = true;
