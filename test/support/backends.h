@@ -5,6 +5,8 @@
 #ifndef CONNSCHED_TEST_SUPPORT_BACKENDS_H_
 #define CONNSCHED_TEST_SUPPORT_BACKENDS_H_
 
+#include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,9 +15,16 @@
 
 namespace connsched::testing {
 
-/// Built-in backend names, as --thread-handling takes them.
+/// Built-in backend names, as --thread-handling takes them. A test that loops over them
+/// must not pass by looping over nothing: a missing built-in fails it.
 inline std::vector<std::string> builtin_backends() {
-  return available_backends(plugin_dir());
+  auto found = available_backends(plugin_dir());
+  for (const char* name : {"no-threads", "one-thread-per-connection", "pool-of-threads"}) {
+    if (std::find(found.begin(), found.end(), name) == found.end())
+      throw std::runtime_error(std::string("built-in backend '") + name + "' is not in " +
+                               plugin_dir());
+  }
+  return found;
 }
 
 /// A valid third-party backend written in C, loaded by path.
