@@ -9,6 +9,7 @@ CONNSCHED_PACKAGES=(
   libfmt-dev doctest-dev libcli11-dev      # the project's chosen libraries
   libhttp-parser-dev                       # HTTP parsing for examples/http
   libsystemd-dev pkg-config systemd        # socket activation and sd_notify in core; systemd-socket-activate (tests)
+  liburing-dev                             # the io_uring poller of pool-of-threads (--thread-pool-poller)
   redis-tools redis-server wrk curl        # real clients, and the reference servers
   nginx-light                              # the HTTP reference server (http-ping)
   haproxy                                  # the load balancer in front (PROXY protocol tests)

@@ -77,6 +77,9 @@ struct connsched_conn {
   bool drain_sampled = false;
   std::size_t need_bytes = 0;  // handle()'s hint: pending input it needs before progress
   int wait_depth = 0;
+  // The last do_command stopped reading at its bound (kMaxReadRounds full reads): the
+  // socket may hold more (conn_read_capped). Written and read by the serving thread.
+  bool read_capped = false;
 };
 
 namespace connsched {

@@ -98,6 +98,7 @@ int ServerCore::do_command_once(Connection& c) {
   ensure_thread_initialized(c);
   CurrentConnectionScope scope(&c);
   InCommand serving(c);
+  c.read_capped = false;
   if (hard_killed(c)) return CONNSCHED_NEXT_CLOSE;
   if (c.write_deadline_ms.load() != 0) {
     if (int next = resume_output(c); next >= 0) return next;
@@ -128,6 +129,7 @@ int ServerCore::do_command_once(Connection& c) {
         }
       }
       if (static_cast<std::size_t>(n) < sizeof buffer) break;
+      if (round + 1 == kMaxReadRounds) c.read_capped = true;
       continue;
     }
     if (n == 0) {

@@ -139,6 +139,11 @@ const char* svc_conn_client_address(const connsched_conn* conn) noexcept {
   return conn->client_address.c_str();
 }
 
+// The serving thread's own flag, read by that thread after do_command (no lock).
+int svc_conn_read_capped(const connsched_conn* conn) noexcept {
+  return conn->read_capped ? 1 : 0;
+}
+
 void svc_refuse_connection(connsched_conn* conn) noexcept {
   conn->core->refuse_connection(*conn);
 }
@@ -186,6 +191,7 @@ void fill_services(connsched_services& s, BackendInstance* backend) {
   s.conn_client_address = svc_conn_client_address;
   s.adopt_fd_as = svc_adopt_fd_as;
   s.return_connection = svc_return_connection;
+  s.conn_read_capped = svc_conn_read_capped;
 }
 
 }  // namespace connsched

@@ -6,13 +6,14 @@
 #include "pool.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/epoll.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 
@@ -23,7 +24,7 @@
 namespace connsched::pool_of_threads {
 
 namespace {
-constexpr int kMaxEvents = 1024;  // per epoll_wait, as MariaDB
+constexpr int kMaxEvents = 1024;  // per poll, as MariaDB
 constexpr std::int64_t kBlockedLogIntervalMs = 10000;
 // Longest a standby thread sleeps in one go (idle timeouts are clamped to this).
 constexpr std::int64_t kMaxIdleTimeoutS = 365LL * 24 * 3600;
@@ -46,8 +47,10 @@ std::size_t usable_cpus() {
 Pool::Pool(const connsched_services* services)
     : svc_(services),
       svc_has_holds_locks_(CONNSCHED_SERVICES_HAS(services, conn_holds_locks)),
+      svc_has_read_capped_(CONNSCHED_SERVICES_HAS(services, conn_read_capped)),
       groups_(kMaxGroups) {
   kOptionTable.load(svc_, settings_);
+  poller_kind_ = choose_poller(static_cast<PollerKind>(settings_.poller.load()));
   std::size_t size = static_cast<std::size_t>(settings_.size.load());
   if (size == 0) size = usable_cpus();
   resize(std::min(size, kMaxGroups));
@@ -72,6 +75,27 @@ Pool::~Pool() {
   threads_.join_all();
 }
 
+// io_uring is tried once here, so that a kernel or a seccomp profile that forbids it
+// is told at start-up, in one line: `io_uring` refuses to start, `auto` says once that
+// it polls with epoll instead. (The groups made later make their own rings.)
+PollerKind Pool::choose_poller(PollerKind wanted) {
+  if (wanted == PollerKind::kEpoll) return PollerKind::kEpoll;
+  try {
+    make_uring_poller();
+    return PollerKind::kIoUring;
+  } catch (const PollerUnavailable& e) {
+    if (wanted == PollerKind::kIoUring) {
+      throw std::runtime_error(
+          fmt::format("pool-of-threads: thread_pool_poller=io_uring cannot be used: {}", e.what()));
+    }
+    log(CONNSCHED_LOG_WARNING,
+        fmt::format("pool-of-threads: thread_pool_poller=auto: io_uring cannot be used ({}); "
+                    "polling with epoll",
+                    e.what()));
+    return PollerKind::kEpoll;
+  }
+}
+
 void Pool::log(int level, const std::string& message) const {
   svc_->log(svc_, level, message.c_str());
 }
@@ -86,7 +110,7 @@ void Pool::log(int level, const std::string& message) const {
 void Pool::resize(std::size_t count) {
   std::lock_guard lock(resize_mutex_);
   for (std::size_t i = created_groups(); i < count; ++i) {
-    groups_[i] = std::make_unique<ThreadGroup>(i);
+    groups_[i] = std::make_unique<ThreadGroup>(i, poller_kind_);
     created_groups_.store(i + 1, std::memory_order_release);
   }
   group_count_.store(count, std::memory_order_release);
@@ -192,22 +216,43 @@ void Pool::react_to_queue_age(ThreadGroup& g, std::int64_t now) {
 }
 
 // Events become queue entries only for connections that are idle in this group: a
-// stale event (one left over from a disarm/re-arm) finds its connection queued or
-// running and is dropped, so a connection is never queued twice. Events carry ids,
-// not pointers, for the same reason.
-bool Pool::queue_events(ThreadGroup& g, const epoll_event* events, int count, bool* woken) {
+// stale event (one left over from a re-arm) finds its connection queued or running and
+// is dropped, so a connection is never queued twice. Events carry ids, not pointers,
+// for the same reason. With a multishot poller (io_uring) an event for a running
+// connection is not stale: it is input (or room for a reply) that arrived while the
+// connection ran, after do_command may have looked, and it is the only event those
+// bytes will get; the connection keeps it (refire) and is queued again at its re-arm.
+bool Pool::queue_events(ThreadGroup& g, const PollEvent* events, int count, bool* woken) {
   bool queued = false;
   std::int64_t now = now_us();
   for (int i = 0; i < count; ++i) {
-    std::uint64_t id = events[i].data.u64;
+    std::uint64_t id = events[i].id;
     if (id == kWakeEventId) {
       if (woken != nullptr) *woken = true;
       continue;
     }
     ++g.io_event_count;
     auto it = g.members.find(id);
-    if (it == g.members.end() || it->second->state != ConnState::kIdle) continue;
-    enqueue(g, *it->second, now);
+    if (it == g.members.end()) continue;
+    PoolConnection& c = *it->second;
+    if (c.state != ConnState::kIdle) {
+      if (c.state == ConnState::kRunning && g.multishot() && !c.refire) {
+        c.refire = true;
+        ++g.counters.refires;
+      }
+      continue;
+    }
+    // A multishot registration reports input and room to write alike; each state
+    // takes only its own, as epoll's one-shot registrations do: room to write is no
+    // event for a connection waiting for input (a new socket reports it once), nor is
+    // input for one whose reply waits for the socket (a kill's hang-up is).
+    if (g.multishot()) {
+      const std::uint32_t wanted =
+          c.awaiting_output ? static_cast<std::uint32_t>(POLLOUT | POLLHUP | POLLERR)
+                            : ~static_cast<std::uint32_t>(POLLOUT | POLLWRNORM | POLLWRBAND);
+      if ((events[i].mask & wanted) == 0) continue;
+    }
+    enqueue(g, c, now);
     queued = true;
   }
   if (queued) react_to_queue_age(g, now);
@@ -217,7 +262,7 @@ bool Pool::queue_events(ThreadGroup& g, const epoll_event* events, int count, bo
 // ---------------------------------------------------------------------------------
 // Connections
 
-// The connection goes straight into its group's epoll set: core already greeted it,
+// The connection goes straight into its group's poller: core already greeted it,
 // so there is nothing to run until it sends something (unlike MariaDB, no worker is
 // spent on a login step). A group's first connection gets the group's first thread,
 // which becomes its listener. Never blocks: the acceptor calls this.
@@ -288,7 +333,16 @@ void Pool::rearm(PoolConnection& c, std::int64_t started_us, bool for_output) {
     queue_for_release(*g, c);  // asked back while it ran: its next do_command says so
     return;
   }
-  if (g->arm(c, for_output)) return;
+  if (g->arm(c, for_output)) {
+    if (g->multishot() && (c.refire || (!for_output && input_left(c)))) {
+      // No event will come for what is already there (see queue_events): run it again.
+      c.refire = false;
+      const std::int64_t now = now_us();
+      enqueue(*g, c, now);
+      react_to_queue_age(*g, now);
+    }
+    return;
+  }
   int error = errno;
   c.state = ConnState::kRunning;
   lock.unlock();
@@ -298,7 +352,7 @@ void Pool::rearm(PoolConnection& c, std::int64_t started_us, bool for_output) {
   close_connection(c);
 }
 
-// MariaDB's change_group: out of the old epoll set and counters, into the new ones.
+// MariaDB's change_group: out of the old poller and counters, into the new ones.
 // The connection is running (no event can come for it), so nothing else sees it
 // half-moved; its group index changes under the old group's mutex, which is what
 // post_kill_notification re-checks. A group that receives a connection and has no
@@ -321,6 +375,15 @@ ThreadGroup& Pool::move_to_group(PoolConnection& c, ThreadGroup& from, std::size
   connections_moved_.fetch_add(1, std::memory_order_relaxed);
   if (dest.listener == nullptr && dest.active_count == 0) wake_or_create_thread(dest, false);
   return dest;
+}
+
+// A multishot poll reports arrivals, not what the socket holds: when do_command stopped
+// reading at its bound (conn_read_capped), the rest is there and nothing will report
+// it. A core without that service is asked the socket itself (one poll(2)).
+bool Pool::input_left(const PoolConnection& c) const {
+  if (svc_has_read_capped_) return svc_->conn_read_capped(c.conn) != 0;
+  pollfd p{c.fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
 }
 
 // Out of every pool structure first (under the group mutex, so post_kill_notification
@@ -513,7 +576,7 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
       break;
     }
     if (!oversubscribed) {
-      epoll_event events[kMaxEvents];
+      PollEvent events[kMaxEvents];
       int n = g.poll(events, kMaxEvents, 0);
       if (n > 0) {
         ++g.counters.polls_by_worker;
@@ -574,8 +637,8 @@ void Pool::end_request(ThreadGroup& g, Worker& self) {
   }
 }
 
-// MariaDB's listener: block in epoll_wait for the group, queue what arrives, and, when
-// the queue was empty, run the first event itself (saving a wake-up) unless that would
+// MariaDB's listener: block in the group's poller (epoll_wait, io_uring_enter), queue what arrives,
+// and, when the queue was empty, run the first event itself (saving a wake-up) unless that would
 // oversubscribe the group or thread_pool_dedicated_listener is on. It wakes a worker
 // only when no thread of the group is active; otherwise the active ones (or the
 // timer) will get to the queue. Called and returns with `lock` held.
@@ -585,7 +648,7 @@ void Pool::end_request(ThreadGroup& g, Worker& self) {
 // group's other threads.
 PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock,
                              bool holders_only) {
-  epoll_event events[kMaxEvents];
+  PollEvent events[kMaxEvents];
   while (true) {
     lock.unlock();
     int n = g.poll(events, kMaxEvents, -1);
@@ -594,8 +657,9 @@ PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock,
     if (must_exit(g)) return nullptr;
     if (n < 0) {
       if (error != EINTR) {
-        log(CONNSCHED_LOG_ERROR, fmt::format("pool-of-threads: epoll_wait in group {}: {}", g.index,
-                                             std::system_category().message(error)));
+        log(CONNSCHED_LOG_ERROR,
+            fmt::format("pool-of-threads: {} poll in group {}: {}", g.poller().name(), g.index,
+                        std::system_category().message(error)));
       }
       continue;
     }

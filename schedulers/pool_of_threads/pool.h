@@ -68,7 +68,9 @@ class Pool {
   bool may_use_reserve(const ThreadGroup& g) const;
   void react_to_queue_age(ThreadGroup& g, std::int64_t now_us);
   void end_request(ThreadGroup& g, Worker& self);
-  bool queue_events(ThreadGroup& g, const epoll_event* events, int count, bool* woken);
+  bool queue_events(ThreadGroup& g, const PollEvent* events, int count, bool* woken);
+  bool input_left(const PoolConnection& c) const;
+  PollerKind choose_poller(PollerKind wanted);
   void worker_main(ThreadGroup& g, bool reserve);
   PoolConnection* get_event(ThreadGroup& g, Worker& self);
   PoolConnection* listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock, bool holders_only);
@@ -107,7 +109,9 @@ class Pool {
 
   const connsched_services* const svc_;
   const bool svc_has_holds_locks_;  // ABI 1.2's conn_holds_locks is there
+  const bool svc_has_read_capped_;  // ABI 1.2's conn_read_capped is there
   Settings settings_;
+  PollerKind poller_kind_ = PollerKind::kEpoll;  // kEpoll or kIoUring, decided by init
 
   // Groups are created on demand and never destroyed before the pool: a group past
   // thread_pool_size ("retired") keeps serving its connections until each moves on
@@ -121,7 +125,7 @@ class Pool {
   std::array<std::atomic<std::uint64_t>, CONNSCHED_WAIT_TYPE_COUNT> waits_{};
   std::atomic<std::uint64_t> max_threads_reached_{0};
   std::atomic<std::uint64_t> connections_moved_{0};
-  std::atomic<std::uint64_t> output_waits_{0};  // re-arms for EPOLLOUT
+  std::atomic<std::uint64_t> output_waits_{0};  // re-arms for output
 
   // "Pool blocked" reporting: at once, then at most every kBlockedLogIntervalMs.
   std::mutex blocked_log_mutex_;

@@ -4,8 +4,8 @@
 // intrusive FIFO its queues are made of. A connection is always in exactly one state,
 // changed only under its group's mutex:
 //
-//   kIdle      armed in the group's epoll set (one-shot), waiting for input, or for
-//              the socket to take a reply that did not fit (armed for EPOLLOUT)
+//   kIdle      armed in the group's poller, waiting for input, or for the socket to
+//              take a reply that did not fit (armed for output)
 //   kQueued    in the group's high- or normal-priority queue
 //   kRunning   a worker is inside do_command for it
 //   kClosed    handed back to core (ended, or returned to it by a switch)
@@ -51,7 +51,13 @@ struct PoolConnection {
 
   // --- guarded by the group's mutex ---
   ConnState state = ConnState::kRunning;
-  bool in_epoll = false;           // registered in the group's epoll set (ADD done)
+  bool registered = false;  // registered with the group's poller (ADD done)
+  // An io_uring (multishot) event came while the connection ran: input (or room for a
+  // reply) arrived after its do_command may have looked, and no second event will
+  // come for it, so it is queued again as soon as it is re-armed. Cleared when it is
+  // dequeued: what was reported before its run began, the run reads.
+  bool refire = false;
+  bool awaiting_output = false;    // armed for output: a reply waits for the socket
   bool raise_priority = false;     // killed: served before everything else
   bool holds_locks = false;        // counted in the group's holder_count (as of its last re-arm)
   bool blocks_unreported = false;  // its last request blocked without wait_begin

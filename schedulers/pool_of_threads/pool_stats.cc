@@ -40,6 +40,7 @@ struct GroupSnapshot {
   std::size_t queue_length;
   bool has_listener, stalled;
   GroupCounters counters;
+  std::uint64_t poller_syscalls;
   struct Queued {
     int priority;
     std::uint64_t connection_id;
@@ -119,6 +120,7 @@ void Pool::stats(const connsched_stats_sink& sink) {
                     g.listener != nullptr,
                     g.stalled,
                     g.counters,
+                    g.poller().syscalls(),
                     {},
                     std::make_unique<GroupLatency>(g.latency)};
     for (int priority : {kLockHolderPriority, kHighPriority, kNormalPriority}) {
@@ -163,6 +165,8 @@ void Pool::stats(const connsched_stats_sink& sink) {
   counter("threadpool_unreported_waiting_threads", unreported,
           "Threads counted as waiting because their CPU clock stood still");
   counter("threadpool_groups", static_cast<std::int64_t>(active_groups), "thread_pool_size now");
+  counter("threadpool_poller_io_uring", poller_kind_ == PollerKind::kIoUring ? 1 : 0,
+          "1 when the groups poll with io_uring (thread_pool_poller), 0 with epoll");
   counter("threadpool_connections", connections, "Connections the pool serves");
   counter("threadpool_max_threads_reached_total",
           static_cast<std::int64_t>(max_threads_reached_.load()),
@@ -171,7 +175,7 @@ void Pool::stats(const connsched_stats_sink& sink) {
           static_cast<std::int64_t>(connections_moved_.load()),
           "Connections moved to another group after thread_pool_size changed");
   counter("threadpool_output_waits_total", static_cast<std::int64_t>(output_waits_.load()),
-          "Replies that did not fit the socket and waited for EPOLLOUT without a thread");
+          "Replies that did not fit the socket and waited for it without a thread");
 
   static constexpr const char* kGroupColumns[] = {
       "GROUP_ID",        "CONNECTIONS",  "THREADS",      "ACTIVE_THREADS",
@@ -219,7 +223,9 @@ void Pool::stats(const connsched_stats_sink& sink) {
                                                   "DEMOTIONS_TOTAL",
                                                   "DEMOTION_RETIREMENTS_TOTAL",
                                                   "UNREPORTED_WAITS_TOTAL",
-                                                  "TIMER_POLLS_TOTAL"};
+                                                  "TIMER_POLLS_TOTAL",
+                                                  "POLLER_SYSCALLS_TOTAL",
+                                                  "REFIRES_TOTAL"};
   sink.table(sink.ctx, "THREAD_POOL_STATS", std::size(kStatsColumns), kStatsColumns);
   for (const auto& s : groups) {
     const GroupCounters& c = s.counters;
@@ -240,7 +246,9 @@ void Pool::stats(const connsched_stats_sink& sink) {
                                   cell(c.demotions),
                                   cell(c.demotion_retirements),
                                   cell(c.unreported_waits),
-                                  cell(c.timer_polls)};
+                                  cell(c.timer_polls),
+                                  cell(s.poller_syscalls),
+                                  cell(c.refires)};
     sink.row(sink.ctx, row);
   }
 

@@ -204,11 +204,11 @@ void Pool::settle_presumption(PoolConnection& c, Worker& w) {
 }
 
 // A group whose threads are all on requests has no listener: what its clients send
-// stays in the epoll set, unseen, until a request ends or the stall tick. The timer
+// stays in the poller, unseen, until a request ends or the stall tick. The timer
 // queues it meanwhile (without blocking), so its age counts and it gets a thread.
 void Pool::poll_for_absent_listener(ThreadGroup& g) {
   if (g.listener != nullptr || g.connection_count == 0 || g.shutdown) return;
-  epoll_event events[kTimerPollEvents];
+  PollEvent events[kTimerPollEvents];
   int n = g.poll(events, kTimerPollEvents, 0);
   if (n <= 0) return;
   ++g.counters.timer_polls;

@@ -45,6 +45,8 @@ struct Settings {
   /// A running request whose thread CPU clock stands still this long counts as waiting
   /// (0: off).
   std::atomic<std::int64_t> unreported_wait_limit_ms{};
+  /// thread_pool_poller (PollerKind), read once at start-up.
+  std::atomic<std::int64_t> poller{};
 
   HighPrioMode prio_mode() const {
     return static_cast<HighPrioMode>(high_prio_mode.load(std::memory_order_relaxed));
@@ -63,7 +65,7 @@ inline constexpr std::int64_t kUint32Max = 4294967295LL;
 // needs a whole tick with nothing dequeued, so a pool that is merely busy (CPU-bound
 // overload) is not stalled at any limit and does not grow; 100 ms costs 10 timer
 // wake-ups a second and bounds how long a blocked group waits.
-inline constexpr backend::OptionTable<Settings, 15> kOptionTable{{{
+inline constexpr backend::OptionTable<Settings, 16> kOptionTable{{{
     {"thread_pool_size",
      "Thread groups; connection N is served by group N modulo this (default: the number of "
      "CPUs the server may run on). Changing it moves each connection after its next request",
@@ -117,6 +119,11 @@ inline constexpr backend::OptionTable<Settings, 15> kOptionTable{{{
      "Milliseconds a running request's thread CPU clock may stand still (the thread not "
      "runnable) before it counts as waiting, as if it had reported the wait (0: off)",
      CONNSCHED_OPTION_INT, "1", 0, kUint32Max, nullptr, true, &Settings::unreported_wait_limit_ms},
+    {"thread_pool_poller",
+     "How each group waits for its connections: epoll (one-shot, re-armed after every "
+     "request), io_uring (multishot poll, no re-arm; refuses to start where the kernel or a "
+     "seccomp profile does not allow io_uring), or auto (io_uring where allowed, else epoll)",
+     CONNSCHED_OPTION_ENUM, "epoll", 0, 0, "epoll|io_uring|auto", false, &Settings::poller},
 }}};
 
 }  // namespace connsched::pool_of_threads

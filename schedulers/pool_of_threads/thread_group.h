@@ -1,26 +1,26 @@
 // File: schedulers/pool_of_threads/thread_group.h
 //
-// One thread group (MariaDB's thread_group_t): a mutex, an epoll set of its idle
-// connections, a high- and a normal-priority queue, the LIFO list of standby threads,
-// at most one listener, and the counters the timer and the stats read. Everything
+// One thread group (MariaDB's thread_group_t): a mutex, a poller (epoll or io_uring:
+// poller.h) watching its idle connections, a high- and a normal-priority queue, the LIFO list of
+// standby threads, at most one listener, and the counters the timer and the stats read. Everything
 // here is guarded by `mutex`; the pool (pool.cc) holds the decisions, this file only
 // the data and the small operations on it.
 #ifndef CONNSCHED_POOL_OF_THREADS_THREAD_GROUP_H_
 #define CONNSCHED_POOL_OF_THREADS_THREAD_GROUP_H_
 
-#include <sys/epoll.h>
 #include <sys/types.h>
 #include <time.h>
 
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "connsched/log_histogram.h"
-#include "connsched/unique_fd.h"
+#include "poller.h"
 #include "pool_connection.h"
 #include "standby_list.h"
 
@@ -66,7 +66,8 @@ struct GroupCounters {
   std::uint64_t demotions = 0;             // requests moved to a lower CPU priority
   std::uint64_t demotion_retirements = 0;  // threads that exited: priority not restorable
   std::uint64_t unreported_waits = 0;      // requests found blocked without wait_begin
-  std::uint64_t timer_polls = 0;           // epoll polls by the timer (no listener)
+  std::uint64_t timer_polls = 0;           // polls by the timer (no listener)
+  std::uint64_t refires = 0;  // multishot events kept for a running connection (io_uring)
 };
 
 /// Queue wait per priority and service time, in microseconds, per group.
@@ -75,13 +76,11 @@ struct GroupLatency {
   LogHistogram service;
 };
 
-/// The epoll data of the group's wake-up eventfd (connection ids start at 1).
-inline constexpr std::uint64_t kWakeEventId = UINT64_MAX;
-
 class ThreadGroup {
  public:
-  /// Makes the epoll set and the wake-up eventfd; throws std::system_error.
-  explicit ThreadGroup(std::size_t group_index);
+  /// Makes the group's poller (`kind` is kEpoll or kIoUring); throws std::system_error,
+  /// or PollerUnavailable.
+  ThreadGroup(std::size_t group_index, PollerKind kind);
   ThreadGroup(const ThreadGroup&) = delete;
   ThreadGroup& operator=(const ThreadGroup&) = delete;
 
@@ -126,24 +125,27 @@ class ThreadGroup {
   /// Moves `c` from the normal to the high-priority queue (kick-up, kill).
   void promote(PoolConnection& c);
 
-  /// Registers `c` in the epoll set (or re-arms it) for one readable event, or with
+  /// Registers `c` with the poller (or re-arms it) for one readable event, or with
   /// `for_output` for one writable event (a reply waits for the socket).
   bool arm(PoolConnection& c, bool for_output = false);
-  /// Takes `c` out of the epoll set (it is moving to another group or closing).
+  /// Takes `c` out of the poller (it is moving to another group or closing).
   void unregister(PoolConnection& c);
-  /// Keeps `c` registered but deaf: no event until arm() again.
-  void disarm(PoolConnection& c);
+  /// True when a registration stays armed while its connection runs (io_uring): an
+  /// event for a running connection is then kept (PoolConnection::refire).
+  bool multishot() const { return poller_->multishot(); }
+  const Poller& poller() const { return *poller_; }
 
   /// Fills `events` without blocking (timeout_ms 0) or blocking; returns the count or -1.
-  int poll(epoll_event* events, int max_events, int timeout_ms) const;
-  /// Makes the listener's epoll_wait return (shutdown, retirement).
-  void wake_listener() const;
+  int poll(PollEvent* events, int max_events, int timeout_ms) {
+    return poller_->poll(events, max_events, timeout_ms);
+  }
+  /// Makes the listener's poll return (shutdown, retirement).
+  void wake_listener() { poller_->wake(); }
   /// Clears a wake-up the listener has seen.
-  void clear_wake() const;
+  void clear_wake() { poller_->clear_wake(); }
 
  private:
-  UniqueFd epoll_fd_;
-  UniqueFd wake_fd_;
+  std::unique_ptr<Poller> poller_;
 };
 
 }  // namespace connsched::pool_of_threads

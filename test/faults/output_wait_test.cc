@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -23,6 +24,15 @@ using namespace connsched::testing;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The pool's poller for this run: CONNSCHED_TEST_POLLER (epoll or io_uring), set by
+// test/faults/CMakeLists.txt, which registers this test once per poller.
+std::vector<std::string> with_poller(std::vector<std::string> args) {
+  const char* poller = std::getenv("CONNSCHED_TEST_POLLER");
+  if (poller != nullptr && *poller != '\0')
+    args.push_back(fmt::format("--thread-pool-poller={}", poller));
+  return args;
+}
 
 // A line of /proc/PID/status as a number ("Threads", "VmRSS" in KiB); -1 when absent.
 long long status_field(pid_t pid, const std::string& field) {
@@ -73,9 +83,9 @@ TEST_CASE(
   const int kNonReaders = slowdown() == 1 ? 250 : 60;
   // Threads made while the attack arrives (a busy group gets more) leave after 1 s idle;
   // a thread blocked in a write could not.
-  ExampleServer server(
-      "kv_server", "pool-of-threads",
-      {"--net-write-timeout=600", "--max-connections=1000", "--thread-pool-idle-timeout=1"});
+  ExampleServer server("kv_server", "pool-of-threads",
+                       with_poller({"--net-write-timeout=600", "--max-connections=1000",
+                                    "--thread-pool-idle-timeout=1"}));
   const pid_t pid = server.process().pid();
   store_value(server.port(), "big", std::string(64 * 1024, 'b'));
   HealthyClient healthy(server.port(), Dialect::kKv);
@@ -124,9 +134,9 @@ TEST_CASE(
     "thread held meanwhile, counted and logged") {
   constexpr int kNonReaders = 20;
   const int timeout_s = slowdown() == 1 ? 6 : 20;  // long enough to see the threads leave
-  ExampleServer server(
-      "kv_server", "pool-of-threads",
-      {fmt::format("--net-write-timeout={}", timeout_s), "--thread-pool-idle-timeout=1"});
+  ExampleServer server("kv_server", "pool-of-threads",
+                       with_poller({fmt::format("--net-write-timeout={}", timeout_s),
+                                    "--thread-pool-idle-timeout=1"}));
   const pid_t pid = server.process().pid();
   store_value(server.port(), "big", std::string(64 * 1024, 'b'));
   HealthyClient healthy(server.port(), Dialect::kKv);
@@ -173,7 +183,7 @@ TEST_CASE(
   constexpr int kKeys = 8;
   constexpr int kGets = 80;  // 8 MiB each
   ExampleServer server("kv_server", "pool-of-threads",
-                       {"--net-write-timeout=600", "--thread-pool-idle-timeout=1"});
+                       with_poller({"--net-write-timeout=600", "--thread-pool-idle-timeout=1"}));
   const pid_t pid = server.process().pid();
   std::vector<std::string> values;
   for (int k = 0; k < kKeys; ++k) {
@@ -226,7 +236,7 @@ TEST_CASE(
 TEST_CASE(
     "pool-of-threads: a connection killed while its reply waits for the socket is closed at once, "
     "and the server goes on") {
-  ExampleServer server("kv_server", "pool-of-threads", {"--net-write-timeout=600"});
+  ExampleServer server("kv_server", "pool-of-threads", with_poller({"--net-write-timeout=600"}));
   store_value(server.port(), "big", std::string(64 * 1024, 'b'));  // connection 1
   TestClient stuck = fresh_client(server.port());                  // connection 2
   REQUIRE(stuck.send(pipelined_gets("big", 96)));

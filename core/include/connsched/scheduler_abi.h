@@ -41,16 +41,15 @@
  * Version history: 1.0 the MySQL members, set_option and stats; 1.1 appends the
  * descriptor's `reload` and the services' `adopt_fd`; 1.2 appends, in the order they
  * landed, the members marked "version 1.2" below: the services' conn_holds_locks,
- * refuse_connection, detach_fd, conn_client_address, adopt_fd_as and return_connection,
- * and the
- * descriptor's flags (OWN_IDLE_TIMEOUT: core
- * otherwise enforces wait_timeout; SERVES_OUT_OF_PROCESS: core refuses POST /drain;
+ * refuse_connection, detach_fd, conn_client_address, adopt_fd_as, return_connection
+ * (with the descriptor's release_connection and CONNSCHED_NEXT_RELEASE: a live switch
+ * of thread_handling; a backend without release_connection cannot be switched away
+ * from) and conn_read_capped; the descriptor's flags (OWN_IDLE_TIMEOUT: core otherwise
+ * enforces wait_timeout; SERVES_OUT_OF_PROCESS: core refuses POST /drain;
  * WAITS_FOR_OUTPUT: do_command may return CONNSCHED_NEXT_WAIT_OUTPUT instead of
- * blocking on a full socket; THREAD_PER_CONNECTION: max_threads bounds its connections), then the descriptor's release_connection, the services'
- * return_connection and CONNSCHED_NEXT_RELEASE (a live switch of thread_handling: a
- * backend without release_connection cannot be switched away from); and it makes the
- * per-connection slot atomic, readable from post_kill_notification. Core accepts 1.0,
- * 1.1 and 1.2 tables.
+ * blocking on a full socket; THREAD_PER_CONNECTION: max_threads bounds its
+ * connections); and it makes the per-connection slot atomic, readable from
+ * post_kill_notification. Core accepts 1.0, 1.1 and 1.2 tables.
  */
 #ifndef CONNSCHED_SCHEDULER_ABI_H_
 #define CONNSCHED_SCHEDULER_ABI_H_
@@ -320,6 +319,16 @@ typedef struct connsched_services {
    * post_kill_notification takes. Not end_connection: the backend's end_thread is not
    * called. NULL in a 1.1 core (which never returns CONNSCHED_NEXT_RELEASE). */
   void (*return_connection)(connsched_conn* conn);
+
+  /* 1 when the connection's last do_command stopped reading at its per-call bound
+   * (it reads a bounded amount, so that one streaming client cannot hold a thread)
+   * rather than because the socket was empty: input may still be waiting there. A
+   * level-triggered poller (epoll) sees that input by itself; an edge-style one, which
+   * reports arrivals rather than states (an io_uring multishot poll), would not, and
+   * calls do_command again instead of waiting. Called by the thread that ran that
+   * do_command, after it returned and before the connection can be served again; no
+   * lock taken. NULL in a 1.1 core or a 1.2 core before it: ask the socket (poll). */
+  int (*conn_read_capped)(const connsched_conn* conn);
 } connsched_services;
 
 /* True when `svc` offers `member` (a backend built against a newer minor than the

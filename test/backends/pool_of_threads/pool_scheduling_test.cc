@@ -201,13 +201,26 @@ TEST_CASE("the stats tables report what the pool did") {
         std::vector<std::string>{"GROUP_ID", "POSITION", "PRIORITY", "CONNECTION_ID",
                                  "QUEUEING_TIME_MICROSECONDS"});
   CHECK(stats.table("THREAD_POOL_STATS")->columns ==
-        std::vector<std::string>{
-            "GROUP_ID", "THREAD_CREATIONS_TOTAL", "THREAD_CREATIONS_DUE_TO_STALL_TOTAL",
-            "WAKES_TOTAL", "WAKES_DUE_TO_STALL_TOTAL", "THROTTLES_TOTAL", "STALLS_TOTAL",
-            "POLLS_BY_LISTENER_TOTAL", "POLLS_BY_WORKER_TOTAL", "DEQUEUES_BY_LISTENER_TOTAL",
-            "DEQUEUES_BY_WORKER_TOTAL", "QUEUE_AGE_WAKEUPS_TOTAL", "RESERVE_THREAD_CREATIONS_TOTAL",
-            "RESERVE_DEQUEUES_TOTAL", "DEMOTIONS_TOTAL", "DEMOTION_RETIREMENTS_TOTAL",
-            "UNREPORTED_WAITS_TOTAL", "TIMER_POLLS_TOTAL"});
+        std::vector<std::string>{"GROUP_ID",
+                                 "THREAD_CREATIONS_TOTAL",
+                                 "THREAD_CREATIONS_DUE_TO_STALL_TOTAL",
+                                 "WAKES_TOTAL",
+                                 "WAKES_DUE_TO_STALL_TOTAL",
+                                 "THROTTLES_TOTAL",
+                                 "STALLS_TOTAL",
+                                 "POLLS_BY_LISTENER_TOTAL",
+                                 "POLLS_BY_WORKER_TOTAL",
+                                 "DEQUEUES_BY_LISTENER_TOTAL",
+                                 "DEQUEUES_BY_WORKER_TOTAL",
+                                 "QUEUE_AGE_WAKEUPS_TOTAL",
+                                 "RESERVE_THREAD_CREATIONS_TOTAL",
+                                 "RESERVE_DEQUEUES_TOTAL",
+                                 "DEMOTIONS_TOTAL",
+                                 "DEMOTION_RETIREMENTS_TOTAL",
+                                 "UNREPORTED_WAITS_TOTAL",
+                                 "TIMER_POLLS_TOTAL",
+                                 "POLLER_SYSCALLS_TOTAL",
+                                 "REFIRES_TOTAL"});
   CHECK(stats.table("THREAD_POOL_WAITS")->rows.size() == 12);
   CHECK(stats.table("THREAD_POOL_GROUPS")->rows.size() == 2);
   CHECK(waits_for(stats, "SLEEP") == 16);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,10 +20,20 @@
 
 namespace connsched::testing {
 
-/// Test options for pool-of-threads with these backend options (underscore names).
+/// The poller every pool-of-threads test runs with: CONNSCHED_TEST_POLLER (epoll or
+/// io_uring), set by test/backends/pool_of_threads/CMakeLists.txt, which registers each
+/// test once per poller; epoll when unset.
+inline std::string test_poller() {
+  const char* poller = std::getenv("CONNSCHED_TEST_POLLER");
+  return poller != nullptr && *poller != '\0' ? poller : "epoll";
+}
+
+/// Test options for pool-of-threads with these backend options (underscore names), on
+/// the test's poller unless `backend` names one.
 inline ServerOptions pool_options(const std::map<std::string, std::string>& backend = {}) {
   ServerOptions options = test_options("pool-of-threads");
   options.backend_options = backend;
+  options.backend_options.emplace("thread_pool_poller", test_poller());
   return options;
 }
 
