@@ -232,17 +232,22 @@ void ServerCore::hand_over(std::stop_token stop) {
     }
     auto [c, to] = handoff_.front();
     handoff_.pop_front();
-    // Owned by `to` before the lock goes, so the switch never sees it nowhere.
+    // Owned by `to` before the lock goes, so the switch never sees it nowhere: a switch
+    // that ends once the queue is empty, and the next one's scan, both see it as `to`'s.
+    // (Registry lock inside the hand-off lock: nothing takes them the other way round.)
     to->held.fetch_add(1);
-    lock.unlock();
     const std::uint64_t id = c->id;
     registry_.with_connection(id, [&, to = to](Connection& x) { x.owner.store(to); });
+    lock.unlock();
     switch_moved_.fetch_add(1);
     CoreCounters::bump(counters_.connections_moved);
     if (to->table().add_connection(to->state, c) != 0) {
       logger_.log(LogLevel::kWarning, "backend '{}' refused moved connection {}; closing it",
                   to->name, id);
       end_connection(*c);
+    } else {
+      // A next switch that asked `to` for it before `to` knew it got no answer.
+      release_if_switched_away(id, to);
     }
     lock.lock();
   }

@@ -663,9 +663,8 @@ void ServerCore::serve_accepted(UniqueFd fd, std::string client_address,
   Connection* raw = conn.get();
   // Counted as the backend's before it is registered, so a switch that begins now waits
   // for it; handed over below, or released at once if the switch already began.
-  BackendInstance* backend = current_.load();
+  BackendInstance* backend = claim_current();
   conn->owner.store(backend);
-  backend->held.fetch_add(1);
   const auto added = registry_.add(conn, options_.max_connections);
   if (added != ConnectionRegistry::AddResult::kAdded) {
     conn->owner.store(nullptr);
@@ -709,13 +708,32 @@ void ServerCore::serve_accepted(UniqueFd fd, std::string client_address,
     end_connection(*raw);
     return;
   }
-  // A switch that began while this connection was on its way to `backend` did not see
-  // it: ask for it back now (by id: it may have ended already, or moved).
-  if (backend != current_.load()) {
-    registry_.with_connection(id, [&](Connection& c) {
-      if (c.owner.load() == backend) request_release_locked(c);
-    });
+  release_if_switched_away(id, backend);
+}
+
+// The backend new connections go to, counted as holding one more before anyone can see
+// the connection. Loading `current_` and counting are two steps: a switch can commit
+// between them, find the old backend holding none and end it; so the count is taken
+// first and `current_` read again after it (both sequentially consistent, so either the
+// switch sees this count or this thread sees the switch), and taken back on a change.
+BackendInstance* ServerCore::claim_current() {
+  while (true) {
+    BackendInstance* backend = current_.load();
+    backend->held.fetch_add(1);
+    if (current_.load() == backend) return backend;
+    if (backend->held.fetch_sub(1) == 1) handoff_cv_.notify_all();
   }
+}
+
+// A switch that began while connection `id` was on its way into `backend` (accepted, or
+// moved by the last switch) may not have seen it, or asked a backend that did not know
+// it yet: ask for it back now that the backend has it (by id: it may have ended, or
+// moved on; a second request for the same connection is harmless by the ABI).
+void ServerCore::release_if_switched_away(std::uint64_t id, BackendInstance* backend) {
+  if (backend == current_.load()) return;
+  registry_.with_connection(id, [&](Connection& c) {
+    if (c.owner.load() == backend) request_release_locked(c);
+  });
 }
 
 void ServerCore::on_accept_error(int error) {
@@ -803,9 +821,8 @@ Connection* ServerCore::adopt(UniqueFd fd, std::string_view client_address) {
   conn->screen_proxy_signature = false;
   conn->fd = std::move(fd);
   Connection* raw = conn.get();
-  BackendInstance* backend = current_.load();
+  BackendInstance* backend = claim_current();
   conn->owner.store(backend);
-  backend->held.fetch_add(1);
   if (registry_.add(conn, options_.max_connections) != ConnectionRegistry::AddResult::kAdded) {
     conn->owner.store(nullptr);
     backend->held.fetch_sub(1);

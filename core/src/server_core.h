@@ -104,6 +104,8 @@ class ServerCore {
   std::string switch_refusal(const BackendInstance& from, const BackendInstance& to,
                              bool force) const;
   void request_release_locked(Connection& c);
+  BackendInstance* claim_current();
+  void release_if_switched_away(std::uint64_t id, BackendInstance* backend);
   void run_switch(std::stop_token stop, BackendInstance* from, BackendInstance* to,
                   std::uint64_t open);
   void hand_over(std::stop_token stop);

@@ -93,9 +93,10 @@ class UringPoller final : public Poller {
   bool arm(int fd, std::uint64_t id, bool registered, bool) override {
     if (registered) return true;
     std::lock_guard lock(sq_mutex_);
-    registrations_[id] = fd;
+    const std::uint64_t token = next_token_ + 1;
     if (int rc = submit_poll(fd, id); rc < 0) {
       registrations_.erase(id);
+      polls_.erase(token);
       errno = -rc;
       return false;
     }
@@ -104,11 +105,17 @@ class UringPoller final : public Poller {
 
   // Submitted at once: the poll holds a reference to the socket, which core closes
   // right after this (a closed fd does not end an io_uring poll, unlike epoll).
+  // The poll's own entry (polls_) stays until its last completion is reaped: a
+  // connection that comes back to this ring before then gets a poll of a new token, so
+  // that completion, whenever it comes, is known for a stale one and dropped.
   void unregister(int, std::uint64_t id) override {
     std::lock_guard lock(sq_mutex_);
-    registrations_.erase(id);
+    auto it = registrations_.find(id);
+    if (it == registrations_.end()) return;
+    const std::uint64_t token = it->second.token;
+    registrations_.erase(it);
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_poll_remove(sqe, id);
+    io_uring_prep_poll_remove(sqe, token);
     io_uring_sqe_set_data64(sqe, kRemoveData);
     submit();
   }
@@ -157,10 +164,16 @@ class UringPoller final : public Poller {
     count();
     return io_uring_submit(&ring_);
   }
+  // With sq_mutex_ held. Each poll gets a token of its own as its user data (never
+  // the connection id, which a connection keeps when it leaves and comes back), and
+  // becomes its connection's current one.
   int submit_poll(int fd, std::uint64_t id) {
+    const std::uint64_t token = ++next_token_;
+    polls_[token] = id;
+    registrations_[id] = Registration{fd, token};
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_poll_multishot(sqe, fd, kPollMask);
-    io_uring_sqe_set_data64(sqe, id);
+    io_uring_sqe_set_data64(sqe, token);
     return submit();
   }
   void post_wake() {
@@ -190,14 +203,15 @@ class UringPoller final : public Poller {
       }
       if (data == kRemoveData) continue;
       const int res = cqes[i]->res;
+      const bool ended = (cqes[i]->flags & IORING_CQE_F_MORE) == 0;
+      std::uint64_t id = 0;
+      if (!current_poll(data, ended, &id)) continue;  // a removed poll's last words
       // Ended by an overflow (res is its last mask) or cancelled by the kernel (the
       // submitting thread exited, on kernels that cancel then): registered again. Any
       // other error would only repeat; it is reported, and the run that follows meets it.
-      if ((cqes[i]->flags & IORING_CQE_F_MORE) == 0 && (res >= 0 || res == -ECANCELED)) {
-        rearm_ended(data);
-      }
+      if (ended && (res >= 0 || res == -ECANCELED)) rearm_ended(id);
       if (res == -ECANCELED) continue;
-      events[out++] = PollEvent{data, res < 0 ? ~0u : static_cast<std::uint32_t>(res)};
+      events[out++] = PollEvent{id, res < 0 ? ~0u : static_cast<std::uint32_t>(res)};
     }
     io_uring_cq_advance(&ring_, n);
     if (wake_pending_.load()) {
@@ -210,16 +224,37 @@ class UringPoller final : public Poller {
     return out;
   }
 
+  // The connection a completion's token belongs to, if that poll is still the one its
+  // connection is registered with (a removed one's completions, POLL_REMOVE's
+  // -ECANCELED among them, can come after the connection was registered here again).
+  // A poll's last completion forgets its token.
+  bool current_poll(std::uint64_t token, bool ended, std::uint64_t* id) {
+    std::lock_guard lock(sq_mutex_);
+    auto poll = polls_.find(token);
+    if (poll == polls_.end()) return false;
+    *id = poll->second;
+    if (ended) polls_.erase(poll);
+    auto it = registrations_.find(*id);
+    return it != registrations_.end() && it->second.token == token;
+  }
+
   void rearm_ended(std::uint64_t id) {
     std::lock_guard lock(sq_mutex_);
     auto it = registrations_.find(id);
-    if (it != registrations_.end()) submit_poll(it->second, id);
+    if (it != registrations_.end()) submit_poll(it->second.fd, id);
   }
+
+  struct Registration {
+    int fd;
+    std::uint64_t token;  // the current poll's user data
+  };
 
   io_uring ring_{};
   std::mutex sq_mutex_;
   std::mutex cq_mutex_;
-  std::unordered_map<std::uint64_t, int> registrations_;  // id -> fd, under sq_mutex_
+  std::unordered_map<std::uint64_t, Registration> registrations_;  // by id, under sq_mutex_
+  std::unordered_map<std::uint64_t, std::uint64_t> polls_;         // token -> id, until it ended
+  std::uint64_t next_token_ = 0;                                   // under sq_mutex_
   std::atomic<bool> wake_pending_{false};
   std::atomic<std::uint64_t> syscalls_{0};
 };

@@ -9,6 +9,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -136,6 +138,49 @@ TEST_CASE(
   CHECK(stats.connections_moved == 6 * route.size());
   CHECK(stats.connections_accepted == 6);  // nobody reconnected
   CHECK(stats.backend_switch_in_progress == 0);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE(
+    "clients that connect, ask once and leave, over and over, are all answered through twenty "
+    "switches") {
+  // The acceptor picks the backend a new connection goes to while a switch commits: one
+  // that counted itself into the old backend after the switch found it empty would be
+  // added to a backend already ended.
+  RunningServer server(switch_options("one-thread-per-connection"));
+  std::atomic<long> answered{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::string failure;
+  std::vector<std::jthread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      for (long n = 0; !stop.load(); ++n) {
+        TestClient client(server.port());
+        const std::string text = "c" + std::to_string(c) + "-" + std::to_string(n);
+        auto reply = client.request("echo " + text, 15s);
+        if (reply != text) {
+          std::lock_guard lock(mutex);
+          if (failure.empty()) failure = text + ": got " + reply.value_or("nothing");
+          return;
+        }
+        answered.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) {
+    const long before = answered.load();
+    CHECK(RunningServer::eventually([&] { return answered.load() > before + 10; }, 20s));
+    CHECK(switch_to(server, i % 2 == 0 ? "pool-of-threads" : "one-thread-per-connection") == "");
+  }
+  stop.store(true);
+  clients.clear();
+  CHECK(failure == "");
+  CoreStats stats = server.server().core_stats();
+  CHECK(stats.backend_switches == 20);
+  CHECK(stats.backend_switch_in_progress == 0);
+  CHECK(RunningServer::eventually(
+      [&] { return server.server().core_stats().connections_current == 0; }, 10s));
   CHECK(server.stop() == 0);
 }
 

@@ -442,11 +442,13 @@ typedef struct connsched_scheduler {
    * threads block in services->wait_for_input needs nothing (core wakes that wait), and
    * may leave the body empty. May be called more than once for the same connection,
    * and for one the backend is serving now or that it is about to close (a killed
-   * connection still closes through end_connection; a kill wins). Core calls no
-   * add_connection of this backend after the first call, and calls `end` once every
-   * connection it held was returned or ended, from another thread and perhaps at once:
-   * a thread that `end` does not join (the acceptor, in no-threads) must not touch the
-   * backend's state after its last return_connection or end_connection. NULL (every 1.0 and 1.1 backend): the
+   * connection still closes through end_connection; a kill wins). A connection core
+   * accepted just as the switch began may still come through add_connection after the
+   * first call; core then asks for it back at once, with this call. Core calls `end`
+   * once every connection the backend held was returned or ended, from another thread
+   * and perhaps at once: a thread that `end` does not join (the acceptor, in no-threads)
+   * must not touch the backend's state after its last return_connection or
+   * end_connection. NULL (every 1.0 and 1.1 backend): the
    * backend cannot hand connections back, so core refuses to switch away from it with
    * that reason; it still serves as before. */
   void (*release_connection)(void* backend, connsched_conn* conn);
