@@ -11,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+# ccache hashes paths relative to the checkout, so a fresh clone elsewhere (CI's) reuses
+# what an earlier build compiled.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 presets=("$@")
 ((${#presets[@]})) || presets=(release soak asan tsan fuzz)

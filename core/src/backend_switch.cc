@@ -28,17 +28,19 @@ constexpr std::chrono::milliseconds kSwitchPoll{50};
 }
 
 // Resolves and validates a backend, as start-up does. At start-up every backend option
-// given must be the backend's; later the command line's options may be another
-// backend's (the one started with), so only those the new one declares are passed.
-std::unique_ptr<BackendInstance> ServerCore::load_instance(const std::string& target,
-                                                           bool at_startup) {
+// given must be the backend's; later the server's options may be another backend's (the
+// one started with), so only those the new one declares are passed. `backend_options`,
+// when given (a SIGHUP's re-read defaults file), replaces the server's.
+std::unique_ptr<BackendInstance> ServerCore::load_instance(
+    const std::string& target, bool at_startup,
+    const std::map<std::string, std::string>* backend_options) {
   std::string dir = options_.plugin_dir.empty() ? default_plugin_dir() : options_.plugin_dir;
   auto b = std::make_unique<BackendInstance>();
   b->core = this;
   b->scheduler = load_scheduler(target, dir);
   b->name = b->scheduler.table.name;
   std::map<std::string, std::string> given;
-  for (const auto& [name, value] : options_.backend_options) {
+  for (const auto& [name, value] : backend_options ? *backend_options : options_.backend_options) {
     if (at_startup || find_option(b->scheduler.options, name) != nullptr) given[name] = value;
   }
   b->option_values = resolve_backend_options(b->name, b->scheduler.options, given);
@@ -105,8 +107,9 @@ std::string ServerCore::switch_refusal(const BackendInstance& from, const Backen
   return {};
 }
 
-BackendSwitch ServerCore::switch_backend(const std::string& target, bool force,
-                                         std::chrono::milliseconds wait) {
+BackendSwitch ServerCore::switch_backend(
+    const std::string& target, bool force, std::chrono::milliseconds wait,
+    const std::map<std::string, std::string>* backend_options) {
   BackendSwitch out;
   out.to = target;
   auto refuse = [&](int status, std::string why) {
@@ -146,7 +149,7 @@ BackendSwitch ServerCore::switch_backend(const std::string& target, bool force,
   }
   std::unique_ptr<BackendInstance> to;
   try {
-    to = load_instance(target, /*at_startup=*/false);
+    to = load_instance(target, /*at_startup=*/false, backend_options);
   } catch (const std::exception& e) {
     return refuse(422, e.what());
   }
@@ -161,6 +164,8 @@ BackendSwitch ServerCore::switch_backend(const std::string& target, bool force,
     return refuse(422, e.what());
   }
   // Committed: new connections go to `to` from here on; every open one is asked back.
+  // Options given with the switch are the server's from now on (a later switch's too).
+  if (backend_options) options_.backend_options = *backend_options;
   BackendInstance* next = to.get();
   backends_.push_back(std::move(to));
   if (switch_thread_.joinable()) switch_thread_.join();  // the last switch's, already done

@@ -7,7 +7,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -119,6 +121,76 @@ std::map<std::string, std::string> backend_values_from(const DefaultsFile& file,
   return values;
 }
 
+// SIGHUP without a defaults file to read again: the backend's reload (process-pool
+// replaces its workers), or one line saying there is nothing to reload.
+void reload_backend(Server& server, Logger& logger) {
+  if (!server.reload()) {
+    logger.log(LogLevel::kWarning, "SIGHUP ignored (the backend has nothing to reload)");
+  }
+}
+
+// SIGHUP with --defaults-file: the operator edited the file and asks the server to take
+// it, as nginx's reload does. thread_handling is the setting a running server can take:
+// when the file names another backend than the one serving, the server switches to it
+// live (as POST /set does), with the file's options for that backend and the command
+// line's still winning, as at start-up. When it names the serving backend, or none, or
+// the command line gave --thread-handling (which wins over the file), SIGHUP is the
+// backend's reload as without a file. Every other setting takes effect at the next
+// start. A file that no longer reads, a backend that does not load, or an option that
+// backend does not take is logged with its file and line, and changes nothing.
+void reread_defaults_file(Server& server, const CLI::App& app, const std::string& path,
+                          const std::string& server_name, const std::string& dir,
+                          bool thread_handling_given,
+                          const std::map<std::string, std::string>& command_line_flags,
+                          Logger& logger) {
+  DefaultsFile file;
+  try {
+    file = read_defaults_file(path, server_name);
+  } catch (const StartupError& e) {
+    logger.log(LogLevel::kError, "SIGHUP: {}; nothing changed", e.what());
+    return;
+  }
+  const DefaultsEntry* named = nullptr;
+  std::vector<DefaultsEntry> backend_entries;
+  for (const DefaultsEntry& entry : file.entries) {
+    std::string dashed = entry.name;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    if (entry.name == "thread_handling") {
+      named = &entry;
+    } else if (app.get_option_no_throw("--" + dashed) == nullptr) {
+      backend_entries.push_back(entry);
+    }
+  }
+  if (named != nullptr && thread_handling_given) {
+    logger.log(LogLevel::kInfo,
+               "SIGHUP: {}thread_handling is also given on the command line, which wins; "
+               "not switching",
+               file.where(*named));
+    named = nullptr;
+  }
+  if (named == nullptr) return reload_backend(server, logger);
+  std::map<std::string, std::string> values;
+  try {
+    LoadedScheduler chosen;
+    try {
+      chosen = load_scheduler(named->value, dir);
+    } catch (const StartupError& e) {
+      throw StartupError(file.where(*named) + e.what());
+    }
+    if (chosen.path == server.backend_path()) return reload_backend(server, logger);
+    values = backend_values_from(file, backend_entries, app, chosen, dir);
+  } catch (const StartupError& e) {
+    logger.log(LogLevel::kError, "SIGHUP: {}; still serving with thread_handling '{}'", e.what(),
+               server.backend_name());
+    return;
+  }
+  for (const auto& [name, value] : command_line_flags) values[name] = value;  // CLI wins
+  logger.log(LogLevel::kInfo, "SIGHUP: {}thread_handling = {}: switching from '{}'",
+             file.where(*named), named->value, server.backend_name());
+  // Not waited for: the switch logs its refusal, its progress and its end itself.
+  server.switch_backend(named->value, /*force=*/false, std::chrono::milliseconds(0), &values);
+}
+
 // --list-options=json: exit 0 with the listing, or 2 when the backend cannot be loaded
 // (the listing still names core's options and says why).
 int list_options_json(const std::string& name, const CLI::App& app,
@@ -169,6 +241,8 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
     logger.log(LogLevel::kError, "{} (see --help)", e.what());
     return kExitBadStart;
   }
+  // Asked before the file's settings land, which count as given too (SIGHUP needs it).
+  const bool thread_handling_given = app.count("--thread-handling") > 0;
   // The file's settings land before --help and the backend's loading: they may name the
   // backend (thread_handling) and its folder.
   DefaultsFile defaults;
@@ -199,12 +273,16 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
   ::signal(SIGPIPE, SIG_IGN);
 
   std::unique_ptr<Server> server;
+  std::string plugin_dir;
+  std::map<std::string, std::string> command_line_flags;  // the backend's, for SIGHUP
   try {
     // The backend is loaded here first, so that its declarations say which of the
     // leftover flags are bools (a bare --name is on) and which are unknown.
     const std::string dir = options.plugin_dir.empty() ? default_plugin_dir() : options.plugin_dir;
+    plugin_dir = dir;
     const LoadedScheduler chosen = load_scheduler(options.thread_handling, dir);
     BackendFlags flags = backend_flags(app.remaining(), chosen.options);
+    command_line_flags = flags.values;
     if (!flags.unknown.empty()) {
       throw StartupError(unknown_flag_message(flags.unknown.front(), app, chosen, dir));
     }
@@ -257,8 +335,11 @@ int run_server_main(int argc, char** argv, const ServerSpec& spec) {
       int sig = sigtimedwait(&signals, nullptr, &tick);
       if (sig <= 0) continue;
       if (sig == SIGHUP) {
-        if (!server->reload()) {
-          logger.log(LogLevel::kWarning, "SIGHUP ignored (the backend has nothing to reload)");
+        if (defaults_path.empty()) {
+          reload_backend(*server, logger);
+        } else {
+          reread_defaults_file(*server, app, defaults_path, spec.name, plugin_dir,
+                               thread_handling_given, command_line_flags, logger);
         }
         continue;
       }

@@ -31,6 +31,9 @@ std::uint16_t Server::port() const {
 std::string Server::backend_name() const {
   return core_->backend_name();
 }
+std::string Server::backend_path() const {
+  return core_->backend_path();
+}
 std::uint16_t Server::admin_port() const {
   return core_->admin_port();
 }
@@ -59,8 +62,9 @@ bool Server::reload() {
   return core_->reload();
 }
 BackendSwitch Server::switch_backend(const std::string& name_or_path, bool force,
-                                    std::chrono::milliseconds wait) {
-  return core_->switch_backend(name_or_path, force, wait);
+                                     std::chrono::milliseconds wait,
+                                     const std::map<std::string, std::string>* backend_options) {
+  return core_->switch_backend(name_or_path, force, wait, backend_options);
 }
 bool Server::wait_for_switch(std::chrono::milliseconds timeout) {
   return core_->wait_for_switch(timeout);

@@ -41,6 +41,7 @@ class ServerCore {
   std::uint16_t port() const { return port_; }
   std::uint16_t admin_port() const { return admin_ ? admin_->port() : 0; }
   const std::string& backend_name() const { return current_.load()->name; }
+  const std::string& backend_path() const { return current_.load()->scheduler.path; }
   void start();
   int run();
   /// `reason` is what GET /health reports while the shutdown runs.
@@ -61,7 +62,8 @@ class ServerCore {
   }
   // A live switch of thread_handling (backend_switch.cc).
   BackendSwitch switch_backend(const std::string& name_or_path, bool force,
-                               std::chrono::milliseconds wait);
+                               std::chrono::milliseconds wait,
+                               const std::map<std::string, std::string>* backend_options = nullptr);
   bool wait_for_switch(std::chrono::milliseconds timeout);
   void return_connection(Connection& conn);
   BackendStats backend_stats() const;
@@ -99,7 +101,9 @@ class ServerCore {
   void on_handed_over(pid_t pid);
   void start_backend();
   // backend_switch.cc
-  std::unique_ptr<BackendInstance> load_instance(const std::string& name_or_path, bool at_startup);
+  std::unique_ptr<BackendInstance> load_instance(
+      const std::string& name_or_path, bool at_startup,
+      const std::map<std::string, std::string>* backend_options = nullptr);
   void init_instance(BackendInstance& b);
   std::string switch_refusal(const BackendInstance& from, const BackendInstance& to,
                              bool force) const;

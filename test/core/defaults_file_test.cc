@@ -6,6 +6,7 @@
 // key, a key outside any section, a missing or unreadable file) one line naming the
 // file, the line and why, with exit status 2.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -212,4 +213,112 @@ TEST_CASE("a defaults file that is missing, a folder or unreadable: one line, ex
   } else {
     CHECK(refusal_of(secret) == "--defaults-file: " + secret + ": Permission denied");
   }
+}
+
+namespace {
+
+// Waits until the server's log holds `text` (the signal thread logs after the fact).
+bool logged(ServerProcess& server, const std::string& text) {
+  return RunningServer::eventually([&] { return server.output().find(text) != std::string::npos; },
+                                   10s);
+}
+
+// Every client's echo of a fresh line comes back: none was dropped or left unserved.
+void each_echoes(std::vector<TestClient>& clients, const std::string& round) {
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    const std::string line = fmt::format("{} {}", round, i);
+    CHECK(clients[i].request(line) == line);
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "SIGHUP takes a defaults file's new thread_handling live, with the file's options for it, "
+    "and every open connection stays served") {
+  TempDir dir;
+  const std::string file =
+      write_file(dir, "live.cnf", "[echo_server]\nthread_handling = one-thread-per-connection\n");
+  ServerProcess server(echo_server(), {"--plugin-dir=" + plugin_dir(), "--port=0", "--admin-port=0",
+                                       "--defaults-file=" + file});
+  auto port = server.wait_listening();
+  REQUIRE(port);
+  std::vector<TestClient> clients;
+  for (int i = 0; i < 3; ++i) clients.emplace_back(*port);
+  each_echoes(clients, "before");
+  CHECK(logged(server, "with thread handling 'one-thread-per-connection'"));
+
+  write_file(dir, "live.cnf",
+             "[echo_server]\nthread_handling = pool-of-threads\nthread_pool_size = 3\n");
+  server.signal(SIGHUP);
+  CHECK(logged(server, "SIGHUP: " + file +
+                           ":2: thread_handling = pool-of-threads: switching from "
+                           "'one-thread-per-connection'"));
+  CHECK(logged(server, "switched from 'one-thread-per-connection' to 'pool-of-threads': 3 of 3"));
+  each_echoes(clients, "after");
+  TestClient late(*port);
+  CHECK(late.request("late") == "late");
+
+  // The file's options reached the new backend: three groups.
+  const std::string marker = "admin port listening on 127.0.0.1:";
+  const std::string out = server.output();
+  REQUIRE(out.find(marker) != std::string::npos);
+  const auto admin_port =
+      static_cast<std::uint16_t>(std::stoi(out.substr(out.find(marker) + marker.size())));
+  const std::string stats = admin_stats(admin_port);
+  CHECK(stats.find("\"threadpool_groups\": 3") != std::string::npos);
+
+  SUBCASE("a file that names a backend that does not load changes nothing") {
+    write_file(dir, "live.cnf", "[echo_server]\nthread_handling = no-such-backend\n");
+    server.signal(SIGHUP);
+    CHECK(logged(server, "SIGHUP: " + file + ":2: "));
+    CHECK(logged(server, "still serving with thread_handling 'pool-of-threads'"));
+  }
+  SUBCASE("an option the named backend does not take is refused with its line") {
+    write_file(dir, "live.cnf",
+               "[echo_server]\nthread_handling = one-thread-per-connection\n"
+               "thread_pool_size = 2\n");
+    server.signal(SIGHUP);
+    CHECK(logged(server, "SIGHUP: " + file +
+                             ":3: backend 'one-thread-per-connection' does not take "
+                             "--thread-pool-size"));
+    CHECK(logged(server, "still serving with thread_handling 'pool-of-threads'"));
+  }
+  SUBCASE("a file that no longer reads changes nothing") {
+    std::filesystem::remove(file);
+    server.signal(SIGHUP);
+    CHECK(logged(server, "SIGHUP: --defaults-file: " + file +
+                             ": No such file or directory; nothing changed"));
+  }
+  SUBCASE("a file naming the backend that serves makes SIGHUP the backend's reload") {
+    write_file(dir, "live.cnf", "[echo_server]\nthread_handling = pool-of-threads\n");
+    server.signal(SIGHUP);
+    CHECK(logged(server, "SIGHUP ignored (the backend has nothing to reload)"));
+  }
+  each_echoes(clients, "still");
+  CHECK(server.output().find("switched from 'pool-of-threads'") == std::string::npos);
+  server.signal(SIGTERM);
+  CHECK(server.wait_exit() == 0);
+}
+
+TEST_CASE("SIGHUP leaves thread_handling alone when the command line gives it, as at start-up") {
+  TempDir dir;
+  const std::string file =
+      write_file(dir, "pinned.cnf", "[echo_server]\nthread_handling = one-thread-per-connection\n");
+  ServerProcess server(echo_server(),
+                       {"--plugin-dir=" + plugin_dir(), "--port=0", "--defaults-file=" + file,
+                        "--thread-handling=pool-of-threads"});
+  auto port = server.wait_listening();
+  REQUIRE(port);
+  TestClient client(*port);
+  CHECK(client.request("one") == "one");
+  server.signal(SIGHUP);
+  CHECK(logged(server, "SIGHUP: " + file +
+                           ":2: thread_handling is also given on the command line, which wins; "
+                           "not switching"));
+  CHECK(logged(server, "SIGHUP ignored (the backend has nothing to reload)"));
+  CHECK(client.request("two") == "two");
+  CHECK(server.output().find("switching from") == std::string::npos);
+  server.signal(SIGTERM);
+  CHECK(server.wait_exit() == 0);
 }

@@ -185,6 +185,8 @@ class Server {
   std::uint16_t port() const;
   /// The loaded backend's name.
   std::string backend_name() const;
+  /// The path of the loaded backend's shared object.
+  std::string backend_path() const;
   /// The admin port's bound port, 0 when there is no admin port.
   std::uint16_t admin_port() const;
 
@@ -217,8 +219,11 @@ class Server {
   /// then ended. Refused (422) when the old backend cannot hand connections back (no
   /// release_connection: ABI 1.0/1.1), or the new one cannot hold the open connections
   /// (its max_threads) unless `force`. Waits up to `wait` for the move to finish.
+  /// `backend_options` (name -> value), when given, are the new backend's options and the
+  /// server's from then on; otherwise those of the server's that it declares.
   BackendSwitch switch_backend(const std::string& name_or_path, bool force = false,
-                               std::chrono::milliseconds wait = std::chrono::milliseconds(200));
+                               std::chrono::milliseconds wait = std::chrono::milliseconds(200),
+                               const std::map<std::string, std::string>* backend_options = nullptr);
   /// True once no switch is moving connections, waiting up to `timeout`.
   bool wait_for_switch(std::chrono::milliseconds timeout);
 
