@@ -91,14 +91,15 @@ class SharedQueue {
   void post_kill_notification(connsched_conn*) { kills_.fetch_add(1); }
 
   // Switchable (ABI 1.2). Under core's registry lock: the connection is marked, and an
-  // armed (idle) one is re-armed for writability too, which an idle socket has at once,
-  // so the reactor queues it and a worker's do_command hands it back
-  // (CONNSCHED_NEXT_RELEASE). One being queued or served is left alone: its worker
-  // sees the mark when it re-arms.
+  // armed (idle) one is queued at once, as the reactor would queue it, so a worker's
+  // do_command hands it back (CONNSCHED_NEXT_RELEASE) whatever its socket does: an idle
+  // client may send nothing for hours. Its armed poll may still fire; the reactor then
+  // finds it busy and drops the event. One being queued or served is left alone: its
+  // worker sees the mark when the request ends.
   void release_connection(connsched_conn* conn) {
     std::lock_guard lock(state_mutex_);
     wanted_.insert(conn);
-    if (live_.count(conn) != 0 && busy_set_.count(conn) == 0) arm(conn, EPOLL_CTL_MOD, true);
+    if (live_.count(conn) != 0 && busy_set_.insert(conn).second) queue_.push(conn);
   }
 
   // The numbers that show the model's limits: `busy` equal to `workers` with a growing
@@ -117,10 +118,9 @@ class SharedQueue {
  private:
   // Arms the connection for exactly one readiness event (EPOLLONESHOT), so the reactor
   // queues it once and no second worker can get it while the first one serves it.
-  // `now`: also for writability, so that an idle connection reports at once.
-  bool arm(connsched_conn* conn, int op, bool now = false) {
+  bool arm(connsched_conn* conn, int op) {
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT | (now ? EPOLLOUT : 0u);
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
     ev.data.ptr = conn;
     return ::epoll_ctl(epoll_.get(), op, svc_->conn_fd(conn), &ev) == 0;
   }
@@ -158,11 +158,14 @@ class SharedQueue {
       busy_.fetch_sub(1);
       {
         std::lock_guard lock(state_mutex_);
-        busy_set_.erase(conn);
-        if (next == CONNSCHED_NEXT_WAIT_INPUT &&
-            arm(conn, EPOLL_CTL_MOD, /*now=*/wanted_.count(conn) != 0)) {
+        // Asked back while do_command ran, after it had looked: served once more at once,
+        // and that do_command hands it back.
+        if (next == CONNSCHED_NEXT_WAIT_INPUT && wanted_.count(conn) != 0) {
+          queue_.push(conn);
           continue;
         }
+        busy_set_.erase(conn);
+        if (next == CONNSCHED_NEXT_WAIT_INPUT && arm(conn, EPOLL_CTL_MOD)) continue;
         wanted_.erase(conn);
         live_.erase(conn);
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, svc_->conn_fd(conn), nullptr);
