@@ -188,8 +188,15 @@ BackendSwitch ServerCore::switch_backend(
               "thread_handling: switching from '{}' to '{}' ({}): moving {} "
               "connection(s) at their request boundaries",
               from->name, next->name, next->scheduler.path, open);
-  for (auto& t : handover_threads_) t.request_stop();  // the last switch's: done
-  handover_threads_.emplace_back([this](std::stop_token stop) { hand_over(stop); });
+  // The last switches' hand-over threads are told to stop; those that have returned are
+  // joined now, so that a hundred switches do not leave a hundred threads' stacks.
+  for (auto& h : handover_threads_) h.thread.request_stop();
+  std::erase_if(handover_threads_, [](const HandOverThread& h) { return h.done->load(); });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  handover_threads_.push_back({done, std::jthread([this, done](std::stop_token stop) {
+                                 hand_over(stop);
+                                 done->store(true);
+                               })});
   switch_thread_ = std::jthread(
       [this, from, next, open](std::stop_token stop) { run_switch(stop, from, next, open); });
   lock.unlock();
@@ -334,16 +341,16 @@ void ServerCore::finish_switch() {
     std::lock_guard lock(switch_mutex_);
     thread = std::move(switch_thread_);
   }
-  std::vector<std::jthread> handing;
+  std::vector<HandOverThread> handing;
   {
     std::lock_guard lock(switch_mutex_);
     handing.swap(handover_threads_);
   }
   if (thread.joinable()) thread.request_stop();
-  for (auto& t : handing) t.request_stop();
+  for (auto& h : handing) h.thread.request_stop();
   handoff_cv_.notify_all();
   if (thread.joinable()) thread.join();
-  for (auto& t : handing) t.join();
+  for (auto& h : handing) h.thread.join();
   std::deque<std::pair<Connection*, BackendInstance*>> left;
   {
     std::lock_guard lock(handoff_mutex_);

@@ -178,9 +178,14 @@ class ServerCore {
   // Returned, not yet given to the new backend (and which one: the switch's target).
   std::deque<std::pair<Connection*, BackendInstance*>> handoff_;
   std::jthread switch_thread_;  // waits for the old backend to hold none, then ends it
-  // Each switch's hand-over thread calls the new backend's add_connection. Not joined
-  // before shutdown: one may be serving inside no-threads' add_connection.
-  std::vector<std::jthread> handover_threads_;  // under switch_mutex_
+  // Each switch's hand-over thread calls the new backend's add_connection. Joined once
+  // it has returned (`done`), at a later switch, or at shutdown: one may be serving
+  // inside no-threads' add_connection for as long as its client stays.
+  struct HandOverThread {
+    std::shared_ptr<std::atomic<bool>> done;
+    std::jthread thread;
+  };
+  std::vector<HandOverThread> handover_threads_;  // under switch_mutex_
 
   UniqueFd listen_fd_;
   std::uint16_t port_ = 0;
