@@ -193,8 +193,15 @@ BackendSwitch ServerCore::switch_backend(const std::string& target, bool force,
               "thread_handling: switching from '{}' to '{}' ({}): moving {} "
               "connection(s) at their request boundaries",
               from->name, next->name, next->scheduler.path, open);
-  for (auto& t : handover_threads_) t.request_stop();  // the last switch's: done
-  handover_threads_.emplace_back([this](std::stop_token stop) { hand_over(stop); });
+  for (auto& t : handover_threads_) t->thread.request_stop();  // the last switch's: done
+  // Those that have left are joined now (at once: they only have to exit).
+  std::erase_if(handover_threads_, [](const auto& t) { return t->done.load(); });
+  auto handing = std::make_unique<HandOverThread>();
+  handing->thread = std::jthread([this, h = handing.get()](std::stop_token stop) {
+    hand_over(stop);
+    h->done.store(true);
+  });
+  handover_threads_.push_back(std::move(handing));
   switch_thread_ = std::jthread(
       [this, from, next, open](std::stop_token stop) { run_switch(stop, from, next, open); });
   lock.unlock();
@@ -364,17 +371,17 @@ void ServerCore::finish_switch() {
     std::lock_guard lock(switch_mutex_);
     thread = std::move(switch_thread_);
   }
-  std::vector<std::jthread> handing;
+  std::vector<std::unique_ptr<HandOverThread>> handing;
   {
     std::lock_guard lock(switch_mutex_);
     handing.swap(handover_threads_);
   }
   if (thread.joinable()) thread.request_stop();
-  for (auto& t : handing) t.request_stop();
+  for (auto& t : handing) t->thread.request_stop();
   handoff_cv_.notify_all();
   switch_done_cv_.notify_all();
   if (thread.joinable()) thread.join();
-  for (auto& t : handing) t.join();
+  for (auto& t : handing) t->thread.join();
   std::deque<std::pair<Connection*, BackendInstance*>> left;
   {
     std::lock_guard lock(handoff_mutex_);

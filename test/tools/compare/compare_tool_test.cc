@@ -425,5 +425,5 @@ TEST_CASE(
        pos = script.find("# switch", pos + 1))
     ++markers;
   CHECK(markers == 4);
-  CHECK(script.find("set arrow from") < script.find("plot "));
+  CHECK(script.find("set arrow from") < script.find("\nplot "));
 }
