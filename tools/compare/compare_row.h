@@ -110,6 +110,7 @@ struct CompareRow {
   std::vector<SwitchEvent> switches;
   ServerSnapshot idle_server, loaded_server, after_switches, after_close;
   double steady_p99_us = 0, switch_p99_us = 0;
+  double around_switch_p99_us = 0;  ///< over the switches and the 200 ms after each
   std::uint64_t mismatched_replies = 0;
 
   /// The server's CPU time per request (connection, for churn), in microseconds: what a

@@ -236,6 +236,7 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
       const auto p99 = switch_window_p99(intervals, result.timeline_interval, row.switches);
       row.steady_p99_us = p99.steady_ns / 1e3;
       row.switch_p99_us = p99.inside_ns / 1e3;
+      row.around_switch_p99_us = p99.around_ns / 1e3;
     }
   }
   if (switcher) {

@@ -47,16 +47,17 @@ std::string format_switch_report(const CompareRow& row) {
   const auto times = switch_times_of(row);
   std::string out = fmt::format(
       "  {}: {} switch(es), {} done; took median {:.0f} ms, p90 {:.0f}, max {:.0f}\n"
-      "  p99 steady {:.3f} ms, inside switch windows {:.3f} ms ({:.2f}x); failed requests {} "
+      "  p99 steady {:.3f} ms, inside switch windows {:.3f} ms ({:.2f}x), with the 200 ms after "
+      "each {:.3f} ms; failed requests {} "
       "(mismatched replies {}, dropped connections {}, unanswered {})\n"
       "  server idle: {}; loaded, before the first switch: {}; after the last: {}; load "
       "closed: {}\n",
       row.backend, row.switches.size(), times.done, times.median_ms, times.p90_ms, times.max_ms,
       row.steady_p99_us / 1e3, row.switch_p99_us / 1e3,
-      row.steady_p99_us > 0 ? row.switch_p99_us / row.steady_p99_us : 0, row.errors,
-      row.mismatched_replies, row.dropped, row.unanswered, snapshot_text(row.idle_server),
-      snapshot_text(row.loaded_server), snapshot_text(row.after_switches),
-      snapshot_text(row.after_close));
+      row.steady_p99_us > 0 ? row.switch_p99_us / row.steady_p99_us : 0,
+      row.around_switch_p99_us / 1e3, row.errors, row.mismatched_replies, row.dropped,
+      row.unanswered, snapshot_text(row.idle_server), snapshot_text(row.loaded_server),
+      snapshot_text(row.after_switches), snapshot_text(row.after_close));
   out += "     at s  to                           status  took ms  moved/open  before -> after\n";
   for (const auto& s : row.switches) {
     out += fmt::format("  {:>7.3f}  {:<28} {:>6}  {:>7}  {:>5}/{:<5} {} -> {}{}\n", s.at_s, s.to,

@@ -49,22 +49,27 @@ std::vector<double> switch_times(std::chrono::milliseconds duration,
 
 WindowP99 switch_window_p99(const std::vector<connsched::LogHistogram>& intervals,
                             std::chrono::milliseconds interval,
-                            const std::vector<SwitchEvent>& switches) {
+                            const std::vector<SwitchEvent>& switches,
+                            std::chrono::milliseconds aftermath) {
   // An interval is inside a switch when it overlaps [asked, asked + took]; a switch not
-  // followed to its end counts its interval only.
+  // followed to its end counts its interval only. `around` stretches that by aftermath.
   const double step = static_cast<double>(interval.count()) / 1e3;
-  connsched::LogHistogram steady, inside;
+  const double after = static_cast<double>(aftermath.count()) / 1e3;
+  connsched::LogHistogram steady, inside, around;
   for (std::size_t i = 0; i < intervals.size(); ++i) {
     const double from = static_cast<double>(i) * step, to = from + step;
-    bool overlaps = false;
+    bool overlaps = false, near = false;
     for (const auto& s : switches) {
       const double end = s.at_s + std::max(s.took_ms, 0.0) / 1e3;
       if (s.at_s < to && end >= from) overlaps = true;
+      if (s.at_s < to && end + after >= from) near = true;
     }
     (overlaps ? inside : steady).merge(intervals[i]);
+    if (near) around.merge(intervals[i]);
   }
   return {.steady_ns = static_cast<double>(steady.percentile(99)),
-          .inside_ns = static_cast<double>(inside.percentile(99))};
+          .inside_ns = static_cast<double>(inside.percentile(99)),
+          .around_ns = static_cast<double>(around.percentile(99))};
 }
 
 SwitchDriver::SwitchDriver(pid_t pid, std::uint16_t admin_port, std::vector<std::string> targets,

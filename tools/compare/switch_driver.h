@@ -29,14 +29,18 @@ std::vector<double> switch_times(std::chrono::milliseconds duration,
                                  std::chrono::milliseconds every);
 
 /// The first class's p99 (ns, corrected) over the timeline intervals that a switch
-/// overlapped (`inside`) and over the rest (`steady`). Pure, for tests.
+/// overlapped (`inside`) and over the rest (`steady`), and over those that overlapped a
+/// switch or the `aftermath` after it (`around`: what the new backend's catch-up costs).
+/// Pure, for tests.
 struct WindowP99 {
   double steady_ns = 0;
   double inside_ns = 0;
+  double around_ns = 0;
 };
 WindowP99 switch_window_p99(const std::vector<connsched::LogHistogram>& intervals,
                             std::chrono::milliseconds interval,
-                            const std::vector<SwitchEvent>& switches);
+                            const std::vector<SwitchEvent>& switches,
+                            std::chrono::milliseconds aftermath = std::chrono::milliseconds(200));
 
 class SwitchDriver {
  public:

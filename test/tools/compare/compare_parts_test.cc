@@ -288,6 +288,12 @@ TEST_CASE("the p99 inside switch windows is over the intervals a switch overlapp
   const auto p99 = switch_window_p99(intervals, std::chrono::milliseconds(100), {s});
   CHECK(p99.steady_ns == doctest::Approx(1e6).epsilon(0.05));
   CHECK(p99.inside_ns == doctest::Approx(50e6).epsilon(0.05));
+  // With 200 ms after the switch, the last interval (0.3 s, 70 ms after its end) is near
+  // it too: 3 of 4 intervals, their p99 the 50 ms ones'.
+  CHECK(p99.around_ns == doctest::Approx(50e6).epsilon(0.05));
+  const auto tight = switch_window_p99(intervals, std::chrono::milliseconds(100), {s},
+                                       std::chrono::milliseconds(0));
+  CHECK(tight.around_ns == doctest::Approx(tight.inside_ns));
   // No switch: every interval is steady, and nothing is inside.
   const auto none = switch_window_p99(intervals, std::chrono::milliseconds(100), {});
   CHECK(none.inside_ns == 0);
