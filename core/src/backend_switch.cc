@@ -25,7 +25,14 @@ namespace connsched {
 
 namespace {
 constexpr std::chrono::milliseconds kSwitchPoll{50};
+
+// The steady clock in microseconds: a switch's breakdown is finer than monotonic_ms.
+std::int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
+}  // namespace
 
 // Resolves and validates a backend, as start-up does. At start-up every backend option
 // given must be the backend's; later the server's options may be another backend's (the
@@ -172,6 +179,9 @@ BackendSwitch ServerCore::switch_backend(
   switch_from_ = from->name;
   switch_to_ = next->name;
   switch_started_ms_ = monotonic_ms();
+  switch_started_us_.store(steady_us());
+  switch_last_return_us_.store(0);
+  switch_adding_us_.store(0);
   switch_moved_.store(0);
   switching_.store(true);
   current_.store(next);
@@ -188,15 +198,15 @@ BackendSwitch ServerCore::switch_backend(
               "thread_handling: switching from '{}' to '{}' ({}): moving {} "
               "connection(s) at their request boundaries",
               from->name, next->name, next->scheduler.path, open);
-  // The last switches' hand-over threads are told to stop; those that have returned are
-  // joined now, so that a hundred switches do not leave a hundred threads' stacks.
-  for (auto& h : handover_threads_) h.thread.request_stop();
-  std::erase_if(handover_threads_, [](const HandOverThread& h) { return h.done->load(); });
-  auto done = std::make_shared<std::atomic<bool>>(false);
-  handover_threads_.push_back({done, std::jthread([this, done](std::stop_token stop) {
-                                 hand_over(stop);
-                                 done->store(true);
-                               })});
+  for (auto& t : handover_threads_) t->thread.request_stop();  // the last switch's: done
+  // Those that have left are joined now (at once: they only have to exit).
+  std::erase_if(handover_threads_, [](const auto& t) { return t->done.load(); });
+  auto handing = std::make_unique<HandOverThread>();
+  handing->thread = std::jthread([this, h = handing.get()](std::stop_token stop) {
+    hand_over(stop);
+    h->done.store(true);
+  });
+  handover_threads_.push_back(std::move(handing));
   switch_thread_ = std::jthread(
       [this, from, next, open](std::stop_token stop) { run_switch(stop, from, next, open); });
   lock.unlock();
@@ -226,9 +236,16 @@ void ServerCore::return_connection(Connection& conn) {
   {
     std::lock_guard lock(handoff_mutex_);
     handoff_.emplace_back(&conn, to);
-    if (from != nullptr) from->held.fetch_sub(1);
+    if (from != nullptr && from->held.fetch_sub(1) == 1) switch_done_cv_.notify_all();
+    switch_last_return_us_.store(since_switch_us());
   }
   handoff_cv_.notify_all();
+}
+
+// Microseconds since the running switch began (for its log line's breakdown); no lock,
+// as backend threads returning connections ask.
+std::int64_t ServerCore::since_switch_us() const {
+  return steady_us() - switch_started_us_.load();
 }
 
 // A switch's hand-over thread: gives each returned connection to the new backend. Its
@@ -247,13 +264,21 @@ void ServerCore::hand_over(std::stop_token stop) {
     // Owned by `to` before the lock goes, so the switch never sees it nowhere: a switch
     // that ends once the queue is empty, and the next one's scan, both see it as `to`'s.
     // (Registry lock inside the hand-off lock: nothing takes them the other way round.)
+    // Counted as moved before, too, so a switch that ends now counts it.
     to->held.fetch_add(1);
     const std::uint64_t id = c->id;
     registry_.with_connection(id, [&, to = to](Connection& x) { x.owner.store(to); });
-    lock.unlock();
     switch_moved_.fetch_add(1);
     CoreCounters::bump(counters_.connections_moved);
-    if (to->table().add_connection(to->state, c) != 0) {
+    // The last one out: the switch's thread may be waiting for the queue to empty.
+    if (handoff_.empty()) switch_done_cv_.notify_all();
+    lock.unlock();
+    const auto adding = std::chrono::steady_clock::now();
+    const int refused = to->table().add_connection(to->state, c);
+    switch_adding_us_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now() - adding)
+                                    .count());
+    if (refused != 0) {
       logger_.log(LogLevel::kWarning, "backend '{}' refused moved connection {}; closing it",
                   to->name, id);
       end_connection(*c);
@@ -273,11 +298,21 @@ void ServerCore::run_switch(std::stop_token stop, BackendInstance* from, Backend
   {
     std::unique_lock lock(handoff_mutex_);
     while (!(from->held.load() == 0 && handoff_.empty()) && !stop.stop_requested()) {
-      handoff_cv_.wait_for(lock, kSwitchPoll);
+      switch_done_cv_.wait_for(lock, kSwitchPoll);
     }
   }
   const bool complete = from->held.load() == 0;
+  // The switch took until its last connection was moved; ending the old backend (which
+  // joins its threads) comes after, and is logged apart.
+  std::int64_t started = 0;
+  {
+    std::lock_guard guard(switch_mutex_);
+    started = switch_started_ms_;
+  }
+  const std::int64_t took = monotonic_ms() - started;
+  const std::int64_t moved_us = since_switch_us();
   if (complete) {
+    last_switch_ms_.store(static_cast<std::uint64_t>(took));
     std::unique_lock lifetime(backend_lifetime_);
     if (!from->ended) {
       from->table().end(from->state);
@@ -285,19 +320,19 @@ void ServerCore::run_switch(std::stop_token stop, BackendInstance* from, Backend
       from->state = nullptr;
     }
   }
-  std::int64_t started = 0;
-  {
-    std::lock_guard guard(switch_mutex_);
-    started = switch_started_ms_;
-  }
-  const std::int64_t took = monotonic_ms() - started;
   if (complete) {
-    last_switch_ms_.store(static_cast<std::uint64_t>(took));
     CoreCounters::bump(counters_.backend_switches);
+    const std::uint64_t moved = switch_moved_.load();
     logger_.log(LogLevel::kInfo,
                 "thread_handling: switched from '{}' to '{}': {} of {} connection(s) moved in {} "
-                "ms (the others ended meanwhile); '{}' ended",
-                from->name, to->name, switch_moved_.load(), open, took, from->name);
+                "ms (the others ended meanwhile; the last returned by '{}' at {:.1f} ms, "
+                "add_connection {:.1f} us each on average); '{}' ended in {:.1f} ms more",
+                from->name, to->name, moved, open, took, from->name,
+                static_cast<double>(switch_last_return_us_.load()) / 1e3,
+                moved > 0
+                    ? static_cast<double>(switch_adding_us_.load()) / static_cast<double>(moved)
+                    : 0.0,
+                from->name, static_cast<double>(since_switch_us() - moved_us) / 1e3);
   } else {
     logger_.log(LogLevel::kWarning,
                 "thread_handling: switch from '{}' to '{}' stopped by the shutdown after {} ms "
@@ -341,16 +376,17 @@ void ServerCore::finish_switch() {
     std::lock_guard lock(switch_mutex_);
     thread = std::move(switch_thread_);
   }
-  std::vector<HandOverThread> handing;
+  std::vector<std::unique_ptr<HandOverThread>> handing;
   {
     std::lock_guard lock(switch_mutex_);
     handing.swap(handover_threads_);
   }
   if (thread.joinable()) thread.request_stop();
-  for (auto& h : handing) h.thread.request_stop();
+  for (auto& t : handing) t->thread.request_stop();
   handoff_cv_.notify_all();
+  switch_done_cv_.notify_all();
   if (thread.joinable()) thread.join();
-  for (auto& h : handing) h.thread.join();
+  for (auto& t : handing) t->thread.join();
   std::deque<std::pair<Connection*, BackendInstance*>> left;
   {
     std::lock_guard lock(handoff_mutex_);

@@ -669,7 +669,7 @@ void ServerCore::serve_accepted(UniqueFd fd, std::string client_address,
   if (added != ConnectionRegistry::AddResult::kAdded) {
     conn->owner.store(nullptr);
     backend->held.fetch_sub(1);
-    if (backend->held.load() == 0) handoff_cv_.notify_all();
+    if (backend->held.load() == 0) switch_done_cv_.notify_all();
   }
   switch (added) {
     case ConnectionRegistry::AddResult::kAdded:
@@ -721,7 +721,7 @@ BackendInstance* ServerCore::claim_current() {
     BackendInstance* backend = current_.load();
     backend->held.fetch_add(1);
     if (current_.load() == backend) return backend;
-    if (backend->held.fetch_sub(1) == 1) handoff_cv_.notify_all();
+    if (backend->held.fetch_sub(1) == 1) switch_done_cv_.notify_all();
   }
 }
 
@@ -891,7 +891,7 @@ void ServerCore::end_connection(Connection& conn) {
   pool_.release(std::move(owned));
   if (b != nullptr && b->held.fetch_sub(1) == 1 && switching_.load()) {
     std::lock_guard lock(handoff_mutex_);  // the switch thread waits for the count to reach 0
-    handoff_cv_.notify_all();
+    switch_done_cv_.notify_all();
   }
 }
 

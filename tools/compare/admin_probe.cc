@@ -46,9 +46,9 @@ std::optional<std::uint64_t> json_counter(std::string_view json, std::string_vie
   return value;
 }
 
-std::optional<std::uint64_t> read_admin_counter(std::uint16_t admin_port, std::string_view name,
-                                                std::chrono::milliseconds timeout,
-                                                std::string& error) {
+std::optional<AdminReply> admin_request(std::uint16_t admin_port, std::string_view method,
+                                        std::string_view target, std::chrono::milliseconds timeout,
+                                        std::string& error) {
   // The admin port answers with "Connection: close": read until EOF, bounded by poll.
   const auto deadline = Clock::now() + timeout;
   connsched::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -60,11 +60,12 @@ std::optional<std::uint64_t> read_admin_counter(std::uint16_t admin_port, std::s
     error = fmt::format("cannot connect to the admin port {}", admin_port);
     return std::nullopt;
   }
-  static constexpr std::string_view kRequest =
-      "GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  if (::send(fd.get(), kRequest.data(), kRequest.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(kRequest.size())) {
-    error = "cannot send the /stats request";
+  const std::string request = fmt::format(
+      "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method,
+      target);
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    error = fmt::format("cannot send {} {}", method, target);
     return std::nullopt;
   }
   std::string reply;
@@ -72,23 +73,42 @@ std::optional<std::uint64_t> read_admin_counter(std::uint16_t admin_port, std::s
   while (true) {
     pollfd p{.fd = fd.get(), .events = POLLIN, .revents = 0};
     if (::poll(&p, 1, ms_left(deadline)) <= 0) {
-      error = "the admin port did not answer /stats in time";
+      error = fmt::format("the admin port did not answer {} {} in time", method, target);
       return std::nullopt;
     }
     const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      error = "reading /stats failed";
+      error = fmt::format("reading the answer to {} {} failed", method, target);
       return std::nullopt;
     }
     if (n == 0) break;
     reply.append(buffer, static_cast<std::size_t>(n));
   }
-  if (!reply.starts_with("HTTP/1.1 200")) {
-    error = fmt::format("/stats answered: {}", reply.substr(0, reply.find('\r')));
+  AdminReply out;
+  if (reply.starts_with("HTTP/1.") && reply.size() >= 12) {
+    std::from_chars(reply.data() + 9, reply.data() + 12, out.status);
+  }
+  if (out.status == 0) {
+    error = fmt::format("{} {} answered: {}", method, target, reply.substr(0, reply.find('\r')));
     return std::nullopt;
   }
-  if (auto value = json_counter(reply, name)) return value;
+  const auto body = reply.find("\r\n\r\n");
+  if (body != std::string::npos) out.body = reply.substr(body + 4);
+  return out;
+}
+
+std::optional<std::uint64_t> read_admin_counter(std::uint16_t admin_port, std::string_view name,
+                                                std::chrono::milliseconds timeout,
+                                                std::string& error) {
+  // The whole /stats answer, then the one counter in it.
+  auto reply = admin_request(admin_port, "GET", "/stats", timeout, error);
+  if (!reply) return std::nullopt;
+  if (reply->status != 200) {
+    error = fmt::format("/stats answered {}: {}", reply->status, reply->body.substr(0, 200));
+    return std::nullopt;
+  }
+  if (auto value = json_counter(reply->body, name)) return value;
   error = fmt::format("/stats has no counter {}", name);
   return std::nullopt;
 }

@@ -22,6 +22,19 @@ std::optional<std::uint64_t> read_admin_counter(std::uint16_t admin_port, std::s
                                                 std::chrono::milliseconds timeout,
                                                 std::string& error);
 
+/// An admin port's answer: the HTTP status and the body.
+struct AdminReply {
+  int status = 0;
+  std::string body;
+};
+
+/// Sends `method` `target` ("POST", "/set?thread_handling=pool-of-threads") to the admin
+/// port on loopback `admin_port` and reads the whole answer; nullopt (with `error` set)
+/// if it cannot be had within `timeout`.
+std::optional<AdminReply> admin_request(std::uint16_t admin_port, std::string_view method,
+                                        std::string_view target, std::chrono::milliseconds timeout,
+                                        std::string& error);
+
 /// The unsigned integer value of `"name": N` in a /stats JSON text. Pure, for tests.
 std::optional<std::uint64_t> json_counter(std::string_view json, std::string_view name);
 

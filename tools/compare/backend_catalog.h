@@ -21,6 +21,9 @@ struct BackendUnderTest {
   std::string label;                 ///< the name in tables, CSV and charts
   std::string thread_handling;       ///< --thread-handling value (connsched only)
   std::vector<std::string> options;  ///< extra server flags ("--thread-cache-size=0")
+  /// The switch scenario's switching row: the --thread-handling values switched between,
+  /// the first being the one it starts with (empty: an ordinary row).
+  std::vector<std::string> switch_between;
 };
 
 /// The built-in backend names in `plugin_dir`, one-thread-per-connection and

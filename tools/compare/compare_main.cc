@@ -24,6 +24,7 @@
 #include "progress_line.h"
 #include "report_chart.h"
 #include "report_csv.h"
+#include "report_switch.h"
 #include "report_table.h"
 #include "sweep.h"
 
@@ -184,13 +185,18 @@ void run_sweeps(const Flags& flags, const ComparePlan& plan, const RunSettings& 
   };
   std::size_t total = 0, done = 0;
   for (const auto& planned : plan.scenarios) {
-    if (!planned.scenario.churn)
+    if (!planned.scenario.churn && planned.scenario.switch_between.empty())
       total += counts_of(planned.scenario).size() * planned.backends.size() * (1 + percents.size());
   }
   ProgressLine progress(stderr);
   for (const auto& planned : plan.scenarios) {
     if (planned.scenario.churn) {
       fmt::print("\n== {} sweep: skipped, an open loop does not churn connections ==\n",
+                 planned.scenario.name);
+      continue;
+    }
+    if (!planned.scenario.switch_between.empty()) {
+      fmt::print("\n== {} sweep: skipped, it runs at one rate (run it without --sweep) ==\n",
                  planned.scenario.name);
       continue;
     }
@@ -326,18 +332,58 @@ int run(const Flags& flags) {
     for (const auto& planned : plan.scenarios) {
       std::vector<CompareRow> rows;
       for (const auto connections : planned.scenario.connections) {
+        // The switch scenario: its backends' closed loops first, then the switching row
+        // in an open loop at half the slower one's capacity (or at --rate).
+        double slowest = 0;
         for (const auto& backend : planned.backends) {
+          const bool switching = !backend.switch_between.empty();
+          double rate = planned.scenario.churn ? 0 : flags.rate;
+          if (switching && rate <= 0) rate = std::max(1.0, std::round(slowest / 2));
           progress.show(done++, plan.measurements(),
-                        describe(planned.scenario, connections, backend));
+                        describe(planned.scenario, connections, backend) +
+                            (switching ? fmt::format(", switching, {:.0f}/s offered", rate) : ""));
+          // A switch scenario's closed loops only set the rate: a short window will do.
+          Scenario measured = planned.scenario;
+          if (!measured.switch_between.empty() && !switching) {
+            measured.duration =
+                std::min(measured.duration, std::chrono::milliseconds(flags.full ? 5000 : 2000));
+          }
           // An open loop does not churn connections: churn stays a closed loop.
-          rows.push_back(run_measurement(planned.scenario, connections, backend, settings,
-                                         planned.scenario.churn ? 0 : flags.rate));
+          rows.push_back(run_measurement(measured, connections, backend, settings, rate));
+          if (!switching && rows.back().ran) {
+            const double achieved = rows.back().achieved_rate();
+            slowest = slowest == 0 ? achieved : std::min(slowest, achieved);
+          }
         }
       }
       progress.clear();
       fmt::print("{}", format_table(planned.scenario, rows));
+      for (const auto& row : rows) {
+        if (row.switches.empty()) continue;
+        fmt::print("{}", format_switch_report(row));
+        const std::string path =
+            (fs::path(flags.out_dir) / fmt::format("compare-{}-switches.csv", row.scenario))
+                .string();
+        fmt::print("  switches: {}{}\n", path,
+                   write_switch_csv(path, row) ? "" : " (could not be written)");
+      }
       std::fflush(stdout);
-      if (wants_timeline(planned.scenario.name)) {
+      if (!planned.scenario.switch_between.empty()) {
+        std::vector<CompareRow> switching;
+        for (const auto& row : rows) {
+          if (!row.switches.empty()) switching.push_back(row);
+        }
+        std::string image;
+        outputs.note_chart(
+            write_timeline_chart(
+                flags.out_dir, planned.scenario, switching,
+                fmt::format("{} connections, open loop at {:.0f}/s, a switch every {} ms",
+                            planned.scenario.connections.back(),
+                            switching.empty() ? 0.0 : switching.front().offered_rate,
+                            planned.scenario.switch_every.count()),
+                image),
+            image);
+      } else if (wants_timeline(planned.scenario.name)) {
         const auto most = *std::max_element(planned.scenario.connections.begin(),
                                             planned.scenario.connections.end());
         std::vector<CompareRow> at_most;

@@ -52,7 +52,8 @@ std::vector<BackendUnderTest> proxy_backends(const Scenario& scenario,
   out.push_back({.kind = BackendUnderTest::Kind::kUpstream,
                  .label = "direct to kv_server",
                  .thread_handling = scenario.upstream_backend,
-                 .options = {}});
+                 .options = {},
+                 .switch_between = {}});
   const auto proxy = [&](const std::string& handling, const std::string& label, std::uint32_t pool,
                          std::vector<std::string> extra) {
     auto flags = declared_flags(declarations.of(server, handling), options.server_options);
@@ -63,7 +64,8 @@ std::vector<BackendUnderTest> proxy_backends(const Scenario& scenario,
     out.push_back({.kind = BackendUnderTest::Kind::kConnsched,
                    .label = label,
                    .thread_handling = handling,
-                   .options = std::move(flags)});
+                   .options = std::move(flags),
+                   .switch_between = {}});
   };
   const bool max_threads_given =
       std::any_of(options.server_options.begin(), options.server_options.end(),
@@ -135,7 +137,8 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
       planned.backends.push_back({.kind = BackendUnderTest::Kind::kConnsched,
                                   .label = label,
                                   .thread_handling = handling,
-                                  .options = std::move(flags)});
+                                  .options = std::move(flags),
+                                  .switch_between = {}});
       const BackendUnderTest base = planned.backends.back();
       for (const auto& v : scenario.variants) {
         const bool declares_all = std::all_of(v.flags.begin(), v.flags.end(), [&](const auto& f) {
@@ -173,6 +176,33 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
       plan.scenarios.push_back(std::move(planned));
       continue;
     }
+    if (!scenario.switch_between.empty()) {
+      // The backends' own closed-loop rows (their capacity sets the rate), then the row
+      // that switches between them; every backend must be selected.
+      std::vector<std::string> handlings;
+      for (const auto& name : scenario.switch_between) {
+        if (std::find(options.builtins.begin(), options.builtins.end(), name) ==
+            options.builtins.end()) {
+          plan.notes.push_back(
+              fmt::format("{}: skipped, it switches to {}, which is not selected or not built",
+                          scenario.name, name));
+          handlings.clear();
+          break;
+        }
+        handlings.push_back(handling_of(name));
+        add_connsched(name, handlings.back());
+      }
+      if (handlings.empty()) continue;
+      auto switching = planned.backends.front();
+      switching.label.clear();
+      for (const auto& name : scenario.switch_between)
+        switching.label += (switching.label.empty() ? "" : " <-> ") + name;
+      switching.options.push_back("--admin-port=0");
+      switching.switch_between = handlings;
+      planned.backends.push_back(std::move(switching));
+      plan.scenarios.push_back(std::move(planned));
+      continue;
+    }
     for (const auto& name : options.builtins) {
       if (name == "no-threads" && !scenario.serial_backends_too) {
         if (!noted_serial) {
@@ -193,7 +223,8 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
         planned.backends.push_back({.kind = BackendUnderTest::Kind::kRedis,
                                     .label = "redis-server",
                                     .thread_handling = {},
-                                    .options = {}});
+                                    .options = {},
+                                    .switch_between = {}});
       } else if (options.references) {
         plan.notes.push_back(
             fmt::format("{}: redis-server not installed, no reference row", scenario.name));
@@ -204,7 +235,8 @@ ComparePlan make_plan(const std::vector<Scenario>& scenarios, const PlanOptions&
         planned.backends.push_back({.kind = BackendUnderTest::Kind::kNginx,
                                     .label = "nginx",
                                     .thread_handling = {},
-                                    .options = {}});
+                                    .options = {},
+                                    .switch_between = {}});
       } else if (options.references) {
         plan.notes.push_back(
             fmt::format("{}: nginx not installed, no reference row", scenario.name));

@@ -32,6 +32,27 @@ struct StepFigures {
   loadgen::LatencySummary latency;
 };
 
+/// The server's process tree at one moment: what a switch changes.
+struct ServerSnapshot {
+  std::uint64_t rss_kb = 0;
+  std::uint64_t threads = 0;
+  std::uint64_t fds = 0;
+  bool taken = false;  ///< false: the server could not be read then
+};
+
+/// One live switch of thread_handling during a measurement (the switch scenario).
+struct SwitchEvent {
+  double at_s = 0;    ///< when it was asked for, seconds into the measured window
+  std::string to;     ///< the backend switched to (name or path)
+  int status = 0;     ///< POST /set's HTTP status: 200 done, 202 still moving, else refused
+  bool done = false;  ///< the server reported it complete (every connection moved)
+  std::uint64_t connections = 0;  ///< open connections the switch had to move
+  std::uint64_t moved = 0;        ///< connections_moved went up by this much
+  double took_ms = -1;            ///< the server's last_switch_ms: start to last one moved
+  ServerSnapshot before, after;   ///< just before the request; 100 ms after it completed
+  std::string error;              ///< a refusal's reason, or why it could not be followed
+};
+
 struct CompareRow {
   std::string scenario;
   std::string server;   ///< kv_server, http_server, redis-server, nginx
@@ -82,6 +103,16 @@ struct CompareRow {
   /// Proxy scenario: the most connections the upstream had open at once (its INFO).
   std::optional<std::uint64_t> upstream_peak;
 
+  /// Switch scenario: each switch; the server idle before the load, with the load's
+  /// connections open before the first switch, after the last switch settled, and once
+  /// the load closed; the first class's p99 (corrected) over the intervals a switch
+  /// overlapped and over the others.
+  std::vector<SwitchEvent> switches;
+  ServerSnapshot idle_server, loaded_server, after_switches, after_close;
+  double steady_p99_us = 0, switch_p99_us = 0;
+  double around_switch_p99_us = 0;  ///< over the switches and the 200 ms after each
+  std::uint64_t mismatched_replies = 0;
+
   /// The server's CPU time per request (connection, for churn), in microseconds: what a
   /// request costs the server, whoever else shares the machine.
   /// The first class's achieved rate (what an open loop's offered rate compares with).
@@ -97,8 +128,13 @@ struct CompareRow {
     }
     return nullptr;
   }
-  /// Every request answered and a clean exit.
-  bool clean() const { return ran && errors == 0 && exit_status == 0; }
+  /// Every request answered and a clean exit (and, for switches, every one done).
+  bool clean() const {
+    for (const auto& s : switches) {
+      if (!s.done) return false;
+    }
+    return ran && errors == 0 && exit_status == 0;
+  }
 };
 
 }  // namespace compare_tool

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <optional>
+#include <thread>
 
 #include <filesystem>
 
@@ -13,6 +14,7 @@
 #include "custom_scenario.h"
 #include "load_generator.h"
 #include "proc_sampler.h"
+#include "switch_driver.h"
 
 namespace compare_tool {
 
@@ -53,7 +55,12 @@ loadgen::LoadSpec make_spec(const Scenario& scenario, std::uint32_t connections,
   // above capacity, requests wait on the client and their wait counts.
   spec.open_loop = offered_rate > 0;
   spec.rate = offered_rate;
-  spec.timeline_interval = std::chrono::milliseconds(100);
+  spec.timeline_interval = scenario.timeline_interval;
+  // The open loop's allowance; the closed loops that set its rate send one at a time (4
+  // in flight serve 4 per wake-up and overstate what one thread per connection carries
+  // when requests come one by one, as an open loop's do).
+  spec.pipeline = spec.open_loop ? scenario.pipeline : 1;
+  spec.check_counters = scenario.check_counters;
   return spec;
 }
 
@@ -94,6 +101,7 @@ void fill_load_figures(CompareRow& row, const loadgen::LoadResult& result) {
   row.dropped = result.dropped;
   row.unanswered = result.unanswered;
   row.invalid_replies = result.invalid_replies;
+  row.mismatched_replies = result.mismatched_replies;
   row.idle_open_at_end = result.idle_open_at_end;
   if (!result.first_error.empty()) row.note = result.first_error;
 }
@@ -118,7 +126,8 @@ ServersUnderTest start_servers(const BackendUnderTest& backend, const Scenario& 
   const BackendUnderTest upstream{.kind = BackendUnderTest::Kind::kConnsched,
                                   .label = "upstream",
                                   .thread_handling = scenario.upstream_backend,
-                                  .options = {"--admin-port=0"}};
+                                  .options = {"--admin-port=0"},
+                                  .switch_between = {}};
   const std::string upstream_log =
       log_path.substr(0, log_path.size() - std::string_view(".log").size()) + "-upstream.log";
   auto started = launch_server(upstream, kv, launch, upstream_log);
@@ -186,6 +195,13 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
   }
   const pid_t pid = servers.under_test.process->pid();
   std::optional<double> cpu_start, cpu_stop, client_start, client_stop;
+  // The switch scenario's row: a driver switches the backend while the load measures.
+  std::optional<SwitchDriver> switcher;
+  if (!backend.switch_between.empty()) {
+    row.idle_server = snapshot_server(pid);
+    switcher.emplace(pid, servers.under_test.admin_port, backend.switch_between, scenario.duration,
+                     scenario.switch_every);
+  }
   {
     PeakSampler sampler(pid);
     const auto result =
@@ -200,6 +216,8 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
                             if (auto self = read_proc_sample(::getpid())) {
                               (start ? client_start : client_stop) = self->cpu_seconds;
                             }
+                            if (switcher && start) switcher->start();
+                            if (switcher && !start) switcher->stop();
                             auto sample = read_tree_sample(pid);
                             if (!sample) return;
                             (start ? cpu_start : cpu_stop) = sample->cpu_seconds;
@@ -209,6 +227,30 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
     row.threads_peak = sampler.peak_threads();
     row.fds_peak = sampler.peak_fds();
     row.processes_peak = sampler.peak_processes();
+    if (switcher) {
+      row.switches = switcher->finish();
+      row.loaded_server = switcher->loaded();
+      if (!row.switches.empty()) row.after_switches = row.switches.back().after;
+      std::vector<connsched::LogHistogram> intervals;
+      for (const auto& at : result.timeline) intervals.push_back(at.latency);
+      const auto p99 = switch_window_p99(intervals, result.timeline_interval, row.switches);
+      row.steady_p99_us = p99.steady_ns / 1e3;
+      row.switch_p99_us = p99.inside_ns / 1e3;
+      row.around_switch_p99_us = p99.around_ns / 1e3;
+    }
+  }
+  if (switcher) {
+    // Once the server has closed every connection of the load (its count back to 0).
+    std::string error;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto open =
+          read_admin_counter(servers.under_test.admin_port, "connections_current", 2s, error);
+      if (open && *open == 0) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    std::this_thread::sleep_for(200ms);
+    row.after_close = snapshot_server(pid);
   }
   if (cpu_start && cpu_stop) row.cpu_seconds = *cpu_stop - *cpu_start;
   if (client_start && client_stop) row.client_cpu_seconds = *client_stop - *client_start;

@@ -87,6 +87,19 @@ std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
                      "GET through kv_proxy (pool of 16) vs straight to kv_server vs a proxy "
                      "connection per request: what a pool spares the upstream",
                      ServerKind::kProxy, {2000}, "GET proxy-key"));
+  // Issue #16: live switches under a steady pipelined load, every reply checked. The
+  // quick version switches 4 times in 4 s; the full one 100 times in 100.5 s.
+  out.push_back(
+      make("switch",
+           "INCR per connection, open loop at half capacity, up to 4 in flight each, while "
+           "thread_handling switches every second: what a live switch costs",
+           ServerKind::kKv, {500}, "INCR sw{conn%1000000}"));
+  out.back().switch_between = {"one-thread-per-connection", "pool-of-threads"};
+  out.back().pipeline = 4;
+  out.back().check_counters = true;
+  out.back().timeline_interval = milliseconds(20);
+  out.back().warmup = full ? milliseconds(2000) : milliseconds(500);
+  out.back().duration = full ? milliseconds(100500) : milliseconds(4000);
   return out;
 }
 

@@ -46,6 +46,18 @@ struct Scenario {
   /// A sequence's step ("release_lock") whose p99 the table, CSV and chart report beside
   /// the whole run's; empty: none singled out.
   std::string key_step;
+  /// The switch scenario: the server starts under the first of these and is switched to
+  /// the next (round robin) every `switch_every`, the first `switch_every / 2` into the
+  /// measured window; its connections may have `pipeline` requests in flight in an open
+  /// loop at half the slower backend's closed-loop capacity (one request at a time),
+  /// every reply checked
+  /// (LoadSpec::check_counters). Empty: not a switch scenario.
+  std::vector<std::string> switch_between;
+  std::chrono::milliseconds switch_every{1000};
+  std::uint32_t pipeline = 1;
+  bool check_counters = false;
+  /// The timeline's interval (the switch scenario's is short: a switch lasts ms).
+  std::chrono::milliseconds timeline_interval{100};
   std::chrono::milliseconds warmup{1000};
   std::chrono::milliseconds duration{5000};
   /// kCustom: the server binary and the protocol the load speaks to it.

@@ -136,12 +136,24 @@ std::string timeline_chart_script(const Scenario& scenario, const std::vector<Co
   // a stall is a gap in the lower panel and a drop to zero in the upper one.
   std::ofstream data(data_path);
   std::vector<std::string> labels;
+  std::string markers;
   for (const auto& row : rows) {
     if (!row.ran) continue;
     labels.push_back(row.backend);
     data << "# " << row.backend << "\n";
+    const double step = row.timeline.size() > 1 ? row.timeline[1].start_s : 0.1;
+    for (const auto& s : row.switches) {
+      // A switch: a line at its start, its length and target at the top.
+      markers += fmt::format(
+          "set arrow from {0:.3f}, graph 0 to {0:.3f}, graph 1 nohead lc rgb '#cc0000' dt 2 "
+          "# switch\n"
+          "set label {1} at {0:.3f}, graph 0.98 rotate by 90 right font 'sans,7' tc rgb "
+          "'#cc0000'\n",
+          s.at_s,
+          gnuplot_quoted(fmt::format("{} {}", s.to.substr(0, s.to.find('-')),
+                                     s.done ? fmt::format("{:.0f} ms", s.took_ms) : "not done")));
+    }
     for (const auto& at : row.timeline) {
-      const double step = row.timeline.size() > 1 ? row.timeline[1].start_s : 0.1;
       data << fmt::format(
           "{:.3f} {:.1f} {}\n", at.start_s, static_cast<double>(at.completed) / step,
           at.completed == 0 ? std::string("NaN")
@@ -162,15 +174,17 @@ std::string timeline_chart_script(const Scenario& scenario, const std::vector<Co
       "set terminal pngcairo noenhanced size 1300,720 font 'sans,10'\nset output {}\n"
       "set multiplot layout 2,1 title {}\nset grid\nset key outside right\n"
       "set xlabel 'seconds into the measured window'\n"
-      "set ylabel 'completed per second (100 ms intervals)'\nset yrange [0:*]\nplot {}\n"
+      "{}set ylabel 'completed per second ({:.0f} ms intervals)'\nset yrange [0:*]\nplot {}\n"
       "set ylabel 'p99 of the interval, corrected (ms, log)'\nset logscale y\nset yrange [*:*]\n"
       "plot {}\nunset multiplot\n",
       gnuplot_quoted(png_path), gnuplot_quoted(fmt::format("{}: {}", scenario.name, title)),
+      markers, static_cast<double>(scenario.timeline_interval.count()),
       rate_plot.empty() ? "NaN notitle" : rate_plot, p99_plot.empty() ? "NaN notitle" : p99_plot);
 }
 
 bool wants_timeline(const std::string& scenario) {
-  return scenario.starts_with("mixed") || scenario == "locks" || scenario == "unreported";
+  return scenario.starts_with("mixed") || scenario == "locks" || scenario == "unreported" ||
+         scenario == "switch";
 }
 
 std::string write_sweep_chart(const std::string& out_dir, const Scenario& scenario,

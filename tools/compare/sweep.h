@@ -38,13 +38,14 @@ std::string sweep_chart_script(const Scenario& scenario, const std::vector<Compa
                                const std::string& data_path, const std::string& png_path);
 
 /// The gnuplot script of compare-<scenario>-timeline.png: completed requests and p99
-/// per interval, a line per row (backend).
+/// per interval, a line per row (backend); the rows' switches, if any, as labelled
+/// vertical lines in both panels.
 std::string timeline_chart_script(const Scenario& scenario, const std::vector<CompareRow>& rows,
                                   const std::string& title, const std::string& data_path,
                                   const std::string& png_path);
 
 /// Whether a scenario's point is stalls, so its timeline is charted (mixed and its
-/// variants, locks, unreported).
+/// variants, locks, unreported, switch).
 bool wants_timeline(const std::string& scenario);
 
 /// Writes `out_dir`/compare-<scenario>-sweep.png; empty string or why not.

@@ -48,6 +48,8 @@ struct ClientConnection {
   Clock::time_point run_sent;
   /// A GET_LOCK step of this run got the lock: the later steps are a holder's requests.
   bool holding = false;
+  /// check_counters: the last counter value this connection was answered.
+  std::int64_t last_count = 0;
 };
 
 }  // namespace loadgen

@@ -82,6 +82,7 @@ void merge_into(LoadResult& total, const LoadResult& part) {
   total.dropped += part.dropped;
   total.unanswered += part.unanswered;
   total.invalid_replies += part.invalid_replies;
+  total.mismatched_replies += part.mismatched_replies;
   total.lock_timeouts += part.lock_timeouts;
   total.runs_cut += part.runs_cut;
   total.connections_opened += part.connections_opened;

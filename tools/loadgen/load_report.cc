@@ -125,9 +125,9 @@ std::string format_text(const LoadSpec& spec, const LoadResult& r) {
   }
   out += fmt::format(
       "  errors {} (error replies {}, refused {}, connect failures {}, dropped {}, unanswered "
-      "{}, invalid {}); idle connections open at end {}/{}\n",
+      "{}, invalid {}, mismatched {}); idle connections open at end {}/{}\n",
       r.errors(), r.error_replies, r.refused, r.connect_failures, r.dropped, r.unanswered,
-      r.invalid_replies, r.idle_open_at_end, spec.idle_connections);
+      r.invalid_replies, r.mismatched_replies, r.idle_open_at_end, spec.idle_connections);
   if (spec.reconnect) {
     out += fmt::format(
         "  reconnects {} (connections the server closed, reopened; {} request(s) in flight at "
@@ -194,7 +194,8 @@ std::string format_json(const LoadSpec& spec, const LoadResult& r) {
       "{{\"protocol\":{},\"connections\":{},\"idle_connections\":{},\"pipeline\":{},"
       "\"churn\":{},\"seconds\":{:.3f},\"requests\":{},\"throughput\":{:.1f},\"errors\":{},"
       "\"error_replies\":{},\"refused\":{},\"connect_failures\":{},\"dropped\":{},"
-      "\"unanswered\":{},\"invalid_replies\":{},\"lock_timeouts\":{},\"runs_cut\":{},"
+      "\"unanswered\":{},\"invalid_replies\":{},\"mismatched_replies\":{},\"lock_timeouts\":{},"
+      "\"runs_cut\":{},"
       "\"connections_opened\":{},\"reconnects\":{},\"unanswered_at_close\":{},"
       "\"idle_open_at_end\":{},\"first_error\":{},\"open_loop\":{},"
       "\"arrivals\":{},"
@@ -203,9 +204,9 @@ std::string format_json(const LoadSpec& spec, const LoadResult& r) {
       "\"timeline_interval_ms\":{},\"timeline\":[{}],\"classes\":[{}]}}",
       json_string(protocol_name(spec.protocol)), spec.connections, spec.idle_connections,
       spec.pipeline, spec.churn, r.seconds, r.requests, r.throughput(), r.errors(), r.error_replies,
-      r.refused, r.connect_failures, r.dropped, r.unanswered, r.invalid_replies, r.lock_timeouts,
-      r.runs_cut, r.connections_opened, r.reconnects, r.unanswered_at_close, r.idle_open_at_end,
-      json_string(r.first_error), spec.open_loop,
+      r.refused, r.connect_failures, r.dropped, r.unanswered, r.invalid_replies,
+      r.mismatched_replies, r.lock_timeouts, r.runs_cut, r.connections_opened, r.reconnects,
+      r.unanswered_at_close, r.idle_open_at_end, json_string(r.first_error), spec.open_loop,
       json_string(spec.arrivals == Arrivals::kPoisson ? "poisson" : "constant"), r.offered_rate,
       r.queued, r.unsent, json_latency(summarize(all)), json_latency(summarize(service)),
       json_distribution(all), json_distribution(service), r.timeline_interval.count(), timeline,

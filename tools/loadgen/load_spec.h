@@ -70,6 +70,11 @@ struct LoadSpec {
   /// Keep a time series of the measured window in intervals of this length (0: none).
   std::chrono::milliseconds timeline_interval{0};
   LoadProgress* progress = nullptr;  ///< if set, live totals go here (not owned)
+  /// The first class's request is an INCR of a key of the connection's own ("INCR
+  /// c{conn%1000000}", on a fresh server): every reply must be the integer one more than
+  /// the last reply on that connection, starting at 1. A reply that is not (one lost,
+  /// run twice, or answered out of order) counts in `mismatched_replies`.
+  bool check_counters = false;
 };
 
 /// One step of a sequence: its replies while measuring, and the time from its send to
@@ -121,6 +126,8 @@ struct LoadResult {
   std::uint64_t dropped = 0;           ///< connections closed or reset by the server
   std::uint64_t unanswered = 0;        ///< requests sent but never answered
   std::uint64_t invalid_replies = 0;   ///< bytes that are not a reply of the protocol
+  /// check_counters: replies that were not the connection's counter plus one.
+  std::uint64_t mismatched_replies = 0;
   /// GET_LOCK steps that timed out, every class, while measuring: not errors (the
   /// server answered as asked), but what a lock pile-up or a deadlock looks like.
   std::uint64_t lock_timeouts = 0;
@@ -145,7 +152,8 @@ struct LoadResult {
   std::vector<TimelineInterval> timeline;  ///< the measured window, interval by interval
 
   std::uint64_t errors() const {
-    return error_replies + refused + connect_failures + dropped + unanswered + invalid_replies;
+    return error_replies + refused + connect_failures + dropped + unanswered + invalid_replies +
+           mismatched_replies;
   }
   double throughput() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
   /// Every class's latencies together (corrected, and service time).

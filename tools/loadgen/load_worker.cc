@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
@@ -592,6 +593,7 @@ void LoadWorker::on_reply(std::size_t index, const ReplyParse& reply, Clock::tim
   const auto request = conn.sent_at.front();
   conn.sent_at.pop_front();
   --in_flight_;
+  if (spec_.check_counters && conn.class_index == 0 && !reply.is_error) check_counter(conn, reply);
   if (sequences_[conn.class_index].is_sequence()) {
     if (continue_sequence(conn, reply, request, now)) return;
   } else if (phase_ == Phase::kMeasure) {
@@ -649,6 +651,26 @@ bool LoadWorker::reopen(std::size_t index) {
   conn.state = ClientConnection::State::kClosed;
   to_connect_.push_back(index);
   return true;
+}
+
+// check_counters: the reply to the connection's INCR must be its last count plus one; a
+// gap is a lost (or doubled, or reordered) reply. The count then follows the reply, so
+// one loss counts once.
+void LoadWorker::check_counter(ClientConnection& conn, const ReplyParse& reply) {
+  std::int64_t value = -1;
+  const std::string_view line = reply.first_line;
+  if (line.size() > 1 && line[0] == ':') {
+    const auto [end, ec] = std::from_chars(line.data() + 1, line.data() + line.size(), value);
+    if (ec != std::errc() || end != line.data() + line.size()) value = -1;
+  }
+  if (value != conn.last_count + 1) {
+    ++result_.mismatched_replies;
+    note_error(
+        fmt::format("connection {}: INCR answered '{}' after {} (a reply lost or out of "
+                    "order)",
+                    conn.number, line, conn.last_count));
+  }
+  conn.last_count = value;
 }
 
 void LoadWorker::note_error(std::string_view what) {

@@ -71,6 +71,7 @@ class LoadWorker {
   void close(std::size_t index, bool failure, std::string_view why);
   bool reopen(std::size_t index);
   void settle(ClientConnection& conn);
+  void check_counter(ClientConnection& conn, const ReplyParse& reply);
   void note_error(std::string_view what);
   bool sending_allowed() const;
 

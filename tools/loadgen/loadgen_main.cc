@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--mix", mixes,
                  "REQUEST:N — N of the connections send REQUEST instead (repeatable)");
+  app.add_flag("--check-counters", spec.check_counters,
+               "the request is an INCR of a key of the connection's own ('INCR c{conn%1000000}' "
+               "on a fresh server): each reply must be the last one plus 1, else it counts as "
+               "mismatched (a reply lost or out of order)");
   app.add_flag("--json", json, "print one JSON object instead of text");
   CLI11_PARSE(app, argc, argv);
 

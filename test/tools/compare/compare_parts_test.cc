@@ -24,6 +24,7 @@
 #include "report_csv.h"
 #include "scenarios.h"
 #include "server_launcher.h"
+#include "switch_driver.h"
 
 using namespace compare_tool;
 
@@ -261,4 +262,84 @@ TEST_CASE("the CPUs are split between servers (first half) and the load generato
   CHECK(cpu_list({0, 1, 2, 3}) == "0-3");
   CHECK(cpu_list({0, 2, 3, 4, 7}) == "0,2-4,7");
   CHECK_FALSE(usable_cpus().empty());
+}
+
+TEST_CASE("switches come every period from half a period in, with half a period left after") {
+  using std::chrono::milliseconds;
+  CHECK(switch_times(milliseconds(4000), milliseconds(1000)) ==
+        std::vector<double>{0.5, 1.5, 2.5, 3.5});
+  CHECK(switch_times(milliseconds(100500), milliseconds(1000)).size() == 100);
+  CHECK(switch_times(milliseconds(400), milliseconds(1000)).empty());
+}
+
+TEST_CASE("the p99 inside switch windows is over the intervals a switch overlapped, only") {
+  // Four 100 ms intervals; a switch at 0.15 s lasting 80 ms overlaps the second and the
+  // third: their 50 ms replies are inside, the first and last intervals' 1 ms steady.
+  std::vector<connsched::LogHistogram> intervals(4);
+  for (int i = 0; i < 100; ++i) {
+    intervals[0].record(1'000'000);
+    intervals[1].record(50'000'000);
+    intervals[2].record(50'000'000);
+    intervals[3].record(1'000'000);
+  }
+  SwitchEvent s;
+  s.at_s = 0.15;
+  s.took_ms = 80;
+  const auto p99 = switch_window_p99(intervals, std::chrono::milliseconds(100), {s});
+  CHECK(p99.steady_ns == doctest::Approx(1e6).epsilon(0.05));
+  CHECK(p99.inside_ns == doctest::Approx(50e6).epsilon(0.05));
+  // With 200 ms after the switch, the last interval (0.3 s, 70 ms after its end) is near
+  // it too: 3 of 4 intervals, their p99 the 50 ms ones'.
+  CHECK(p99.around_ns == doctest::Approx(50e6).epsilon(0.05));
+  const auto tight = switch_window_p99(intervals, std::chrono::milliseconds(100), {s},
+                                       std::chrono::milliseconds(0));
+  CHECK(tight.around_ns == doctest::Approx(tight.inside_ns));
+  // No switch: every interval is steady, and nothing is inside.
+  const auto none = switch_window_p99(intervals, std::chrono::milliseconds(100), {});
+  CHECK(none.inside_ns == 0);
+  CHECK(none.steady_ns == doctest::Approx(50e6).epsilon(0.05));
+}
+
+TEST_CASE("the switch scenario switches between the two thread backends, a row for each") {
+  // Its closed loops set the rate: the plan has both backends' rows, then the switching
+  // one, which starts under the first and carries the admin port.
+  auto scenarios = make_scenarios(false, 2);
+  const auto it = std::find_if(scenarios.begin(), scenarios.end(),
+                               [](const Scenario& s) { return s.name == "switch"; });
+  REQUIRE(it != scenarios.end());
+  CHECK(it->switch_between ==
+        std::vector<std::string>{"one-thread-per-connection", "pool-of-threads"});
+  CHECK(it->check_counters);
+  CHECK(it->connections == std::vector<std::uint32_t>{500});
+  OptionDeclarations declarations;
+  const auto plan = make_plan({*it},
+                              {.bin_dir = CONNSCHED_TEST_BIN_DIR,
+                               .builtins = {"one-thread-per-connection", "pool-of-threads"},
+                               .plugin_dir = {},
+                               .extra_backends = {},
+                               .server_options = {},
+                               .references = false},
+                              declarations);
+  REQUIRE(plan.scenarios.size() == 1);
+  const auto& rows = plan.scenarios[0].backends;
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].switch_between.empty());
+  CHECK(rows[1].switch_between.empty());
+  CHECK(rows[2].label == "one-thread-per-connection <-> pool-of-threads");
+  CHECK(rows[2].thread_handling == "one-thread-per-connection");
+  CHECK(rows[2].switch_between == it->switch_between);
+  CHECK(std::find(rows[2].options.begin(), rows[2].options.end(), "--admin-port=0") !=
+        rows[2].options.end());
+  // Without one of its backends it is skipped, with a note, not run half.
+  const auto without = make_plan({*it},
+                                 {.bin_dir = CONNSCHED_TEST_BIN_DIR,
+                                  .builtins = {"pool-of-threads"},
+                                  .plugin_dir = {},
+                                  .extra_backends = {},
+                                  .server_options = {},
+                                  .references = false},
+                                 declarations);
+  CHECK(without.scenarios.empty());
+  REQUIRE(without.notes.size() == 1);
+  CHECK(without.notes[0].find("one-thread-per-connection") != std::string::npos);
 }

@@ -43,7 +43,7 @@ TEST_CASE("connsched_compare refuses an unknown scenario, alone or beside valid 
     CHECK(
         has(output,
             "unknown scenario 'bogus' (valid: ping, cpu, blocking, mixed, unreported, locks, idle, "
-            "churn, http-ping, http-cpu, proxy;"));
+            "churn, http-ping, http-cpu, proxy, switch;"));
     CHECK_FALSE(has(output, "== ping"));  // nothing ran
   }
 }

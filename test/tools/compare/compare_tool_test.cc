@@ -357,3 +357,73 @@ TEST_CASE("a scenario file's request may be a sequence, its key step checked aga
   CHECK(bad.first != 0);
   CHECK(bad.second.find("key_step 'release' is not a step") != std::string::npos);
 }
+
+TEST_CASE(
+    "the switch scenario switches the server between backends under a checked load: every "
+    "switch done, no request failed, the switches' CSV and the timeline with a marker each") {
+  // Quick: 4 s measured, a switch every second from 0.5 s: 4 switches, alternating.
+  TempDir out("connsched_compare_test");
+  const auto run = ServerProcess::run(
+      bin_dir() + "/connsched_compare",
+      {"--scenarios=switch", "--connections=100", "--no-reference", "--out=" + out.path.string()},
+      600s);
+  const int status = run.first;
+  const std::string& output = run.second;
+  CAPTURE(output);
+  REQUIRE(status == 0);
+  CHECK(output.find("== switch") != std::string::npos);
+  CHECK(output.find("0 with errors") != std::string::npos);
+  CHECK(output.find("4 switch(es), 4 done") != std::string::npos);
+
+  // The summary row: the switching one, in an open loop, with no failed request and no
+  // reply out of step with its request.
+  const auto lines = split(read_file(out.path / "compare.csv"), '\n');
+  REQUIRE(lines.size() == 1 + 3);  // both backends' closed loops, then the switching row
+  const auto header = split(lines[0], ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  const auto row = split(lines[3], ',');
+  REQUIRE(row.size() >= header.size() - 1);
+  CHECK(row[column("backend")] == "one-thread-per-connection <-> pool-of-threads");
+  CHECK(std::stod(row[column("offered_rate")]) > 0);
+  CHECK(std::stoull(row[column("requests")]) > 0);
+  CHECK(row[column("errors")] == "0");
+  CHECK(row[column("mismatched_replies")] == "0");
+  CHECK(row[column("dropped")] == "0");
+  CHECK(row[column("switches")] == "4");
+  CHECK(row[column("switches_done")] == "4");
+  CHECK(row[column("exit_status")] == "0");
+
+  // One line per switch, alternating from the backend the server started with; each
+  // done (200 or 202 then complete), every connection moved.
+  const auto switches = split(read_file(out.path / "compare-switch-switches.csv"), '\n');
+  REQUIRE(switches.size() == 1 + 4);
+  const auto names = split(switches[0], ',');
+  const auto at = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+  };
+  for (std::size_t i = 1; i < switches.size(); ++i) {
+    CAPTURE(switches[i]);
+    const auto fields = split(switches[i], ',');
+    REQUIRE(fields.size() >= names.size());
+    CHECK(fields[at("to")] == (i % 2 == 1 ? "pool-of-threads" : "one-thread-per-connection"));
+    CHECK(fields[at("done")] == "1");
+    CHECK((fields[at("status")] == "200" || fields[at("status")] == "202"));
+    CHECK(fields[at("connections")] == "100");
+    CHECK(fields[at("moved")] == "100");
+    CHECK(std::stod(fields[at("took_ms")]) >= 0);
+  }
+
+  const auto png = read_file(out.path / "compare-switch-timeline.png");
+  REQUIRE(png.size() > 1000);
+  CHECK(png.substr(1, 3) == "PNG");
+  // A dashed vertical line per switch, in both panels (set before the first plot).
+  const auto script = read_file(out.path / "compare-switch-timeline.gp");
+  std::size_t markers = 0;
+  for (auto pos = script.find("# switch"); pos != std::string::npos;
+       pos = script.find("# switch", pos + 1))
+    ++markers;
+  CHECK(markers == 4);
+  CHECK(script.find("set arrow from") < script.find("\nplot "));
+}

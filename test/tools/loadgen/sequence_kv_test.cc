@@ -150,3 +150,26 @@ TEST_CASE("connsched_loadgen prints a sequence's steps in text and JSON, lock-wa
   CHECK(bad.first == 2);
   CHECK(bad.second.find("step 2 is empty") != std::string::npos);
 }
+
+TEST_CASE("check_counters passes a connection's own INCR and flags replies out of step") {
+  // Each connection's own key: every reply is its last plus one. One key shared by all:
+  // another connection's INCR moves it between two replies, which is what a lost or
+  // reordered reply looks like, and is flagged.
+  KvProcess kv;
+  auto own = kv_spec(kv.port, "INCR own{conn%1000}", 8);
+  own.pipeline = 4;
+  own.check_counters = true;
+  const auto clean = loadgen::run_load(own);
+  CAPTURE(clean.first_error);
+  CHECK(clean.requests > 100);
+  CHECK(clean.mismatched_replies == 0);
+  CHECK(clean.errors() == 0);
+
+  auto shared = kv_spec(kv.port, "INCR shared", 8);
+  shared.check_counters = true;
+  const auto mixed = loadgen::run_load(shared);
+  CHECK(mixed.requests > 100);
+  CHECK(mixed.mismatched_replies > 0);
+  CHECK(mixed.errors() >= mixed.mismatched_replies);
+  CHECK(mixed.first_error.find("out of order") != std::string::npos);
+}
