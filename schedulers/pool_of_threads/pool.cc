@@ -205,9 +205,14 @@ bool Pool::may_use_reserve(const ThreadGroup& g) const {
 // within the throttle and max_threads. Not when the group already runs its
 // oversubscribe limit: a CPU-bound group gains nothing from one thread more. At most
 // one reaction per limit period, so a burst of events does not wake every thread.
+//
+// Not while the listener runs a batch: its queue is the batch, served in order, and a
+// thread woken for it would find the listener serving and go back to sleep; the timer
+// hands the role on instead when one of the batch's requests runs long (watch_requests).
 void Pool::react_to_queue_age(ThreadGroup& g, std::int64_t now) {
   const std::int64_t limit_us = settings_.queue_age_limit_ms.load(std::memory_order_relaxed) * 1000;
   if (limit_us <= 0 || g.shutdown) return;
+  if (g.listener != nullptr && g.listener->runs_batch) return;
   const std::int64_t oldest = g.oldest_enqueue_us();
   if (oldest == 0 || now - oldest < limit_us || now - g.queue_age_reacted_us < limit_us) return;
   if (too_many_threads(g, false)) return;
@@ -485,7 +490,11 @@ void Pool::wait_begin(connsched_conn* conn, int type) {
       --g.stuck_count;
     }
   }
-  if (g.active_count == 0 && (!g.queue_empty() || g.listener == nullptr)) {
+  if (w != nullptr && w->runs_batch) {
+    // The listener itself is about to block: nobody would poll, nobody would run its
+    // batch's queue. The role passes now, as a worker's wait wakes another thread.
+    hand_off_listener(g, *w, true);
+  } else if (g.active_count == 0 && (!g.queue_empty() || g.listener == nullptr)) {
     wake_or_create_thread(g, false);
   } else {
     react_to_queue_age(g, now_us());
@@ -530,6 +539,10 @@ void Pool::worker_main(ThreadGroup& g, bool reserve) {
 // listens while the group has holders and no listener, and otherwise leaves at once;
 // a thread whose priority was lowered for a long request and cannot get it back
 // leaves too, so no request is ever served at the demoted priority.
+//
+// A listener running a batch (thread_pool_listener_runs) goes on with it first: the next
+// queued request, or back to its poll, keeping the role; only a signal that another
+// thread is needed makes it an ordinary worker (continue_batch).
 PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
   std::unique_lock lock(g.mutex);
   end_request(g, self);
@@ -539,6 +552,14 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
     if (!restore_current_thread()) {
       retire = true;
       ++g.counters.demotion_retirements;
+    }
+  }
+  if (self.runs_batch) {
+    if (retire) {
+      hand_off_listener(g, self, true);
+    } else if (PoolConnection* next = continue_batch(g, self, lock)) {
+      begin_request(g, self, *next);
+      return next;
     }
   }
   const std::int64_t idle_s =
@@ -554,7 +575,7 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
       if (g.listener == nullptr && g.holder_count > 0) {
         g.listener = &self;
         --g.active_count;
-        c = listen(g, lock, true);
+        c = listen(g, self, lock, true);
         ++g.active_count;
         g.listener = nullptr;
         if (c != nullptr) break;
@@ -562,7 +583,9 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
       }
       break;  // nothing a reserve thread may do: it leaves
     }
-    const bool oversubscribed = too_many_threads(g, true);
+    // While the listener runs a batch, the queue is its own: a worker taking from it
+    // would only add a thread taking turns on the same CPU.
+    const bool oversubscribed = too_many_threads(g, true) || listener_runs_batch(g, self);
     if (!oversubscribed && (c = g.dequeue(now_us())) != nullptr) {
       ++g.counters.dequeues_by_worker;
       break;
@@ -570,9 +593,9 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
     if (g.listener == nullptr) {
       g.listener = &self;
       --g.active_count;
-      c = listen(g, lock, false);
+      c = listen(g, self, lock, false);
       ++g.active_count;
-      g.listener = nullptr;
+      if (!self.runs_batch) g.listener = nullptr;  // else it stays the listener
       break;
     }
     if (!oversubscribed) {
@@ -600,24 +623,39 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
   g.stalled = false;
   if (c != nullptr) {
     if (self.reserve) ++g.counters.reserve_dequeues;
-    c->worker = &self;
-    self.connection = c;
-    self.request_start_ms = svc_->now_ms();
-    self.cpu_progress_us = now_us();
-    self.cpu_ns = self.has_cpu_clock ? cpu_clock_ns(self.cpu_clock) : 0;
-    self.request_cpu_ns = self.cpu_ns;
-    if (c->blocks_unreported) presume_wait(g, self);
-    react_to_queue_age(g, self.cpu_progress_us);
+    begin_request(g, self, *c);
     return c;
   }
   // Leaving: out of the group's counts before the mutex is released, so nobody counts
-  // on this thread any more.
+  // on this thread any more; its context switches stay counted.
+  const ContextSwitches switches = own_context_switches();
+  g.counters.exited_voluntary_switches += switches.voluntary;
+  g.counters.exited_involuntary_switches += switches.involuntary;
   g.workers.erase(std::find(g.workers.begin(), g.workers.end(), &self));
   --g.thread_count;
   --g.active_count;
   if (self.reserve) --g.reserve_count;
   total_threads_.fetch_sub(1);
   return nullptr;
+}
+
+// The thread takes `c`: what the timer watches starts now. Its CPU clock is left for the
+// timer's first look (kUnsampled): a clock read is a system call, too dear for every
+// short request, and only a request that outlives a tick needs one. A connection that
+// blocked unseen last time is presumed to again, and sampled at once.
+void Pool::begin_request(ThreadGroup& g, Worker& self, PoolConnection& c) {
+  g.stalled = false;
+  c.worker = &self;
+  self.connection = &c;
+  self.request_start_ms = svc_->now_ms();
+  self.cpu_progress_us = now_us();
+  self.cpu_ns = kUnsampled;
+  self.request_cpu_ns = kUnsampled;
+  if (c.blocks_unreported) {
+    if (self.has_cpu_clock) self.cpu_ns = self.request_cpu_ns = cpu_clock_ns(self.cpu_clock);
+    presume_wait(g, self);
+  }
+  react_to_queue_age(g, self.cpu_progress_us);
 }
 
 // The request is over: the thread counts as active again if the timer had found it
@@ -643,12 +681,19 @@ void Pool::end_request(ThreadGroup& g, Worker& self) {
 // only when no thread of the group is active; otherwise the active ones (or the
 // timer) will get to the queue. Called and returns with `lock` held.
 //
+// With thread_pool_listener_runs it goes further, as an event loop does: it runs the
+// first event whatever the queue holds and returns still the listener (self.runs_batch),
+// to run the rest of the batch itself (continue_batch). MariaDB's way costs a wake-up
+// and a context switch per event beyond the first, on a CPU the group's threads take
+// turns on anyway (docs/benchmarks.md, "The listener's fast path").
+//
 // A reserve thread listens with `holders_only`: it returns a lock holder's request or,
 // once the group has no holder left, nullptr; everything else stays queued for the
 // group's other threads.
-PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock,
+PoolConnection* Pool::listen(ThreadGroup& g, Worker& self, std::unique_lock<std::mutex>& lock,
                              bool holders_only) {
   PollEvent events[kMaxEvents];
+  self.runs_batch = false;
   while (true) {
     lock.unlock();
     int n = g.poll(events, kMaxEvents, -1);
@@ -664,8 +709,9 @@ PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock,
       continue;
     }
     ++g.counters.polls_by_listener;
-    const bool picks =
-        g.queue_empty() && !settings_.dedicated_listener.load() && !too_many_threads(g, false);
+    const bool runs = runs_as_listener(g);
+    const bool picks = (runs || g.queue_empty()) && !settings_.dedicated_listener.load() &&
+                       !too_many_threads(g, false);
     bool woken = false;
     queue_events(g, events, n, &woken);
     if (woken) g.clear_wake();
@@ -678,11 +724,92 @@ PoolConnection* Pool::listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock,
     } else if (picks) {
       if (PoolConnection* c = g.dequeue(now_us())) {
         ++g.counters.dequeues_by_listener;
+        if (runs) {
+          self.runs_batch = true;
+          self.batch_count = 1;
+          self.batch_start_us = now_us();
+          ++g.counters.listener_requests;
+        }
         return c;
       }
     }
     if (g.active_count == 0 && !g.queue_empty()) wake_or_create_thread(g, false);
   }
+}
+
+// The listener runs its batch unless the group is being told to leave, or a listener
+// poll would not be its own to run (a dedicated listener only queues).
+bool Pool::runs_as_listener(const ThreadGroup& g) const {
+  return settings_.listener_runs.load(std::memory_order_relaxed) &&
+         !settings_.dedicated_listener.load(std::memory_order_relaxed) && !g.shutdown;
+}
+
+// True while another thread is the listener and runs a batch (see get_event).
+bool Pool::listener_runs_batch(const ThreadGroup& g, const Worker& self) const {
+  return g.listener != nullptr && g.listener != &self && g.listener->runs_batch;
+}
+
+// The listener between two requests of its batch. It runs the next queued request
+// while its batch is within thread_pool_listener_batch_time; every
+// thread_pool_listener_batch requests it polls again without blocking, so that new
+// arrivals join the queue and a lock holder's or a high-priority request is run before
+// the rest (dequeue's order). A batch past its time with requests still queued means
+// polling waits behind them: the role passes to another thread and this one serves the
+// queue as a worker. With nothing queued it goes back to its poll, still the listener.
+// Returns the next request, or nullptr when this thread is no longer the listener.
+PoolConnection* Pool::continue_batch(ThreadGroup& g, Worker& self,
+                                     std::unique_lock<std::mutex>& lock) {
+  if (must_exit(g) || !runs_as_listener(g)) {
+    hand_off_listener(g, self, !must_exit(g));
+    return nullptr;
+  }
+  std::int64_t now = now_us();
+  if (!g.queue_empty() &&
+      now - self.batch_start_us >=
+          settings_.listener_batch_time_us.load(std::memory_order_relaxed)) {
+    hand_off_listener(g, self, true);
+    return nullptr;
+  }
+  if (self.batch_count >= settings_.listener_batch.load(std::memory_order_relaxed)) {
+    PollEvent events[kMaxEvents];
+    const int n = g.poll(events, kMaxEvents, 0);
+    if (n > 0) {
+      ++g.counters.polls_by_listener;
+      bool woken = false;
+      queue_events(g, events, n, &woken);
+      if (woken) g.clear_wake();
+    }
+    self.batch_count = 0;
+    self.batch_start_us = now = now_us();
+  }
+  if (!too_many_threads(g, true)) {
+    if (PoolConnection* c = g.dequeue(now)) {
+      ++self.batch_count;
+      ++g.counters.dequeues_by_listener;
+      ++g.counters.listener_requests;
+      return c;
+    }
+  }
+  --g.active_count;
+  PoolConnection* c = listen(g, self, lock, false);
+  ++g.active_count;
+  if (c == nullptr || !self.runs_batch) {
+    // Leaving (must_exit), or it ran MariaDB's single event: no longer the listener.
+    self.runs_batch = false;
+    g.listener = nullptr;
+  }
+  return c;
+}
+
+// The signals that another thread is needed (a long request, a wait, a thread found
+// blocked, a batch past its time) all end here: the group gets a listener again at once,
+// the thread that had the role finishes its request as a worker. Counted, so an operator
+// sees how often the fast path gave way.
+bool Pool::hand_off_listener(ThreadGroup& g, Worker& w, bool wake, bool due_to_stall) {
+  w.runs_batch = false;
+  if (g.listener == &w) g.listener = nullptr;
+  ++g.counters.listener_handoffs;
+  return wake && wake_or_create_thread(g, due_to_stall);
 }
 
 // MariaDB's wake_or_create_thread: a sleeping thread first (cheapest, newest first);

@@ -73,7 +73,16 @@ class Pool {
   PollerKind choose_poller(PollerKind wanted);
   void worker_main(ThreadGroup& g, bool reserve);
   PoolConnection* get_event(ThreadGroup& g, Worker& self);
-  PoolConnection* listen(ThreadGroup& g, std::unique_lock<std::mutex>& lock, bool holders_only);
+  void begin_request(ThreadGroup& g, Worker& self, PoolConnection& c);
+  PoolConnection* listen(ThreadGroup& g, Worker& self, std::unique_lock<std::mutex>& lock,
+                         bool holders_only);
+  // The listener's fast path (thread_pool_listener_runs).
+  PoolConnection* continue_batch(ThreadGroup& g, Worker& self, std::unique_lock<std::mutex>& lock);
+  bool runs_as_listener(const ThreadGroup& g) const;
+  bool listener_runs_batch(const ThreadGroup& g, const Worker& self) const;
+  /// `w` stops being the listener mid-batch; with `wake`, a thread is woken or made to
+  /// take the role (returns whether one was).
+  bool hand_off_listener(ThreadGroup& g, Worker& w, bool wake, bool due_to_stall = false);
   void serve(PoolConnection& c);
   void rearm(PoolConnection& c, std::int64_t started_us, bool for_output);
   ThreadGroup& move_to_group(PoolConnection& c, ThreadGroup& from, std::size_t to,

@@ -13,6 +13,7 @@
 
 #include "connsched/clock.h"
 #include "pool.h"
+#include "thread_priority.h"
 
 namespace connsched::pool_of_threads {
 
@@ -48,6 +49,8 @@ struct GroupSnapshot {
   };
   std::vector<Queued> queued;
   std::unique_ptr<GroupLatency> latency;
+  std::vector<pid_t> tids;  // its live threads, whose context switches are read unlocked
+  ContextSwitches switches;
 };
 
 // One THREAD_POOL_LATENCY row: what an operator reads to see a stall before users do.
@@ -101,9 +104,11 @@ void Pool::stats(const connsched_stats_sink& sink) {
     // A retired group is shown while it still has connections or threads.
     if (i >= active_groups && g.connection_count == 0 && g.thread_count == 0) continue;
     int demoted = 0, unreported = 0;
+    std::vector<pid_t> tids;
     for (const Worker* w : g.workers) {
       demoted += w->demoted ? 1 : 0;
       unreported += w->unreported_wait ? 1 : 0;
+      tids.push_back(w->tid);
     }
     GroupSnapshot s{i,
                     g.connection_count,
@@ -122,13 +127,24 @@ void Pool::stats(const connsched_stats_sink& sink) {
                     g.counters,
                     g.poller().syscalls(),
                     {},
-                    std::make_unique<GroupLatency>(g.latency)};
+                    std::make_unique<GroupLatency>(g.latency),
+                    std::move(tids),
+                    {g.counters.exited_voluntary_switches, g.counters.exited_involuntary_switches}};
     for (int priority : {kLockHolderPriority, kHighPriority, kNormalPriority}) {
       g.queues[priority].for_each([&](const PoolConnection& c) {
         s.queued.push_back({priority, c.id, now - c.enqueue_us});
       });
     }
     groups.push_back(std::move(s));
+  }
+  // A file read per thread, so outside every group mutex. A thread that exits in between
+  // is missed once (its counts join the group's when it leaves).
+  for (auto& s : groups) {
+    for (pid_t tid : s.tids) {
+      const ContextSwitches t = thread_context_switches(tid);
+      s.switches.voluntary += t.voluntary;
+      s.switches.involuntary += t.involuntary;
+    }
   }
 
   std::int64_t standby = 0, listeners = 0, waiting = 0, active = 0, stuck = 0, connections = 0;
@@ -225,7 +241,11 @@ void Pool::stats(const connsched_stats_sink& sink) {
                                                   "UNREPORTED_WAITS_TOTAL",
                                                   "TIMER_POLLS_TOTAL",
                                                   "POLLER_SYSCALLS_TOTAL",
-                                                  "REFIRES_TOTAL"};
+                                                  "REFIRES_TOTAL",
+                                                  "LISTENER_REQUESTS_TOTAL",
+                                                  "LISTENER_HANDOFFS_TOTAL",
+                                                  "VOLUNTARY_CONTEXT_SWITCHES_TOTAL",
+                                                  "INVOLUNTARY_CONTEXT_SWITCHES_TOTAL"};
   sink.table(sink.ctx, "THREAD_POOL_STATS", std::size(kStatsColumns), kStatsColumns);
   for (const auto& s : groups) {
     const GroupCounters& c = s.counters;
@@ -248,7 +268,11 @@ void Pool::stats(const connsched_stats_sink& sink) {
                                   cell(c.unreported_waits),
                                   cell(c.timer_polls),
                                   cell(s.poller_syscalls),
-                                  cell(c.refires)};
+                                  cell(c.refires),
+                                  cell(c.listener_requests),
+                                  cell(c.listener_handoffs),
+                                  cell(s.switches.voluntary),
+                                  cell(s.switches.involuntary)};
     sink.row(sink.ctx, row);
   }
 

@@ -93,17 +93,28 @@ bool Pool::check_group(ThreadGroup& g, std::int64_t now_ms, bool stall_tick) {
 //    has not moved for thread_pool_unreported_wait_limit, and whose thread is not
 //    runnable (a busy CPU also stops the clock), is counted as waiting, exactly as if
 //    it had called wait_begin, so the group may run another thread; it counts as
-//    active again when its clock moves or its request ends.
+//    active again when its clock moves or its request ends;
+//  - the listener's batch (thread_pool_listener_runs): while the listener runs a
+//    request nobody polls the group, so one past thread_pool_queue_age_limit (the stall
+//    limit when that is off) hands the role to another thread, as an old queue gets one.
 // Returns true when the group runs any request.
 bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now) {
   const bool demote = settings_.demote_long_requests.load(std::memory_order_relaxed);
   const std::int64_t demote_limit = settings_.demote_limit_ms.load(std::memory_order_relaxed);
   const std::int64_t still_us =
       settings_.unreported_wait_limit_ms.load(std::memory_order_relaxed) * 1000;
+  const std::int64_t stall_limit = settings_.stall_limit_ms.load(std::memory_order_relaxed);
+  const std::int64_t age_limit = settings_.queue_age_limit_ms.load(std::memory_order_relaxed);
+  const bool handoff_at_age = age_limit > 0 && age_limit < stall_limit;
+  const std::int64_t handoff_limit = handoff_at_age ? age_limit : stall_limit;
   bool busy = false;
   for (Worker* w : g.workers) {
     if (w->request_start_ms == 0) continue;
     busy = true;
+    if (w->runs_batch && now_ms - w->request_start_ms >= handoff_limit &&
+        hand_off_listener(g, *w, true, !handoff_at_age) && handoff_at_age) {
+      ++g.counters.queue_age_wakeups;
+    }
     if (demote && !w->demoted && !w->in_wait && now_ms - w->request_start_ms >= demote_limit &&
         demote_thread(w->tid, static_cast<int>(settings_.demote_nice.load()))) {
       w->demoted = true;
@@ -115,6 +126,13 @@ bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now)
     }
     if (still_us <= 0 || !w->has_cpu_clock || (w->in_wait && !w->unreported_wait)) continue;
     const std::int64_t cpu = cpu_clock_ns(w->cpu_clock);
+    if (w->cpu_ns == kUnsampled) {
+      // The request's first look (begin_request leaves the clock unread): its stillness
+      // is counted from here.
+      w->cpu_ns = w->request_cpu_ns = cpu;
+      w->cpu_progress_us = now;
+      continue;
+    }
     if (cpu != w->cpu_ns) {
       // A presumed wait stands while the thread uses less than half the CPU time since
       // the last sample (a few microseconds to parse, then asleep), or has used under
@@ -151,6 +169,7 @@ bool Pool::watch_requests(ThreadGroup& g, std::int64_t now_ms, std::int64_t now)
     }
     ++g.counters.unreported_waits;
     if (w->connection != nullptr) w->connection->blocks_unreported = true;
+    if (w->runs_batch) hand_off_listener(g, *w, false);  // replaced just below
     if (!g.queue_empty() || g.listener == nullptr) replace_blocked_thread(g);
   }
   return busy;
@@ -185,6 +204,7 @@ void Pool::presume_wait(ThreadGroup& g, Worker& w) {
   w.presumed_wait = true;
   --g.active_count;
   ++g.waiting_count;
+  if (w.runs_batch) hand_off_listener(g, w, false);  // replaced just below
   if (!g.queue_empty() || g.listener == nullptr) replace_blocked_thread(g);
 }
 

@@ -47,6 +47,10 @@ struct Settings {
   std::atomic<std::int64_t> unreported_wait_limit_ms{};
   /// thread_pool_poller (PollerKind), read once at start-up.
   std::atomic<std::int64_t> poller{};
+  /// The listener runs the ready requests itself, in batches (thread_pool_listener_*).
+  std::atomic<std::int64_t> listener_runs{};
+  std::atomic<std::int64_t> listener_batch{};
+  std::atomic<std::int64_t> listener_batch_time_us{};
 
   HighPrioMode prio_mode() const {
     return static_cast<HighPrioMode>(high_prio_mode.load(std::memory_order_relaxed));
@@ -65,7 +69,7 @@ inline constexpr std::int64_t kUint32Max = 4294967295LL;
 // needs a whole tick with nothing dequeued, so a pool that is merely busy (CPU-bound
 // overload) is not stalled at any limit and does not grow; 100 ms costs 10 timer
 // wake-ups a second and bounds how long a blocked group waits.
-inline constexpr backend::OptionTable<Settings, 16> kOptionTable{{{
+inline constexpr backend::OptionTable<Settings, 19> kOptionTable{{{
     {"thread_pool_size",
      "Thread groups; connection N is served by group N modulo this (default: the number of "
      "CPUs the server may run on). Changing it moves each connection after its next request",
@@ -124,6 +128,21 @@ inline constexpr backend::OptionTable<Settings, 16> kOptionTable{{{
      "request), io_uring (multishot poll, no re-arm; refuses to start where the kernel or a "
      "seccomp profile does not allow io_uring), or auto (io_uring where allowed, else epoll)",
      CONNSCHED_OPTION_ENUM, "epoll", 0, 0, "epoll|io_uring|auto", false, &Settings::poller},
+    {"thread_pool_listener_runs",
+     "The listener runs every ready request itself, in batches, and hands the queue to other "
+     "threads only when one is needed: its batch took thread_pool_listener_batch_time, a "
+     "request runs past thread_pool_queue_age_limit, waits, or blocks unreported (off: "
+     "MariaDB's listener, which runs one event and leaves the rest to workers it wakes)",
+     CONNSCHED_OPTION_BOOL, "on", 0, 0, nullptr, true, &Settings::listener_runs},
+    {"thread_pool_listener_batch",
+     "Requests the listener runs between two polls of its group, so new arrivals (and their "
+     "priorities) are seen",
+     CONNSCHED_OPTION_INT, "64", 1, 1024, nullptr, true, &Settings::listener_batch},
+    {"thread_pool_listener_batch_time",
+     "Microseconds a listener's batch may take; past it, with requests still queued, the "
+     "listener role passes to another thread",
+     CONNSCHED_OPTION_INT, "5000", 100, 10000000, nullptr, true,
+     &Settings::listener_batch_time_us},
 }}};
 
 }  // namespace connsched::pool_of_threads

@@ -43,9 +43,18 @@ struct Worker {
   pid_t tid = 0;                         // for the timer to change its CPU priority
   clockid_t cpu_clock{};                 // its thread CPU clock (pthread_getcpuclockid)
   bool has_cpu_clock = false;
-  std::int64_t cpu_ns = 0;           // the clock at the timer's last sample
-  std::int64_t cpu_progress_us = 0;  // when that clock last moved (or the request began)
+  std::int64_t cpu_ns = 0;           // the clock at the timer's last sample (kUnsampled)
+  std::int64_t cpu_progress_us = 0;  // when that clock last moved (or was first sampled)
+  // The listener's fast path (thread_pool_listener_runs): while `runs_batch`, this thread
+  // is the group's listener and runs the requests of its last poll itself.
+  bool runs_batch = false;
+  int batch_count = 0;              // requests run since the last poll
+  std::int64_t batch_start_us = 0;  // when that poll returned
 };
+
+/// Worker::cpu_ns and request_cpu_ns before the timer's first sample of a request: the
+/// clock is read by the timer, not on every request (a system call each).
+inline constexpr std::int64_t kUnsampled = -2;
 
 /// THREAD_POOL_STATS, per group.
 struct GroupCounters {
@@ -60,7 +69,8 @@ struct GroupCounters {
   std::uint64_t dequeues_by_listener = 0;
   std::uint64_t dequeues_by_worker = 0;
   // Beyond MariaDB:
-  std::uint64_t queue_age_wakeups = 0;     // threads woken or made for an old queue
+  std::uint64_t queue_age_wakeups = 0;     // threads woken or made for an old queue, or to
+                                           // listen while the listener's request runs long
   std::uint64_t reserve_creations = 0;     // threads made above max_threads for lock holders
   std::uint64_t reserve_dequeues = 0;      // lock holders' requests run by those threads
   std::uint64_t demotions = 0;             // requests moved to a lower CPU priority
@@ -68,6 +78,12 @@ struct GroupCounters {
   std::uint64_t unreported_waits = 0;      // requests found blocked without wait_begin
   std::uint64_t timer_polls = 0;           // polls by the timer (no listener)
   std::uint64_t refires = 0;  // multishot events kept for a running connection (io_uring)
+  std::uint64_t listener_requests = 0;  // requests the listener ran in its batches
+  std::uint64_t listener_handoffs = 0;  // times the listener role passed mid-batch
+  // Context switches of the group's threads that have exited (the live ones are read
+  // from /proc when the stats are asked for).
+  std::uint64_t exited_voluntary_switches = 0;
+  std::uint64_t exited_involuntary_switches = 0;
 };
 
 /// Queue wait per priority and service time, in microseconds, per group.

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 namespace connsched::pool_of_threads {
 
@@ -66,6 +68,28 @@ bool thread_runnable(pid_t tid) {
   const char* paren = std::strrchr(buffer, ')');
   if (paren == nullptr || paren[1] == '\0' || paren[2] == '\0') return true;
   return paren[2] == 'R';
+}
+
+// The status file names both counters on lines of their own (proc(5)); a thread that has
+// exited has no file, and counts nothing here (its own counts were taken as it left).
+ContextSwitches thread_context_switches(pid_t tid) {
+  ContextSwitches result;
+  std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
+      result.voluntary = std::stoull(line.substr(line.find(':') + 1));
+    } else if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+      result.involuntary = std::stoull(line.substr(line.find(':') + 1));
+    }
+  }
+  return result;
+}
+
+ContextSwitches own_context_switches() {
+  rusage usage{};
+  if (::getrusage(RUSAGE_THREAD, &usage) != 0) return {};
+  return {static_cast<std::uint64_t>(usage.ru_nvcsw), static_cast<std::uint64_t>(usage.ru_nivcsw)};
 }
 
 }  // namespace connsched::pool_of_threads

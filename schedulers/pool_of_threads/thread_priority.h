@@ -30,6 +30,18 @@ std::int64_t cpu_clock_ns(clockid_t clock);
 /// stat): a still CPU clock then means a busy CPU, not a blocked thread.
 bool thread_runnable(pid_t tid);
 
+/// Context switches of one thread since it started.
+struct ContextSwitches {
+  std::uint64_t voluntary = 0;    // it blocked (a futex, a poll, a read)
+  std::uint64_t involuntary = 0;  // it was preempted
+};
+
+/// Thread `tid` of this process, from /proc/self/task/TID/status; zeros if gone.
+ContextSwitches thread_context_switches(pid_t tid);
+
+/// The calling thread's own (getrusage RUSAGE_THREAD: no file to read).
+ContextSwitches own_context_switches();
+
 }  // namespace connsched::pool_of_threads
 
 #endif  // CONNSCHED_POOL_OF_THREADS_THREAD_PRIORITY_H_

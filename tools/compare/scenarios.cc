@@ -31,6 +31,9 @@ std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
   out.push_back(make("ping", "PING, closed loop: dispatch cost and scaling with connections",
                      ServerKind::kKv, {16, 256, 2000, 8000}, "PING"));
   out.back().reference = true;
+  // What the listener's fast path buys on the dominant workload: MariaDB's listener.
+  const Scenario::Variant listener_off{"listener runs off", {"--thread-pool-listener-runs=off"}};
+  out.back().variants = {listener_off};
   out.push_back(make("cpu", "BURN 200 (200 us of CPU per request): fairness and tail latency",
                      ServerKind::kKv, {two_per_core, 2000}, "BURN 200"));
   out.push_back(make("blocking", "SLEEP 10 (a reported 10 ms wait per request)", ServerKind::kKv,
@@ -50,7 +53,8 @@ std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
   const Scenario::Variant mariadb{
       "as MariaDB",
       {"--thread-pool-queue-age-limit=0", "--thread-pool-demote-long-requests=off",
-       "--thread-pool-unreported-wait-limit=0", "--thread-pool-max-threads-reserve=0"}};
+       "--thread-pool-unreported-wait-limit=0", "--thread-pool-max-threads-reserve=0",
+       "--thread-pool-listener-runs=off"}};
   out.back().variants = {queue_age_off, demotion_off, detection_off, mariadb};
   out.push_back(make("unreported",
                      "NAP 10 (a 10 ms sleep the handler does not report): blocking a pool "
@@ -81,6 +85,7 @@ std::vector<Scenario> make_scenarios(bool full, unsigned cores) {
   out.push_back(make("http-ping", "GET /, HTTP/1.1 keep-alive: the ping shape over HTTP",
                      ServerKind::kHttp, {16, 256, 2000, 8000}, "/"));
   out.back().reference = true;
+  out.back().variants = {listener_off};
   out.push_back(make("http-cpu", "GET /burn?us=200: the cpu shape over HTTP", ServerKind::kHttp,
                      {two_per_core, 2000}, "/burn?us=200"));
   out.push_back(make("proxy",

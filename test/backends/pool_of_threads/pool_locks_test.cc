@@ -102,8 +102,24 @@ LockPileUp pile_up(KvServer& server, int waiters) {
     // Acquire, then release in the same batch: the waiter never holds it between requests.
     REQUIRE(queue.back().send("GET_LOCK row 3\r\nRELEASE_LOCK row\r\n"));
   }
-  REQUIRE(RunningServer::eventually(
-      [&] { return waits_for(server.server().backend_stats(), "USER_LOCK") >= 2; }, 10s));
+  // Two threads blocked in GET_LOCK (the holder's own GET_LOCK counted a USER_LOCK wait
+  // too, so the wait count alone would not say both waiters are in).
+  const bool both_in = RunningServer::eventually(
+      [&] {
+        return server.server().backend_stats().counter("threadpool_waiting_threads") >= 2;
+      },
+      10s);
+  if (!both_in) {
+    auto stats = server.server().backend_stats();
+    for (const char* name : {"threadpool_threads", "threadpool_idle_threads",
+                             "threadpool_listener_threads", "threadpool_active_threads",
+                             "threadpool_waiting_threads", "threadpool_reserve_threads",
+                             "threadpool_lock_holders"}) {
+      MESSAGE(name << " = " << stats.counter(name));
+    }
+    MESSAGE("queued: " << column_sum(stats, "THREAD_POOL_GROUPS", "QUEUE_LENGTH"));
+  }
+  REQUIRE(both_in);
   std::this_thread::sleep_for(200ms);  // every thread the pool may make is now waiting
   auto start = std::chrono::steady_clock::now();
   std::string released = call(holder, "RELEASE_LOCK row", 30s);

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "connsched/protocol.h"
+#include "exclusive_protocol.h"
 #include "pool_test_support.h"
 #include "server_process.h"
 #include "test_client.h"
@@ -28,50 +28,6 @@ using namespace connsched::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Counts, per connection, how many threads are inside its handler at once: more than
-// one is the bug EPOLLONESHOT exists to prevent.
-struct Overlaps {
-  std::atomic<int> seen{0};
-  std::atomic<long> served{0};
-};
-
-class ExclusiveSession final : public Session {
- public:
-  explicit ExclusiveSession(std::shared_ptr<Overlaps> overlaps) : overlaps_(std::move(overlaps)) {}
-
-  // Each request burns a little CPU, so that the client's next bytes arrive while it
-  // runs: that is when a multishot poll reports the connection again.
-  std::size_t handle(std::string_view input, Reply& out, RequestContext&) override {
-    auto newline = input.find('\n');
-    if (newline == std::string_view::npos) return 0;
-    if (inside_.fetch_add(1) != 0) overlaps_->seen.fetch_add(1);
-    burn_cpu_us(100);
-    out.append(input.substr(0, newline));
-    out.append("\n");
-    overlaps_->served.fetch_add(1);
-    inside_.fetch_sub(1);
-    return newline + 1;
-  }
-
- private:
-  std::shared_ptr<Overlaps> overlaps_;
-  std::atomic<int> inside_{0};
-};
-
-class ExclusiveProtocol final : public Protocol {
- public:
-  explicit ExclusiveProtocol(std::shared_ptr<Overlaps> overlaps) : overlaps_(std::move(overlaps)) {}
-  std::unique_ptr<Session> new_session() override {
-    return std::make_unique<ExclusiveSession>(overlaps_);
-  }
-  std::string too_many_connections_reply() const override { return "ERROR too many\n"; }
-  std::string request_too_large_reply(std::size_t) const override { return "ERROR too large\n"; }
-  std::string internal_error_reply(std::string_view) const override { return "ERROR\n"; }
-
- private:
-  std::shared_ptr<Overlaps> overlaps_;
-};
 
 // Sets an environment variable for one test case's server start-up.
 class ScopedEnv {

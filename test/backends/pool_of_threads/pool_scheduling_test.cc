@@ -220,7 +220,11 @@ TEST_CASE("the stats tables report what the pool did") {
                                  "UNREPORTED_WAITS_TOTAL",
                                  "TIMER_POLLS_TOTAL",
                                  "POLLER_SYSCALLS_TOTAL",
-                                 "REFIRES_TOTAL"});
+                                 "REFIRES_TOTAL",
+                                 "LISTENER_REQUESTS_TOTAL",
+                                 "LISTENER_HANDOFFS_TOTAL",
+                                 "VOLUNTARY_CONTEXT_SWITCHES_TOTAL",
+                                 "INVOLUNTARY_CONTEXT_SWITCHES_TOTAL"});
   CHECK(stats.table("THREAD_POOL_WAITS")->rows.size() == 12);
   CHECK(stats.table("THREAD_POOL_GROUPS")->rows.size() == 2);
   CHECK(waits_for(stats, "SLEEP") == 16);

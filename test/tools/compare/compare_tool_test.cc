@@ -77,8 +77,9 @@ TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a
   const auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
   };
-  // ping: 2 counts x 2 backends; churn adds one-thread-per-connection's cache-0 variant.
-  CHECK(lines.size() == 1 + 4 + 6);
+  // ping: 2 counts x 2 backends, plus pool-of-threads with its listener's fast path off;
+  // churn adds one-thread-per-connection's cache-0 variant.
+  CHECK(lines.size() == 1 + 6 + 6);
   for (std::size_t i = 1; i < lines.size(); ++i) {
     const auto fields = split(lines[i], ',');
     CAPTURE(lines[i]);
@@ -93,6 +94,8 @@ TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a
     CHECK(std::stoull(fields[column("threads_peak")]) > 0);
   }
   CHECK(read_file(out.path / "compare.csv").find("one-thread-per-connection (cache 0)") !=
+        std::string::npos);
+  CHECK(read_file(out.path / "compare.csv").find("pool-of-threads (listener runs off)") !=
         std::string::npos);
   for (const char* chart : {"compare-ping.png", "compare-churn.png"}) {
     CAPTURE(chart);
