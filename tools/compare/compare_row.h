@@ -96,6 +96,10 @@ struct CompareRow {
   std::uint64_t fds_peak = 0;
   std::uint64_t processes_peak = 0;
   double cpu_seconds = 0;  ///< the tree's user+system time over the measured window
+  /// The tree's context switches over the same window, summed over the threads alive at
+  /// its start and at its end: a thread or worker that exited in between took its own
+  /// with it (read_tree_context_switches).
+  std::uint64_t voluntary_switches = 0, involuntary_switches = 0;
   /// The load generator's CPU time over the same window: near the CPUs it may use times
   /// the window, the client (not the server) set the pace.
   double client_cpu_seconds = 0;
@@ -113,13 +117,19 @@ struct CompareRow {
   double around_switch_p99_us = 0;  ///< over the switches and the 200 ms after each
   std::uint64_t mismatched_replies = 0;
 
-  /// The server's CPU time per request (connection, for churn), in microseconds: what a
-  /// request costs the server, whoever else shares the machine.
   /// The first class's achieved rate (what an open loop's offered rate compares with).
   double achieved_rate() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
-  double cpu_us_per_op() const {
+  /// The server's CPU time per request (connection, for churn), in microseconds: what a
+  /// request costs the server, whoever else shares the machine.
+  double cpu_us_per_op() const { return per_op(cpu_seconds * 1e6); }
+  /// The server's context switches per request (connection, for churn): how often a
+  /// request made a thread block (voluntary) or be preempted (involuntary).
+  double voluntary_cs_per_op() const { return per_op(static_cast<double>(voluntary_switches)); }
+  double involuntary_cs_per_op() const { return per_op(static_cast<double>(involuntary_switches)); }
+  /// A window's total over the requests completed in it (every class); 0 without any.
+  double per_op(double total) const {
     const double ops = throughput * seconds;
-    return ops > 0 ? cpu_seconds * 1e6 / ops : 0;
+    return ops > 0 ? total / ops : 0;
   }
   /// The step called `name`, or nullptr.
   const StepFigures* step(const std::string& name) const {

@@ -195,6 +195,7 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
   }
   const pid_t pid = servers.under_test.process->pid();
   std::optional<double> cpu_start, cpu_stop, client_start, client_stop;
+  std::optional<ContextSwitches> switches_start, switches_stop;
   // The switch scenario's row: a driver switches the backend while the load measures.
   std::optional<SwitchDriver> switcher;
   if (!backend.switch_between.empty()) {
@@ -221,6 +222,9 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
                             auto sample = read_tree_sample(pid);
                             if (!sample) return;
                             (start ? cpu_start : cpu_stop) = sample->cpu_seconds;
+                            // The same window for the tree's context switches.
+                            const auto counts = read_tree_context_switches(pid);
+                            (start ? switches_start : switches_stop) = counts;
                           });
     fill_load_figures(row, result);
     row.rss_peak_mb = static_cast<double>(sampler.peak_rss_kb()) / 1024.0;
@@ -254,6 +258,11 @@ CompareRow run_measurement(const Scenario& scenario, std::uint32_t connections,
   }
   if (cpu_start && cpu_stop) row.cpu_seconds = *cpu_stop - *cpu_start;
   if (client_start && client_stop) row.client_cpu_seconds = *client_stop - *client_start;
+  if (switches_start && switches_stop) {
+    const auto switches = context_switches_between(*switches_start, *switches_stop);
+    row.voluntary_switches = switches.voluntary;
+    row.involuntary_switches = switches.involuntary;
+  }
   row.ran = true;
   if (servers.upstream.process) {
     std::string error;

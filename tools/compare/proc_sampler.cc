@@ -6,7 +6,9 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -57,6 +59,23 @@ double ticks_to_seconds(std::uint64_t ticks) {
   return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// The number after `name` at the start of a line of a status text (the kernel pads it
+// with a tab); nullopt when no line starts with `name` or no digits follow it.
+std::optional<std::uint64_t> status_number(std::string_view text, std::string_view name) {
+  for (std::size_t at = 0; at < text.size();) {
+    const auto end = std::min(text.find('\n', at), text.size());
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    if (!line.starts_with(name)) continue;
+    line.remove_prefix(std::min(line.find_first_not_of(" \t", name.size()), line.size()));
+    std::uint64_t value = 0;
+    const auto [rest, error] = std::from_chars(line.data(), line.data() + line.size(), value);
+    if (error != std::errc() || rest == line.data()) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<pid_t> process_tree(pid_t pid) {
@@ -100,6 +119,44 @@ std::optional<TreeSample> read_tree_sample(pid_t pid) {
   }
   if (!root_seen) return std::nullopt;
   return out;
+}
+
+std::optional<ContextSwitches> parse_context_switches(std::string_view status_text) {
+  // Both counters or none: a half-read file must not pass for a thread that never ran.
+  const auto voluntary = status_number(status_text, "voluntary_ctxt_switches:");
+  const auto involuntary = status_number(status_text, "nonvoluntary_ctxt_switches:");
+  if (!voluntary || !involuntary) return std::nullopt;
+  return ContextSwitches{.voluntary = *voluntary, .involuntary = *involuntary};
+}
+
+std::optional<ContextSwitches> read_tree_context_switches(pid_t pid) {
+  // Thread by thread: a process's own status lines count its main thread only. A thread
+  // or process that exits between the listing and its read is skipped.
+  ContextSwitches out;
+  bool root_seen = false;
+  for (const pid_t member : process_tree(pid)) {
+    std::error_code error;
+    for (std::filesystem::directory_iterator it(fmt::format("/proc/{}/task", member), error), end;
+         !error && it != end; it.increment(error)) {
+      const auto counts = parse_context_switches(read_proc_file(it->path().string() + "/status"));
+      if (!counts) continue;
+      if (member == pid) root_seen = true;
+      out.voluntary += counts->voluntary;
+      out.involuntary += counts->involuntary;
+    }
+  }
+  if (!root_seen) return std::nullopt;
+  return out;
+}
+
+ContextSwitches context_switches_between(const ContextSwitches& before,
+                                         const ContextSwitches& after) {
+  // Clamped at 0: the sums are over live threads, so one that exits can make them fall.
+  const auto gained = [](std::uint64_t from, std::uint64_t to) {
+    return to > from ? to - from : 0;
+  };
+  return {.voluntary = gained(before.voluntary, after.voluntary),
+          .involuntary = gained(before.involuntary, after.involuntary)};
 }
 
 std::optional<ProcSample> read_proc_sample(pid_t pid) {

@@ -3,8 +3,8 @@
 // What /proc says about a server process: resident memory (VmRSS, and its peak
 // VmHWM), thread count (Threads), CPU time (utime + stime) and open descriptors
 // (/proc/PID/fd); the same summed over its whole process tree (a forking server's
-// workers, nginx's workers); and a sampler thread that keeps the tree's peaks while a
-// load runs.
+// workers, nginx's workers); the tree's context switches, thread by thread; and a sampler
+// thread that keeps the tree's peaks while a load runs.
 #ifndef CONNSCHED_COMPARE_PROC_SAMPLER_H_
 #define CONNSCHED_COMPARE_PROC_SAMPLER_H_
 
@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,33 @@ std::vector<pid_t> process_tree(pid_t pid);
 
 /// The tree's figures; nullopt when `pid` is gone.
 std::optional<TreeSample> read_tree_sample(pid_t pid);
+
+/// Context switches: voluntary (the thread blocked: a wait, a sleep, a read with nothing
+/// to read, a lock held by another) and involuntary (it was preempted: its time slice ran
+/// out or another thread was woken ahead of it).
+struct ContextSwitches {
+  std::uint64_t voluntary = 0;
+  std::uint64_t involuntary = 0;
+};
+
+/// The `voluntary_ctxt_switches:` and `nonvoluntary_ctxt_switches:` lines of a
+/// /proc/PID/status (or /proc/PID/task/TID/status) text; nullopt when either is missing.
+std::optional<ContextSwitches> parse_context_switches(std::string_view status_text);
+
+/// Every thread (/proc/PID/task/*/status) of `pid` and of each of its descendants alive
+/// now, summed; nullopt when `pid` is gone. Threads, because the lines of /proc/PID/status
+/// are the main thread's alone. Only live threads count: the kernel keeps an exited
+/// thread's switches, but nowhere another process can read them for a window (the process
+/// itself has them in getrusage RUSAGE_SELF; its parent, once it is reaped, in wait4's
+/// rusage or RUSAGE_CHILDREN, over its whole life; /proc/PID/stat has no such field). So a
+/// thread or a worker that exits inside a measured window takes its switches with it —
+/// unlike its CPU time, which a reaped worker leaves in its parent's cutime/cstime.
+std::optional<ContextSwitches> read_tree_context_switches(pid_t pid);
+
+/// What happened between two samples of the same tree, counter by counter; 0 where a
+/// counter went down (threads that exited in between had more than the rest gained).
+ContextSwitches context_switches_between(const ContextSwitches& before,
+                                         const ContextSwitches& after);
 
 class PeakSampler {
  public:

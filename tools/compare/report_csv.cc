@@ -47,7 +47,8 @@ std::string csv_header() {
          "service_p50_ms,service_p99_ms,service_p999_ms,queued,unsent,fds_peak,processes_peak,"
          "lock_timeouts,steps,step_replies,step_p50_ms,step_p99_ms,step_max_ms,key_step,"
          "key_step_p99_ms,holder_p99_ms,mismatched_replies,switches,switches_done,switch_median_ms,"
-         "switch_max_ms,steady_p99_ms,switch_p99_ms,around_switch_p99_ms,note";
+         "switch_max_ms,steady_p99_ms,switch_p99_ms,around_switch_p99_ms,voluntary_switches,"
+         "involuntary_switches,vol_cs_per_op,invol_cs_per_op,note";
 }
 
 std::string csv_line(const CompareRow& r) {
@@ -57,7 +58,7 @@ std::string csv_line(const CompareRow& r) {
       "{},{},{},{},{},{},{:.3f},{},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{:.3f},{:.3f},"
       "{:.3f},{},{},{},{},{},{},{},{},{:.1f},{},{:.3f},{:.2f},{:.3f},{},{},{:.1f},{:.1f},{:.3f},"
       "{:.3f},{:.3f},{:.3f},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{},{},{},{:.0f},{:.0f},"
-      "{:.3f},{:.3f},{:.3f},{}",
+      "{:.3f},{:.3f},{:.3f},{},{},{:.3f},{:.3f},{}",
       field(r.scenario), field(r.server), field(r.backend), r.connections, r.idle, r.ran ? 1 : 0,
       r.seconds, r.requests, r.throughput, r.latency.p50_us / 1e3, r.latency.p90_us / 1e3,
       r.latency.p99_us / 1e3, r.latency.p999_us / 1e3, r.latency.max_us / 1e3, field(r.class2),
@@ -75,7 +76,9 @@ std::string csv_line(const CompareRow& r) {
       step_list(r, [](const StepFigures& s) { return ms(s.latency.max_us); }), field(r.key_step),
       key ? ms(key->latency.p99_us) : std::string(), r.holder_requests.p99_us / 1e3,
       r.mismatched_replies, r.switches.size(), times.done, times.median_ms, times.max_ms,
-      r.steady_p99_us / 1e3, r.switch_p99_us / 1e3, r.around_switch_p99_us / 1e3, field(r.note));
+      r.steady_p99_us / 1e3, r.switch_p99_us / 1e3, r.around_switch_p99_us / 1e3,
+      r.voluntary_switches, r.involuntary_switches, r.voluntary_cs_per_op(),
+      r.involuntary_cs_per_op(), field(r.note));
 }
 
 bool write_csv(const std::string& path, const std::vector<CompareRow>& rows) {

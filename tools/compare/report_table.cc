@@ -9,7 +9,8 @@ namespace {
 
 constexpr std::string_view kHeader =
     "  conns  backend                               ops/s   ×1st     p50 ms     p99 ms   ×1st   "
-    "p99.9 ms     max ms  errors   RSS MB  procs  threads    fds   CPU s  us/op  load CPU  exit";
+    "p99.9 ms     max ms  errors   RSS MB  procs  threads    fds   CPU s  us/op  cs/op v/i  "
+    "load CPU  exit";
 // The proxy scenario's extra column: the upstream's peak connections.
 constexpr std::string_view kUpstreamHeader = "  upstream peak";
 // A GET_LOCK sequence's: how many GET_LOCKs timed out.
@@ -27,12 +28,14 @@ std::string row_line(const CompareRow& row, const CompareRow& base, bool upstrea
   }
   std::string line = fmt::format(
       "  {:>5}  {:<34} {:>9.0f} {:>6} {:>10.3f} {:>10.3f} {:>6} {:>10.3f} {:>10.3f} {:>7} {:>8.1f} "
-      "{:>6} {:>8} {:>6} {:>7.2f} {:>6.1f} {:>9.2f} {:>5}",
+      "{:>6} {:>8} {:>6} {:>7.2f} {:>6.1f} {:>10} {:>9.2f} {:>5}",
       row.connections, row.backend, row.throughput, ratio(row.throughput, base.throughput),
       row.latency.p50_us / 1e3, row.latency.p99_us / 1e3,
       ratio(row.latency.p99_us, base.latency.p99_us), row.latency.p999_us / 1e3,
       row.latency.max_us / 1e3, row.errors, row.rss_peak_mb, row.processes_peak, row.threads_peak,
-      row.fds_peak, row.cpu_seconds, row.cpu_us_per_op(), row.client_cpu_seconds, row.exit_status);
+      row.fds_peak, row.cpu_seconds, row.cpu_us_per_op(),
+      fmt::format("{:.2f}/{:.2f}", row.voluntary_cs_per_op(), row.involuntary_cs_per_op()),
+      row.client_cpu_seconds, row.exit_status);
   if (upstream_column) {
     line += fmt::format(" {:>14}", row.upstream_peak ? std::to_string(*row.upstream_peak) : "?");
   }

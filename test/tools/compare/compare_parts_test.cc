@@ -2,7 +2,7 @@
 //
 // The comparison tool's pure parts: reading a server's port and its backend's options
 // from its output, selecting scenarios, planning rows (variants and references), the
-// CSV, and /proc sampling of a live process.
+// CSV and the table, and /proc sampling of a live process (context switches included).
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -12,6 +12,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <semaphore>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -22,6 +25,7 @@
 #include "cpu_split.h"
 #include "proc_sampler.h"
 #include "report_csv.h"
+#include "report_table.h"
 #include "scenarios.h"
 #include "server_launcher.h"
 #include "switch_driver.h"
@@ -33,6 +37,38 @@ namespace {
 struct TempDirForTree {
   std::string log = fmt::format("/tmp/compare_parts_tree_{}.log", ::getpid());
   ~TempDirForTree() { std::remove(log.c_str()); }
+};
+
+// A whole /proc file, for what the test compares the sampler with.
+std::string proc_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A thread that sleeps `sleeps` times for 1 ms (each a voluntary switch), then stays
+// alive, blocked, until finish(): its switches are there to be read while it lives.
+class SleepyThread {
+ public:
+  explicit SleepyThread(int sleeps)
+      : thread_([this, sleeps] {
+          for (int i = 0; i < sleeps; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          slept_.release();
+          finish_.acquire();
+        }) {}
+  ~SleepyThread() { finish(); }
+  void wait_slept() { slept_.acquire(); }
+  void finish() {
+    if (!thread_.joinable()) return;
+    finish_.release();
+    thread_.join();
+  }
+
+ private:
+  std::binary_semaphore slept_{0}, finish_{0};
+  std::thread thread_;  // last: it uses the semaphores
 };
 }  // namespace
 
@@ -245,6 +281,126 @@ TEST_CASE(
   }
   root.signal(SIGKILL);
   CHECK_FALSE(read_tree_sample(0x7ffffff0).has_value());
+}
+
+TEST_CASE("context switches are read from a status text's voluntary and nonvoluntary lines") {
+  // As a 6.x kernel writes /proc/PID/status (abridged in the middle).
+  const std::string status =
+      "Name:\tkv_server\n"
+      "Umask:\t0022\n"
+      "State:\tS (sleeping)\n"
+      "Tgid:\t4242\n"
+      "Ngid:\t0\n"
+      "Pid:\t4242\n"
+      "PPid:\t4200\n"
+      "Threads:\t17\n"
+      "VmHWM:\t   10240 kB\n"
+      "VmRSS:\t    9876 kB\n"
+      "Cpus_allowed_list:\t0\n"
+      "Mems_allowed_list:\t0\n"
+      "voluntary_ctxt_switches:\t12345\n"
+      "nonvoluntary_ctxt_switches:\t678\n";
+  const auto counts = parse_context_switches(status);
+  REQUIRE(counts.has_value());
+  CHECK(counts->voluntary == 12345);
+  CHECK(counts->involuntary == 678);
+  // The nonvoluntary line is never taken for the voluntary one, whichever comes first.
+  const auto swapped =
+      parse_context_switches("nonvoluntary_ctxt_switches:\t3\nvoluntary_ctxt_switches:\t5\n");
+  REQUIRE(swapped.has_value());
+  CHECK(swapped->voluntary == 5);
+  CHECK(swapped->involuntary == 3);
+  // Both counters or nothing: a file cut short, or a process gone (empty), gives none.
+  CHECK_FALSE(parse_context_switches("voluntary_ctxt_switches:\t5\n").has_value());
+  CHECK_FALSE(parse_context_switches("nonvoluntary_ctxt_switches:\t3\n").has_value());
+  CHECK_FALSE(parse_context_switches("voluntary_ctxt_switches:\t\nnonvoluntary_ctxt_switches:\t3")
+                  .has_value());
+  CHECK_FALSE(parse_context_switches("").has_value());
+}
+
+TEST_CASE(
+    "a tree's context switches are summed over every thread: a thread that sleeps raises the "
+    "voluntary count, though /proc/PID/status shows the main thread's alone") {
+  const auto before = read_tree_context_switches(::getpid());
+  const auto main_before = parse_context_switches(proc_text("/proc/self/status"));
+  REQUIRE(before.has_value());
+  REQUIRE(main_before.has_value());
+  SleepyThread sleeper(100);
+  sleeper.wait_slept();
+  const auto with_thread = read_tree_context_switches(::getpid());
+  const auto main_after = parse_context_switches(proc_text("/proc/self/status"));
+  REQUIRE(with_thread.has_value());
+  REQUIRE(main_after.has_value());
+  CHECK(context_switches_between(*before, *with_thread).voluntary >= 100);
+  // The main thread blocked once or so, waiting for the sleeper: none of its 100 show.
+  CHECK(context_switches_between(*main_before, *main_after).voluntary < 50);
+  CHECK_FALSE(read_tree_context_switches(0x7ffffff0).has_value());
+}
+
+TEST_CASE("a thread that exits takes its context switches with it: the difference is then 0") {
+  // The documented limitation: only live threads are read, so a window in which one
+  // exited undercounts (and is clamped at 0, never negative).
+  SleepyThread sleeper(100);
+  sleeper.wait_slept();
+  const auto with_thread = read_tree_context_switches(::getpid());
+  sleeper.finish();
+  const auto after_exit = read_tree_context_switches(::getpid());
+  REQUIRE(with_thread.has_value());
+  REQUIRE(after_exit.has_value());
+  CHECK(after_exit->voluntary + 50 < with_thread->voluntary);
+  CHECK(context_switches_between(*with_thread, *after_exit).voluntary == 0);
+  const auto moved = context_switches_between({.voluntary = 10, .involuntary = 5},
+                                              {.voluntary = 4, .involuntary = 9});
+  CHECK(moved.voluntary == 0);
+  CHECK(moved.involuntary == 4);
+}
+
+TEST_CASE("a descendant's context switches count in its ancestor's tree") {
+  // sh -> a subshell that sleeps 10 ms at a time (each wait for `sleep` a voluntary
+  // switch): the root only waits, as a forking backend's master does.
+  TempDirForTree dir;
+  ChildProcess root("sh", {"-c", "sh -c 'while :; do sleep 0.01; done' & wait"}, dir.log);
+  std::optional<ContextSwitches> tree, own;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    own = parse_context_switches(proc_text(fmt::format("/proc/{}/status", root.pid())));
+    tree = read_tree_context_switches(root.pid());
+    if (own && tree && tree->voluntary >= own->voluntary + 20) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(tree.has_value());
+  REQUIRE(own.has_value());
+  CHECK(tree->voluntary >= own->voluntary + 20);
+  for (const pid_t member : process_tree(root.pid())) {  // the test's own processes, by id
+    if (member != root.pid()) ::kill(member, SIGKILL);
+  }
+  root.signal(SIGKILL);
+}
+
+TEST_CASE(
+    "a row's context switches reach the CSV, as totals and per completed request, just before "
+    "the note, and the table as voluntary/involuntary per op") {
+  CompareRow row;
+  row.scenario = "ping";
+  row.backend = "pool-of-threads";
+  row.ran = true;
+  row.exit_status = 0;
+  row.seconds = 2;
+  row.throughput = 1000;  // 2,000 requests in the window
+  row.voluntary_switches = 60;
+  row.involuntary_switches = 20;
+  CHECK(row.voluntary_cs_per_op() == doctest::Approx(0.03));
+  CHECK(row.involuntary_cs_per_op() == doctest::Approx(0.01));
+  const auto header = csv_header();
+  CHECK(
+      header.ends_with(",voluntary_switches,involuntary_switches,vol_cs_per_op,invol_cs_per_op,"
+                       "note"));
+  CHECK(csv_line(row).ends_with(",60,20,0.030,0.010,"));  // the note is empty
+  const auto scenarios = make_scenarios(false, 2);
+  const auto table = format_table(scenarios.front(), {row});
+  CAPTURE(table);
+  CHECK(table.find("cs/op v/i") != std::string::npos);
+  CHECK(table.find(" 0.03/0.01 ") != std::string::npos);
 }
 
 TEST_CASE("the CPUs are split between servers (first half) and the load generator (the rest)") {

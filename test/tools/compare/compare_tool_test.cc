@@ -92,7 +92,21 @@ TEST_CASE("connsched_compare prints a table per scenario, and writes a CSV and a
     CHECK(std::stoull(fields[column("requests")]) > 0);
     CHECK(std::stod(fields[column("rss_peak_mb")]) > 0);
     CHECK(std::stoull(fields[column("threads_peak")]) > 0);
+    // Serving a request blocks some thread of the server (a read with nothing to read,
+    // a wait for work), whatever the backend: its tree's voluntary switches show it.
+    CHECK(std::stoull(fields[column("voluntary_switches")]) > 0);
+    CHECK(std::stod(fields[column("vol_cs_per_op")]) > 0);
+    const auto& involuntary = fields[column("involuntary_switches")];
+    CHECK(
+        (!involuntary.empty() && involuntary.find_first_not_of("0123456789") == std::string::npos));
+    CHECK(std::stod(fields[column("invol_cs_per_op")]) >= 0);
   }
+  // The context-switch columns come just before the note, which stays last.
+  REQUIRE(header.size() >= 5);
+  CHECK(std::vector<std::string>(header.end() - 5, header.end()) ==
+        std::vector<std::string>{"voluntary_switches", "involuntary_switches", "vol_cs_per_op",
+                                 "invol_cs_per_op", "note"});
+  CHECK(output.find("cs/op v/i") != std::string::npos);
   CHECK(read_file(out.path / "compare.csv").find("one-thread-per-connection (cache 0)") !=
         std::string::npos);
   CHECK(read_file(out.path / "compare.csv").find("pool-of-threads (listener runs off)") !=
