@@ -1,12 +1,16 @@
 // File: schedulers/pool_of_threads/poller.h
 //
 // How a thread group waits for its connections (MariaDB's pool has one such
-// abstraction per OS: epoll, kqueue, event ports, IOCP). Two here:
-//   epoll     one-shot registrations (EPOLLONESHOT), re-armed with epoll_ctl after
-//             every request: today's behaviour, and the default;
-//   io_uring  multishot POLL_ADD (liburing): a registration stays armed across
-//             requests, so the re-arm system call is gone, and one io_uring_enter
-//             reaps the events of many connections.
+// abstraction per OS: epoll, kqueue, event ports, IOCP). Three here:
+//   epoll          one edge-triggered registration per connection (EPOLLET), made
+//                  when it joins the group and kept across requests: no re-arm
+//                  system call after a request; the default;
+//   epoll_oneshot  one-shot registrations (EPOLLONESHOT), re-armed with epoll_ctl
+//                  after every request (MariaDB's way);
+//   io_uring       multishot POLL_ADD (liburing): a registration stays armed across
+//                  requests, and one io_uring_enter reaps the events of many
+//                  connections.
+// epoll and io_uring are multishot(): they report wake-ups, not states.
 // The one-thread-per-connection guarantee stays the pool's (queue_events serves only
 // idle connections). What differs, and what the pool must know (multishot()): a
 // multishot registration reports input that arrives while its connection runs; that
@@ -29,7 +33,7 @@ namespace connsched::pool_of_threads {
 inline constexpr std::uint64_t kWakeEventId = UINT64_MAX;
 
 /// thread_pool_poller's choices, in its declaration's order.
-enum class PollerKind : std::int64_t { kEpoll = 0, kIoUring = 1, kAuto = 2 };
+enum class PollerKind : std::int64_t { kEpoll = 0, kIoUring = 1, kAuto = 2, kEpollOneShot = 3 };
 
 struct PollEvent {
   std::uint64_t id = 0;    // a connection id, or kWakeEventId
@@ -68,8 +72,9 @@ class Poller {
   virtual std::uint64_t syscalls() const = 0;
 };
 
-/// Throws std::system_error when the epoll set or eventfd cannot be made.
-std::unique_ptr<Poller> make_epoll_poller();
+/// Throws std::system_error when the epoll set or eventfd cannot be made. `one_shot`:
+/// EPOLLONESHOT re-armed per request (epoll_oneshot), else edge-triggered (epoll).
+std::unique_ptr<Poller> make_epoll_poller(bool one_shot);
 /// Throws PollerUnavailable naming the cause (io_uring_disabled, seccomp, old kernel,
 /// built without liburing). The test-only environment variable
 /// CONNSCHED_TEST_IO_URING_SETUP_ERROR=<errno name or number> makes the set-up fail

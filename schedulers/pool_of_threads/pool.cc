@@ -79,7 +79,7 @@ Pool::~Pool() {
 // is told at start-up, in one line: `io_uring` refuses to start, `auto` says once that
 // it polls with epoll instead. (The groups made later make their own rings.)
 PollerKind Pool::choose_poller(PollerKind wanted) {
-  if (wanted == PollerKind::kEpoll) return PollerKind::kEpoll;
+  if (wanted == PollerKind::kEpoll || wanted == PollerKind::kEpollOneShot) return wanted;
   try {
     make_uring_poller();
     return PollerKind::kIoUring;
@@ -240,6 +240,11 @@ bool Pool::queue_events(ThreadGroup& g, const PollEvent* events, int count, bool
     auto it = g.members.find(id);
     if (it == g.members.end()) continue;
     PoolConnection& c = *it->second;
+    // A multishot poller reports a FIN once; the run it starts may read only the bytes
+    // before it (see PoolConnection::peer_closed).
+    if (g.multishot() && (events[i].mask & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+      c.peer_closed = true;
+    }
     if (c.state != ConnState::kIdle) {
       if (c.state == ConnState::kRunning && g.multishot() && !c.refire) {
         c.refire = true;
@@ -339,7 +344,7 @@ void Pool::rearm(PoolConnection& c, std::int64_t started_us, bool for_output) {
     return;
   }
   if (g->arm(c, for_output)) {
-    if (g->multishot() && (c.refire || (!for_output && input_left(c)))) {
+    if (g->multishot() && (c.refire || (!for_output && (c.peer_closed || input_left(c))))) {
       // No event will come for what is already there (see queue_events): run it again.
       c.refire = false;
       const std::int64_t now = now_us();
@@ -598,7 +603,11 @@ PoolConnection* Pool::get_event(ThreadGroup& g, Worker& self) {
       if (!self.runs_batch) g.listener = nullptr;  // else it stays the listener
       break;
     }
-    if (!oversubscribed) {
+    // MariaDB's worker polls without blocking before it sleeps, to take an event itself
+    // rather than have the listener wake for it. With the listener's fast path the
+    // listener runs what it polls, so a second thread polling only splits one event
+    // loop between two threads taking turns on the CPU: it sleeps instead.
+    if (!oversubscribed && !runs_as_listener(g)) {
       PollEvent events[kMaxEvents];
       int n = g.poll(events, kMaxEvents, 0);
       if (n > 0) {
@@ -764,9 +773,8 @@ PoolConnection* Pool::continue_batch(ThreadGroup& g, Worker& self,
     return nullptr;
   }
   std::int64_t now = now_us();
-  if (!g.queue_empty() &&
-      now - self.batch_start_us >=
-          settings_.listener_batch_time_us.load(std::memory_order_relaxed)) {
+  if (!g.queue_empty() && now - self.batch_start_us >=
+                              settings_.listener_batch_time_us.load(std::memory_order_relaxed)) {
     hand_off_listener(g, self, true);
     return nullptr;
   }
@@ -817,7 +825,22 @@ bool Pool::hand_off_listener(ThreadGroup& g, Worker& w, bool wake, bool due_to_s
 // the group is active (waiting would risk a deadlock), otherwise only as often as the
 // throttling curve allows. The timer's requests are timed by its tick, not by when
 // its pass reached this group, so "once per N ticks" holds however slow a pass is.
+//
+// Beyond MariaDB: when no thread can be had (thread_pool_max_threads, the throttle) while
+// work is queued and the listener sits idle in its poll, the listener is woken to run it
+// (thread_pool_listener_runs): MariaDB's listener would go back to its poll, and with every
+// other thread in a wait the queue waited for a wait to end (seen with four GET_LOCK
+// waiters at max_threads: one ran at a time, each for its whole lock timeout).
 bool Pool::wake_or_create_thread(ThreadGroup& g, bool due_to_stall, std::int64_t tick_us) {
+  if (find_thread(g, due_to_stall, tick_us)) return true;
+  if (!g.shutdown && !g.queue_empty() && g.listener != nullptr && !g.listener->runs_batch &&
+      runs_as_listener(g)) {
+    g.wake_listener();
+  }
+  return false;
+}
+
+bool Pool::find_thread(ThreadGroup& g, bool due_to_stall, std::int64_t tick_us) {
   const std::int64_t now = tick_us != 0 ? tick_us : now_us();
   if (g.shutdown) return false;
   if (wake_thread(g, due_to_stall)) return true;

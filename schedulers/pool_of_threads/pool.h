@@ -94,6 +94,7 @@ class Pool {
   void queue_for_release(ThreadGroup& g, PoolConnection& c);
   /// `tick_us`: the timer's tick time when it asks (due_to_stall), else 0 (now).
   bool wake_or_create_thread(ThreadGroup& g, bool due_to_stall, std::int64_t tick_us = 0);
+  bool find_thread(ThreadGroup& g, bool due_to_stall, std::int64_t tick_us);
   bool wake_thread(ThreadGroup& g, bool due_to_stall);
   bool create_worker(ThreadGroup& g, bool due_to_stall, std::int64_t decided_us);
   void report_max_threads_reached(const ThreadGroup& g);
@@ -120,7 +121,7 @@ class Pool {
   const bool svc_has_holds_locks_;  // ABI 1.2's conn_holds_locks is there
   const bool svc_has_read_capped_;  // ABI 1.2's conn_read_capped is there
   Settings settings_;
-  PollerKind poller_kind_ = PollerKind::kEpoll;  // kEpoll or kIoUring, decided by init
+  PollerKind poller_kind_ = PollerKind::kEpoll;  // decided by init: never kAuto
 
   // Groups are created on demand and never destroyed before the pool: a group past
   // thread_pool_size ("retired") keeps serving its connections until each moves on

@@ -52,11 +52,16 @@ struct PoolConnection {
   // --- guarded by the group's mutex ---
   ConnState state = ConnState::kRunning;
   bool registered = false;  // registered with the group's poller (ADD done)
-  // An io_uring (multishot) event came while the connection ran: input (or room for a
-  // reply) arrived after its do_command may have looked, and no second event will
-  // come for it, so it is queued again as soon as it is re-armed. Cleared when it is
-  // dequeued: what was reported before its run began, the run reads.
+  // A multishot poller's event (edge-triggered epoll, io_uring) came while the connection ran:
+  // input (or room for a reply) arrived after its do_command may have looked, and no second event
+  // will come for it, so it is queued again as soon as it is re-armed. Cleared when it is dequeued:
+  // what was reported before its run began, the run reads.
   bool refire = false;
+  // A multishot poll reported the peer's FIN (or a hang-up, an error). It is reported
+  // once, and do_command stops at a short read, so a FIN that came with a request's
+  // last bytes is not seen by the run that reads them: the connection runs again at
+  // each re-arm for input until core reads the end and closes it.
+  bool peer_closed = false;
   bool awaiting_output = false;    // armed for output: a reply waits for the socket
   bool raise_priority = false;     // killed: served before everything else
   bool holds_locks = false;        // counted in the group's holder_count (as of its last re-arm)

@@ -124,10 +124,12 @@ inline constexpr backend::OptionTable<Settings, 19> kOptionTable{{{
      "runnable) before it counts as waiting, as if it had reported the wait (0: off)",
      CONNSCHED_OPTION_INT, "1", 0, kUint32Max, nullptr, true, &Settings::unreported_wait_limit_ms},
     {"thread_pool_poller",
-     "How each group waits for its connections: epoll (one-shot, re-armed after every "
-     "request), io_uring (multishot poll, no re-arm; refuses to start where the kernel or a "
-     "seccomp profile does not allow io_uring), or auto (io_uring where allowed, else epoll)",
-     CONNSCHED_OPTION_ENUM, "epoll", 0, 0, "epoll|io_uring|auto", false, &Settings::poller},
+     "How each group waits for its connections: epoll (edge-triggered, registered once, no "
+     "re-arm), io_uring (multishot poll, no re-arm; refuses to start where the kernel or a "
+     "seccomp profile does not allow io_uring), auto (io_uring where allowed, else epoll), or "
+     "epoll_oneshot (one-shot, re-armed with epoll_ctl after every request: MariaDB's way)",
+     CONNSCHED_OPTION_ENUM, "epoll", 0, 0, "epoll|io_uring|auto|epoll_oneshot", false,
+     &Settings::poller},
     {"thread_pool_listener_runs",
      "The listener runs every ready request itself, in batches, and hands the queue to other "
      "threads only when one is needed: its batch took thread_pool_listener_batch_time, a "
@@ -141,8 +143,7 @@ inline constexpr backend::OptionTable<Settings, 19> kOptionTable{{{
     {"thread_pool_listener_batch_time",
      "Microseconds a listener's batch may take; past it, with requests still queued, the "
      "listener role passes to another thread",
-     CONNSCHED_OPTION_INT, "5000", 100, 10000000, nullptr, true,
-     &Settings::listener_batch_time_us},
+     CONNSCHED_OPTION_INT, "5000", 100, 10000000, nullptr, true, &Settings::listener_batch_time_us},
 }}};
 
 }  // namespace connsched::pool_of_threads

@@ -7,7 +7,9 @@ namespace connsched::pool_of_threads {
 
 ThreadGroup::ThreadGroup(std::size_t group_index, PollerKind kind)
     : index(group_index),
-      poller_(kind == PollerKind::kIoUring ? make_uring_poller() : make_epoll_poller()) {}
+      poller_(kind == PollerKind::kIoUring ? make_uring_poller()
+                                           : make_epoll_poller(kind == PollerKind::kEpollOneShot)) {
+}
 
 // New and killed connections' priorities are decided by the caller; the queue only
 // keeps the order and the time, which kick-up and THREAD_POOL_QUEUES need.

@@ -77,9 +77,9 @@ struct GroupCounters {
   std::uint64_t demotion_retirements = 0;  // threads that exited: priority not restorable
   std::uint64_t unreported_waits = 0;      // requests found blocked without wait_begin
   std::uint64_t timer_polls = 0;           // polls by the timer (no listener)
-  std::uint64_t refires = 0;  // multishot events kept for a running connection (io_uring)
-  std::uint64_t listener_requests = 0;  // requests the listener ran in its batches
-  std::uint64_t listener_handoffs = 0;  // times the listener role passed mid-batch
+  std::uint64_t refires = 0;               // events kept for a running connection (multishot)
+  std::uint64_t listener_requests = 0;     // requests the listener ran in its batches
+  std::uint64_t listener_handoffs = 0;     // times the listener role passed mid-batch
   // Context switches of the group's threads that have exited (the live ones are read
   // from /proc when the stats are asked for).
   std::uint64_t exited_voluntary_switches = 0;
@@ -94,7 +94,7 @@ struct GroupLatency {
 
 class ThreadGroup {
  public:
-  /// Makes the group's poller (`kind` is kEpoll or kIoUring); throws std::system_error,
+  /// Makes the group's poller (`kind` is not kAuto); throws std::system_error,
   /// or PollerUnavailable.
   ThreadGroup(std::size_t group_index, PollerKind kind);
   ThreadGroup(const ThreadGroup&) = delete;

@@ -105,19 +105,23 @@ LockPileUp pile_up(KvServer& server, int waiters) {
   // Two threads blocked in GET_LOCK (the holder's own GET_LOCK counted a USER_LOCK wait
   // too, so the wait count alone would not say both waiters are in).
   const bool both_in = RunningServer::eventually(
-      [&] {
-        return server.server().backend_stats().counter("threadpool_waiting_threads") >= 2;
-      },
+      [&] { return server.server().backend_stats().counter("threadpool_waiting_threads") >= 2; },
       10s);
   if (!both_in) {
     auto stats = server.server().backend_stats();
-    for (const char* name : {"threadpool_threads", "threadpool_idle_threads",
-                             "threadpool_listener_threads", "threadpool_active_threads",
-                             "threadpool_waiting_threads", "threadpool_reserve_threads",
-                             "threadpool_lock_holders"}) {
-      MESSAGE(name << " = " << stats.counter(name));
+    std::string state;
+    for (const char* name :
+         {"threadpool_threads", "threadpool_idle_threads", "threadpool_listener_threads",
+          "threadpool_active_threads", "threadpool_waiting_threads", "threadpool_reserve_threads",
+          "threadpool_lock_holders", "threadpool_connections",
+          "threadpool_unreported_waiting_threads"}) {
+      state += fmt::format("{}={} ", name, stats.counter(name));
     }
-    MESSAGE("queued: " << column_sum(stats, "THREAD_POOL_GROUPS", "QUEUE_LENGTH"));
+    for (const auto& column : stats.table("THREAD_POOL_STATS")->columns) {
+      state += fmt::format("{}={} ", column, column_sum(stats, "THREAD_POOL_STATS", column));
+    }
+    state += fmt::format("USER_LOCK waits={}", waits_for(stats, "USER_LOCK"));
+    MESSAGE(state);
   }
   REQUIRE(both_in);
   std::this_thread::sleep_for(200ms);  // every thread the pool may make is now waiting
